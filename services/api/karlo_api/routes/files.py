@@ -1,0 +1,33 @@
+"""``/v1/files``: images of the local-directory backend, behind signed, expiring links."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import FileResponse
+
+from karlo_api.deps import StateDep
+from karlo_api.problems import Problem
+from karlo_core.errors import StorageError
+from karlo_core.karlo import rules
+from karlo_core.storage.local import FILES_ROUTE, LocalStorage
+
+router = APIRouter(prefix=FILES_ROUTE, tags=["files"])
+
+_EXTENSION_TYPES = {ext: rules.CONTENT_TYPES[fmt] for fmt, ext in rules.FILE_EXTENSIONS.items()}
+
+
+@router.get("/{key:path}", response_class=FileResponse)
+def read_file(key: str, expires: int, signature: str, state: StateDep) -> FileResponse:
+    """Download a stored image; the link's signature and expiry are checked first."""
+    if not isinstance(state.storage, LocalStorage):
+        raise Problem(404, "not-found", "Not found")
+    if not state.signer.verify(key, expires, signature):
+        raise Problem(403, "link-invalid", "This link is invalid or has expired")
+    try:
+        path = state.storage.path_of(key)
+    except StorageError as exc:
+        raise Problem(404, "not-found", "Not found") from exc
+    if not path.is_file():
+        raise Problem(404, "not-found", "Not found")
+    media_type = _EXTENSION_TYPES.get(path.suffix.lstrip("."), "application/octet-stream")
+    return FileResponse(path, media_type=media_type)

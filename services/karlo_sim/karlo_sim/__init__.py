@@ -1,0 +1,1 @@
+"""A local stand-in for Kakao's Karlo REST API: same paths, limits and errors, deterministic images."""

@@ -1,0 +1,87 @@
+"""The simulator's HTTP app: Karlo's inference endpoints plus ``/_sim/*`` controls for tests."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from pydantic import BaseModel, Field
+
+from karlo_sim.config import SimSettings
+from karlo_sim.engine import Simulator
+from karlo_sim.faults import FaultSpec
+from karlo_sim.validation import KarloApiError, validate_t2i
+
+
+class SimControl(BaseModel):
+    latency_ms: int | None = Field(default=None, ge=0)
+    faults: list[FaultSpec] | None = None
+
+
+def _karlo_error(exc: KarloApiError) -> JSONResponse:
+    return JSONResponse({"code": exc.code, "msg": exc.msg}, status_code=exc.http_status)
+
+
+async def _json_body(request: Request) -> Any:
+    try:
+        return await request.json()
+    except ValueError as exc:
+        raise KarloApiError(-2, "request body is not valid JSON") from exc
+
+
+def create_app(settings: SimSettings) -> FastAPI:
+    app = FastAPI(title="Karlo simulator", docs_url=None, redoc_url=None)
+    sim = Simulator(settings)
+    app.state.sim = sim
+    _add_karlo_routes(app, sim)
+    _add_control_routes(app, sim)
+    return app
+
+
+def _add_karlo_routes(app: FastAPI, sim: Simulator) -> None:
+    settings = sim.settings
+
+    @app.post("/v2/inference/karlo/t2i")
+    async def t2i(request: Request) -> Response:
+        sim.count_call("t2i")
+        try:
+            sim.check_auth(request.headers.get("authorization"))
+            fault = sim.faults.next()
+            if fault is not None:
+                return await sim.answer_fault(fault)
+            params = validate_t2i(await _json_body(request))
+        except KarloApiError as exc:
+            return _karlo_error(exc)
+        if sim.latency_ms:
+            await asyncio.sleep(sim.latency_ms / 1000)
+        base_url = settings.public_base_url or str(request.base_url).rstrip("/")
+        return JSONResponse(sim.generate(params, base_url=base_url, endpoint="t2i"))
+
+    @app.get("/images/{name}")
+    async def hosted_image(name: str) -> Response:
+        entry = sim.hosted.get(name.split(".")[0])
+        if entry is None or entry[2] < time.time():
+            return PlainTextResponse("expired", status_code=403)
+        return Response(entry[0], media_type=entry[1])
+
+
+def _add_control_routes(app: FastAPI, sim: Simulator) -> None:
+    @app.post("/_sim/control")
+    async def control(body: SimControl) -> dict[str, Any]:
+        if body.latency_ms is not None:
+            sim.latency_ms = body.latency_ms
+        if body.faults is not None:
+            sim.faults.replace(body.faults)
+        return {"latency_ms": sim.latency_ms, "faults_pending": len(sim.faults)}
+
+    @app.get("/_sim/stats")
+    async def stats() -> dict[str, Any]:
+        return sim.stats()
+
+    @app.post("/_sim/reset")
+    async def reset() -> dict[str, str]:
+        sim.reset()
+        return {"status": "reset"}

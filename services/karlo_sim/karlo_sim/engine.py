@@ -1,0 +1,95 @@
+"""The simulator's state and behaviour, apart from HTTP: auth, faults, image generation, statistics."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import secrets
+import time
+from typing import Any
+
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+
+from karlo_core.karlo import rules
+from karlo_sim import drawing
+from karlo_sim.config import SimSettings
+from karlo_sim.faults import Fault, FaultPlan
+from karlo_sim.validation import KarloApiError
+
+MODEL_VERSIONS = {"v2.1": "v2.1.1.prod", "v2.0": "v2.0.4.0.prod"}
+
+
+def _nsfw(params: dict[str, Any], seed: int) -> tuple[bool | None, float | None]:
+    """Filled only when ``nsfw_checker`` is on; prompts containing "nsfw" are flagged."""
+    if not params.get("nsfw_checker"):
+        return None, None
+    digest = hashlib.sha256(f"{params['prompt']}|{seed}".encode()).digest()
+    flagged = "nsfw" in str(params["prompt"]).lower()
+    return flagged, 0.97 if flagged else round(digest[0] / 2550, 4)
+
+
+class Simulator:
+    def __init__(self, settings: SimSettings) -> None:
+        self.settings = settings
+        self.latency_ms = settings.latency_ms
+        self.faults = FaultPlan()
+        self.calls: dict[str, int] = {}
+        self.images_generated = 0
+        self.log: list[dict[str, Any]] = []
+        self.hosted: dict[str, tuple[bytes, str, float]] = {}
+
+    def count_call(self, endpoint: str) -> None:
+        self.calls[endpoint] = self.calls.get(endpoint, 0) + 1
+
+    def check_auth(self, header: str | None) -> None:
+        if header != f"KakaoAK {self.settings.api_key}":
+            raise KarloApiError(-401, "InvalidTokenException", 401)
+
+    async def answer_fault(self, fault: Fault) -> Response:
+        if fault.hang_ms:
+            await asyncio.sleep(fault.hang_ms / 1000)
+        if fault.code is not None:
+            return JSONResponse({"code": fault.code, "msg": fault.msg}, status_code=fault.http_status)
+        return PlainTextResponse("upstream failure", status_code=fault.http_status)
+
+    def generate(self, params: dict[str, Any], *, base_url: str, endpoint: str) -> dict[str, Any]:
+        images = [self._image_entry(params, index, base_url) for index in range(params["samples"])]
+        self.images_generated += len(images)
+        self.log.append({"endpoint": endpoint, "at": time.time(), "images": len(images)})
+        return {"id": secrets.token_hex(8), "model_version": MODEL_VERSIONS[params["version"]], "images": images}
+
+    def _image_entry(self, params: dict[str, Any], index: int, base_url: str) -> dict[str, Any]:
+        seeds = params.get("seed")
+        seed = seeds[index] if seeds else secrets.randbelow(rules.SEED_MAX + 1)
+        data = drawing.render(params, seed)
+        detected, score = _nsfw(params, seed)
+        image_id = secrets.token_hex(8)
+        if params["return_type"] == "base64_string":
+            image = base64.b64encode(data).decode()
+        else:
+            image = self._host(image_id, data, params["image_format"], base_url)
+        return {"id": image_id, "seed": seed, "image": image, "nsfw_content_detected": detected, "nsfw_score": score}
+
+    def _host(self, image_id: str, data: bytes, image_format: str, base_url: str) -> str:
+        """Serve the image for a few minutes, as Karlo's CDN links do."""
+        now = time.time()
+        self.hosted = {k: v for k, v in self.hosted.items() if v[2] >= now}
+        expires = now + self.settings.url_lifetime_seconds
+        self.hosted[image_id] = (data, rules.CONTENT_TYPES[image_format], expires)
+        return f"{base_url}/images/{image_id}.{rules.FILE_EXTENSIONS[image_format]}?expires={int(expires)}"
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "calls": self.calls,
+            "images_generated": self.images_generated,
+            "faults_pending": len(self.faults),
+            "log": self.log[-1000:],
+        }
+
+    def reset(self) -> None:
+        self.calls.clear()
+        self.images_generated = 0
+        self.log.clear()
+        self.faults.replace([])
+        self.latency_ms = self.settings.latency_ms

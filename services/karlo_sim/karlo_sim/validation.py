@@ -1,0 +1,126 @@
+"""Karlo's request checks, answering as Karlo does: code -2 with a message naming the parameter."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from karlo_core.karlo import rules
+
+BAD_PARAMETER = -2
+
+
+class KarloApiError(Exception):
+    def __init__(self, code: int, msg: str, http_status: int = 400) -> None:
+        super().__init__(msg)
+        self.code = code
+        self.msg = msg
+        self.http_status = http_status
+
+
+def _bad(msg: str) -> KarloApiError:
+    return KarloApiError(BAD_PARAMETER, msg)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _text(name: str, value: Any) -> None:
+    if not isinstance(value, str) or len(value) > rules.PROMPT_MAX_CHARS:
+        raise _bad(f"{name} must be a string of at most {rules.PROMPT_MAX_CHARS} characters")
+
+
+def _int_range(low: int, high: int) -> Callable[[str, Any], None]:
+    def check(name: str, value: Any) -> None:
+        if not _is_int(value) or not low <= value <= high:
+            raise _bad(f"{name} must be an integer between {low} and {high}")
+
+    return check
+
+
+def _number_range(low: float, high: float) -> Callable[[str, Any], None]:
+    def check(name: str, value: Any) -> None:
+        if not _is_number(value) or not low <= value <= high:
+            raise _bad(f"{name} must be a number between {low} and {high}")
+
+    return check
+
+
+def _one_of(*allowed: Any) -> Callable[[str, Any], None]:
+    def check(name: str, value: Any) -> None:
+        if value not in allowed or isinstance(value, bool) != isinstance(allowed[0], bool):
+            raise _bad(f"{name} must be one of {', '.join(map(str, allowed))}")
+
+    return check
+
+
+_OPTIONAL_CHECKS: dict[str, Callable[[str, Any], None]] = {
+    "negative_prompt": _text,
+    "samples": _int_range(rules.SAMPLES_MIN, rules.SAMPLES_MAX),
+    "image_format": _one_of(*rules.IMAGE_FORMATS),
+    "image_quality": _int_range(*rules.IMAGE_QUALITY_RANGE),
+    "upscale": _one_of(True, False),
+    "scale": _one_of(*rules.UPSCALE_FACTORS),
+    "prior_num_inference_steps": _int_range(*rules.STEPS_RANGE),
+    "prior_guidance_scale": _number_range(*rules.GUIDANCE_RANGE),
+    "num_inference_steps": _int_range(*rules.STEPS_RANGE),
+    "guidance_scale": _number_range(*rules.GUIDANCE_RANGE),
+    "scheduler": _one_of(*rules.SCHEDULERS),
+    "nsfw_checker": _one_of(True, False),
+    "return_type": _one_of("base64_string", "url"),
+}
+
+_DEFAULTS: dict[str, Any] = {
+    "samples": 1,
+    "image_format": rules.DEFAULT_IMAGE_FORMAT,
+    "image_quality": rules.DEFAULT_IMAGE_QUALITY,
+    "upscale": False,
+    "scale": 2,
+    "nsfw_checker": False,
+    "return_type": "url",
+}
+
+
+def _check_size(params: dict[str, Any]) -> None:
+    low, high = rules.SIZE_RANGE[params["version"]]
+    for name in ("width", "height"):
+        params.setdefault(name, rules.DEFAULT_SIZE[params["version"]])
+        value = params[name]
+        if not _is_int(value) or not low <= value <= high or value % rules.SIZE_STEP:
+            raise _bad(f"{name} must be a multiple of {rules.SIZE_STEP} between {low} and {high}")
+
+
+def _check_seed(params: dict[str, Any]) -> None:
+    seed = params.get("seed")
+    if seed is None:
+        return
+    if not isinstance(seed, list) or len(seed) != params["samples"]:
+        raise _bad("seed must be an array with one value per sample")
+    if not all(_is_int(s) and 0 <= s <= rules.SEED_MAX for s in seed):
+        raise _bad(f"each seed must be an integer between 0 and {rules.SEED_MAX}")
+
+
+def validate_t2i(body: Any) -> dict[str, Any]:
+    """The request's parameters with Karlo's defaults filled in, or KarloApiError(-2)."""
+    if not isinstance(body, dict):
+        raise _bad("request body must be a JSON object")
+    if "prompt" not in body or not body["prompt"]:
+        raise _bad("prompt is required")
+    _text("prompt", body["prompt"])
+    params = {**_DEFAULTS, **{k: v for k, v in body.items() if v is not None}}
+    params.setdefault("version", rules.DEFAULT_VERSION)
+    if params["version"] not in rules.MODEL_VERSIONS:
+        raise _bad(f"version must be one of {', '.join(rules.MODEL_VERSIONS)}")
+    for name, check in _OPTIONAL_CHECKS.items():
+        if name in body and body[name] is not None:
+            check(name, body[name])
+    _check_size(params)
+    _check_seed(params)
+    if params.get("face_refiner") is not None and params["version"] != "v2.1":
+        raise _bad("face_refiner is supported on v2.1 only")
+    return params

@@ -1,0 +1,1 @@
+"""karlo-queue's Celery workers: run generation jobs against Karlo and store their images."""

@@ -1,0 +1,34 @@
+"""``python -m karlo_worker [celery worker options]``: a worker with a thread pool for I/O-bound jobs."""
+
+from __future__ import annotations
+
+import socket
+import sys
+
+from karlo_core.logs import configure_logging
+from karlo_core.queue import Queue
+from karlo_core.settings import Settings
+from karlo_worker.celery_app import make_worker_app
+
+
+def main(argv: list[str]) -> None:
+    settings = Settings()
+    configure_logging(settings.log_level)
+    app = make_worker_app(settings)
+    app.worker_main(
+        [
+            "worker",
+            "--pool=threads",
+            f"--concurrency={settings.worker_concurrency}",
+            f"--queues={Queue.JOBS.value}",
+            f"--loglevel={settings.log_level}",
+            f"--hostname=karloq-worker@{socket.gethostname()}",
+            "--without-gossip",
+            "--without-mingle",
+            *argv,
+        ]
+    )
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

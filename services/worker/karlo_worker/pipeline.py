@@ -1,0 +1,109 @@
+"""Running one job: claim it, call Karlo, store the images, settle the job. No Celery in here."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from typing import Any
+
+from karlo_core.backoff import backoff_seconds
+from karlo_core.errors import KarloQueueError, StorageError, UpstreamError, UpstreamUnavailable
+from karlo_core.images import NotAnImage, inspect_image
+from karlo_core.jobs import GenerateInput, Job, JobError, StoredImage
+from karlo_core.karlo import rules
+from karlo_core.karlo.wire import KarloResult, t2i_body
+from karlo_core.queue import enqueue_job
+from karlo_core.storage import image_key
+from karlo_worker.lease import LeaseKeeper
+from karlo_worker.runtime import WorkerRuntime
+
+log = logging.getLogger(__name__)
+
+STORAGE_ATTEMPTS = 3
+
+
+def run_job(job_id: str, rt: WorkerRuntime) -> None:
+    token = uuid.uuid4().hex
+    settings = rt.settings
+    claim = rt.store.claim(job_id, token, lease_seconds=settings.job_lease_seconds)
+    if not claim.claimed:
+        log.info("job not claimed", extra={"job_id": job_id, "reason": claim.reason})
+        return
+    job = rt.store.get(job_id)
+    if job is None:
+        return
+    log.info("job started", extra={"job_id": job_id, "attempt": claim.attempts, "tenant": job.tenant})
+    try:
+        with LeaseKeeper(rt.store, job_id, token, lease_seconds=settings.job_lease_seconds):
+            images, upstream = _generate_and_store(job, rt)
+    except KarloQueueError as exc:
+        _settle_failure(job, token, claim.attempts, exc, rt)
+    except Exception:
+        log.exception("job crashed", extra={"job_id": job_id})
+        rt.store.fail(job_id, token, JobError("internal_error", "an internal error stopped this job"))
+    else:
+        if rt.store.succeed(job_id, token, images, upstream):
+            log.info("job succeeded", extra={"job_id": job_id, "images": len(images)})
+        else:
+            log.warning("job result discarded: lease lost", extra={"job_id": job_id})
+
+
+def _generate_and_store(job: Job, rt: WorkerRuntime) -> tuple[list[StoredImage], dict[str, Any]]:
+    spec = GenerateInput.model_validate(job.input)
+    result = rt.karlo.text_to_image(t2i_body(spec))
+    images = [_store_image(job.id, index, image, rt) for index, image in enumerate(result.images)]
+    return images, _upstream_facts(result)
+
+
+def _store_image(job_id: str, index: int, image: Any, rt: WorkerRuntime) -> StoredImage:
+    try:
+        info = inspect_image(image.data)
+    except NotAnImage as exc:
+        raise UpstreamUnavailable(f"Karlo returned image {index} that does not decode") from exc
+    key = image_key(job_id, index, info.format)
+    _put_with_retries(rt, key, image.data, rules.CONTENT_TYPES.get(info.format, "application/octet-stream"))
+    return StoredImage(
+        key=key,
+        width=info.width,
+        height=info.height,
+        format=info.format,
+        bytes=len(image.data),
+        seed=image.seed,
+        nsfw_content_detected=image.nsfw_content_detected,
+        nsfw_score=image.nsfw_score,
+    )
+
+
+def _put_with_retries(rt: WorkerRuntime, key: str, data: bytes, content_type: str) -> None:
+    """Retry storage here: failing the attempt would make Karlo generate (and charge) the images again."""
+    for attempt in range(1, STORAGE_ATTEMPTS + 1):
+        try:
+            rt.storage.put(key, data, content_type)
+            return
+        except StorageError:
+            if attempt == STORAGE_ATTEMPTS:
+                raise
+            time.sleep(backoff_seconds(attempt, base=0.5, cap=4.0))
+
+
+def _upstream_facts(result: KarloResult) -> dict[str, Any]:
+    return {"request_id": result.request_id, "model_version": result.model_version}
+
+
+def _settle_failure(job: Job, token: str, attempts: int, exc: KarloQueueError, rt: WorkerRuntime) -> None:
+    settings = rt.settings
+    error = JobError(exc.slug, str(exc), exc.code if isinstance(exc, UpstreamError) else None)
+    extra = {"job_id": job.id, "error": exc.slug, "upstream_code": error.upstream_code, "attempt": attempts}
+    if not exc.retryable or attempts >= settings.job_max_attempts:
+        rt.store.fail(job.id, token, error)
+        log.warning("job failed", extra=extra)
+        return
+    delay = backoff_seconds(attempts, base=settings.retry_base_seconds, cap=settings.retry_max_seconds)
+    if not rt.store.release(job.id, token, next_deadline=delay + settings.dispatch_grace_seconds, error=error):
+        return
+    log.info("job will retry", extra={**extra, "delay_seconds": round(delay, 2)})
+    try:
+        enqueue_job(rt.celery, job.id, countdown=delay)
+    except Exception:  # the sweeper re-dispatches it once its deadline passes
+        log.warning("retry not enqueued", extra=extra, exc_info=True)

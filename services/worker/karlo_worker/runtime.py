@@ -1,0 +1,47 @@
+"""Everything a worker process needs, built once from settings and shared by its threads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+from celery import Celery
+
+from karlo_core.jobstore import JobStore
+from karlo_core.karlo.client import KarloClient
+from karlo_core.redis_client import make_redis
+from karlo_core.settings import Settings
+from karlo_core.storage import Storage
+from karlo_core.storage.factory import make_storage
+
+
+@dataclass
+class WorkerRuntime:
+    settings: Settings
+    store: JobStore
+    karlo: KarloClient
+    storage: Storage
+    celery: Celery
+
+
+def make_runtime(settings: Settings, celery: Celery) -> WorkerRuntime:
+    if settings.kakao_rest_api_key is None:
+        raise RuntimeError("KAKAO_REST_API_KEY is not set: the worker has no Karlo credentials")
+    timeout = httpx.Timeout(
+        connect=settings.karlo_connect_timeout_seconds,
+        read=settings.karlo_read_timeout_seconds,
+        write=30.0,
+        pool=10.0,
+    )
+    http = httpx.Client(
+        timeout=timeout,
+        limits=httpx.Limits(max_connections=settings.worker_concurrency * 2),
+        follow_redirects=False,
+    )
+    return WorkerRuntime(
+        settings=settings,
+        store=JobStore(make_redis(settings)),
+        karlo=KarloClient(http, base_url=settings.karlo_base_url, api_key=settings.kakao_rest_api_key),
+        storage=make_storage(settings),
+        celery=celery,
+    )

@@ -1,0 +1,143 @@
+"""The job store: job records in Redis, changed only through atomic scripts.
+
+A job is a hash: ``spec`` (immutable JSON: id, kind, tenant, input, created_at), ``status``, ``attempts``,
+``lease_token`` while a worker holds it, timestamps, and ``images`` / ``error`` / ``upstream`` as JSON.
+Every active job also sits in a deadlines sorted set; the sweeper re-dispatches jobs whose deadline passed
+(a lost message, a worker that died), and a worker's lease is that deadline, kept alive while it works.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+from karlo_core import keys, lua
+from karlo_core.jobs import (
+    CLAIMABLE_STATUSES,
+    Job,
+    JobError,
+    JobKind,
+    JobStatus,
+    StoredImage,
+)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The outcome of a claim: ``claimed`` with the attempt number, or why not."""
+
+    claimed: bool
+    reason: str
+    attempts: int = 0
+
+
+class JobStore:
+    def __init__(self, client: redis.Redis[str]) -> None:
+        self._redis = client
+        self._create = client.register_script(lua.load("job_create"))
+        self._claim = client.register_script(lua.load("job_claim"))
+        self._extend = client.register_script(lua.load("job_extend"))
+        self._settle = client.register_script(lua.load("job_settle"))
+        self._due = client.register_script(lua.load("jobs_due"))
+
+    def create(self, job: Job, *, dispatch_grace: float) -> bool:
+        """Store a new job; False if the id exists already (nothing is overwritten)."""
+        spec = {
+            "id": job.id,
+            "kind": job.kind.value,
+            "tenant": job.tenant,
+            "input": job.input,
+            "created_at": job.created_at,
+        }
+        keys_ = [keys.job(job.id), keys.job_deadlines()]
+        args = [job.id, json.dumps(spec, separators=(",", ":")), job.status.value, dispatch_grace]
+        return bool(self._create(keys=keys_, args=args))
+
+    def get(self, job_id: str) -> Job | None:
+        raw: dict[str, str] = self._redis.hgetall(keys.job(job_id))
+        return _job_from_hash(raw) if raw else None
+
+    def delete(self, job_id: str) -> None:
+        """Remove a job that could not be dispatched, so no half-made job is left behind."""
+        with self._redis.pipeline() as pipe:
+            pipe.delete(keys.job(job_id))
+            pipe.zrem(keys.job_deadlines(), job_id)
+            pipe.execute()
+
+    def claim(self, job_id: str, token: str, *, lease_seconds: float) -> Claim:
+        statuses = [s.value for s in CLAIMABLE_STATUSES]
+        reply = self._claim(
+            keys=[keys.job(job_id), keys.job_deadlines()], args=[job_id, token, lease_seconds, *statuses]
+        )
+        if reply[0] == "claimed":
+            return Claim(True, "claimed", int(reply[1]))
+        return Claim(False, str(reply[0]))
+
+    def extend_lease(self, job_id: str, token: str, *, lease_seconds: float) -> bool:
+        reply = self._extend(keys=[keys.job(job_id), keys.job_deadlines()], args=[job_id, token, lease_seconds])
+        return bool(reply)
+
+    def succeed(self, job_id: str, token: str, images: list[StoredImage], upstream: dict[str, Any]) -> bool:
+        fields = {"images": [i.to_dict() for i in images], "upstream": upstream, "error": None}
+        return self._settle_lease(job_id, token, JobStatus.SUCCEEDED, None, fields)
+
+    def fail(self, job_id: str, token: str, error: JobError) -> bool:
+        return self._settle_lease(job_id, token, JobStatus.FAILED, None, {"error": error.to_dict()})
+
+    def release(self, job_id: str, token: str, *, next_deadline: float, error: JobError | None) -> bool:
+        """Give a running job back to the queue (to be retried); it must be re-dispatched in time."""
+        fields = {"error": error.to_dict()} if error else {}
+        return self._settle_lease(job_id, token, JobStatus.QUEUED, next_deadline, fields)
+
+    def due_for_dispatch(self, *, limit: int, grace: float) -> list[str]:
+        """Active jobs whose deadline passed; their deadline moves ``grace`` seconds ahead."""
+        return [str(i) for i in self._due(keys=[keys.job_deadlines()], args=[limit, grace])]
+
+    def _settle_lease(
+        self,
+        job_id: str,
+        token: str,
+        status: JobStatus,
+        next_deadline: float | None,
+        fields: dict[str, Any],
+    ) -> bool:
+        pairs: list[str] = []
+        for name, value in fields.items():
+            pairs += [name, json.dumps(value, separators=(",", ":"))]
+        deadline = "" if next_deadline is None else repr(next_deadline)
+        reply = self._settle(
+            keys=[keys.job(job_id), keys.job_deadlines()],
+            args=[job_id, token, status.value, deadline, *pairs],
+        )
+        return bool(reply == "ok")
+
+
+def _optional_float(value: str | None) -> float | None:
+    return float(value) if value else None
+
+
+def _json_list(value: str | None) -> Iterable[dict[str, Any]]:
+    return json.loads(value) if value else []
+
+
+def _job_from_hash(raw: dict[str, str]) -> Job:
+    spec = json.loads(raw["spec"])
+    error = json.loads(raw["error"]) if raw.get("error") else None
+    return Job(
+        id=spec["id"],
+        kind=JobKind(spec["kind"]),
+        status=JobStatus(raw["status"]),
+        input=spec["input"],
+        created_at=float(spec["created_at"]),
+        tenant=spec.get("tenant", "default"),
+        started_at=_optional_float(raw.get("started_at")),
+        completed_at=_optional_float(raw.get("completed_at")),
+        attempts=int(raw.get("attempts", 0)),
+        images=[StoredImage.from_dict(i) for i in _json_list(raw.get("images"))],
+        error=JobError(**error) if error else None,
+        upstream=json.loads(raw["upstream"]) if raw.get("upstream") else {},
+    )

@@ -1,0 +1,1 @@
+"""Kakao Karlo: its published limits, wire shapes and an HTTP client."""

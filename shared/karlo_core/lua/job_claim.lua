@@ -1,0 +1,31 @@
+-- Claim a job for one worker: from a claimable status, or from 'running' once its lease has expired.
+-- The lease lives in the job ('lease_until'); the deadlines zset is only the sweeper's schedule.
+-- KEYS[1] job hash, KEYS[2] deadlines zset
+-- ARGV[1] job id, ARGV[2] lease token, ARGV[3] lease seconds, ARGV[4..] claimable statuses
+-- Returns {'claimed', attempts} or {reason}: 'missing', 'leased', or the job's current status.
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then
+  return {'missing'}
+end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1e6
+local claimable = false
+for i = 4, #ARGV do
+  if ARGV[i] == status then claimable = true end
+end
+if not claimable then
+  return {status}
+end
+if status == 'running' then
+  local lease_until = tonumber(redis.call('HGET', KEYS[1], 'lease_until') or '0')
+  if lease_until > now then
+    return {'leased'}
+  end
+end
+local lease_until = now + tonumber(ARGV[3])
+redis.call('HSET', KEYS[1], 'status', 'running', 'lease_token', ARGV[2],
+  'lease_until', string.format('%.6f', lease_until))
+local attempts = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
+redis.call('HSETNX', KEYS[1], 'started_at', string.format('%.6f', now))
+redis.call('ZADD', KEYS[2], lease_until, ARGV[1])
+return {'claimed', attempts}

@@ -1,0 +1,25 @@
+-- Move a running job out of its lease: to a terminal status, or back to a waiting one.
+-- Only the worker holding the lease may do it, so a redelivered or late task cannot overwrite a result.
+-- KEYS[1] job hash, KEYS[2] deadlines zset
+-- ARGV[1] job id, ARGV[2] lease token, ARGV[3] new status,
+-- ARGV[4] seconds until the next deadline, or '' for a terminal status (no deadline, completed_at set),
+-- ARGV[5..] field/value pairs to store.
+-- Returns 'ok', or the current status when the lease is not ours.
+local status = redis.call('HGET', KEYS[1], 'status')
+if status ~= 'running' or redis.call('HGET', KEYS[1], 'lease_token') ~= ARGV[2] then
+  return status or 'missing'
+end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1e6
+redis.call('HSET', KEYS[1], 'status', ARGV[3])
+redis.call('HDEL', KEYS[1], 'lease_token', 'lease_until')
+for i = 5, #ARGV, 2 do
+  redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+end
+if ARGV[4] == '' then
+  redis.call('HSET', KEYS[1], 'completed_at', string.format('%.6f', now))
+  redis.call('ZREM', KEYS[2], ARGV[1])
+else
+  redis.call('ZADD', KEYS[2], now + tonumber(ARGV[4]), ARGV[1])
+end
+return 'ok'

@@ -1,0 +1,57 @@
+"""Celery wiring shared by the API (which only sends) and the workers (which consume).
+
+Messages carry only a job id; the job store, not Celery's result backend, is the source of truth.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from celery import Celery
+
+from karlo_core.settings import Settings
+
+
+class Queue(StrEnum):
+    JOBS = "jobs"
+
+
+RUN_JOB_TASK = "karloq.jobs.run"
+
+
+def make_celery(settings: Settings, name: str) -> Celery:
+    """A Celery app configured for at-least-once delivery of idempotent tasks over Redis."""
+    app = Celery(name, broker=settings.celery_broker_url, set_as_current=False)
+    transport = {"visibility_timeout": settings.visibility_timeout_seconds}
+    app.conf.update(
+        task_serializer="json",
+        accept_content=["json"],
+        task_default_queue=Queue.JOBS.value,
+        # Acknowledge after the task ran, so a crashed worker's message is delivered again.
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        # The same visibility timeout wherever kombu reads one.
+        broker_transport_options=transport,
+        result_backend_transport_options=transport,
+        task_ignore_result=True,
+        result_backend=None,
+        broker_connection_retry_on_startup=True,
+        worker_cancel_long_running_tasks_on_connection_loss=True,
+        worker_hijack_root_logger=False,
+        worker_send_task_events=False,
+        task_send_sent_event=False,
+    )
+    return app
+
+
+def enqueue_job(app: Celery, job_id: str, *, countdown: float = 0.0) -> None:
+    """Send the run-job message; retries the broker connection briefly before giving up."""
+    app.send_task(
+        RUN_JOB_TASK,
+        kwargs={"job_id": job_id},
+        queue=Queue.JOBS.value,
+        countdown=countdown or None,
+        retry=True,
+        retry_policy={"max_retries": 3, "interval_start": 0.1, "interval_step": 0.2, "interval_max": 1.0},
+    )

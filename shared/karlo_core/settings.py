@@ -1,0 +1,71 @@
+"""One settings object for every process, read from the environment (prefix ``KARLOQ_``).
+
+It is built once in each entry point and passed down; nothing reads ``os.environ`` elsewhere.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+KAKAO_API_BASE_URL = "https://api.kakaobrain.com"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KARLOQ_", env_ignore_empty=True, extra="ignore")
+
+    env: Literal["development", "production"] = "development"
+    log_level: str = "INFO"
+
+    # Redis holds the job store and, unless broker_url says otherwise, the Celery broker.
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    broker_url: str | None = None
+
+    # Karlo upstream. Without a key, `make run` points this at the local simulator.
+    kakao_rest_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("KAKAO_REST_API_KEY", "KARLOQ_KAKAO_REST_API_KEY")
+    )
+    karlo_base_url: str = KAKAO_API_BASE_URL
+    karlo_connect_timeout_seconds: float = 5.0
+    karlo_read_timeout_seconds: float = 120.0
+    karlo_download_timeout_seconds: float = 30.0
+
+    # Storage: "s3://bucket/prefix" or "file:///absolute/dir" (the embedded default).
+    storage_url: str = "file://./var/storage"
+    s3_endpoint_url: str | None = None
+    s3_region: str = "us-east-1"
+    s3_access_key_id: SecretStr | None = None
+    s3_secret_access_key: SecretStr | None = None
+    s3_addressing_style: Literal["auto", "path", "virtual"] = "auto"
+    image_url_ttl_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
+
+    # API: where clients reach us (used in job URLs and local file links).
+    public_base_url: str = "http://127.0.0.1:8000"
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    link_signing_secret: SecretStr = SecretStr("dev-only-link-signing-secret")
+
+    # Worker reliability.
+    worker_concurrency: int = Field(default=8, ge=1, le=256)
+    job_lease_seconds: float = Field(default=30.0, gt=0)
+    sweep_interval_seconds: float = Field(default=5.0, gt=0)
+    dispatch_grace_seconds: float = Field(default=900.0, gt=0)
+    job_max_attempts: int = Field(default=5, ge=1, le=50)
+    retry_base_seconds: float = Field(default=2.0, ge=0)
+    retry_max_seconds: float = Field(default=60.0, ge=0)
+    visibility_timeout_seconds: int = Field(default=3600, ge=60)
+
+    @model_validator(mode="after")
+    def _refuse_dev_secrets_in_production(self) -> Settings:
+        if self.env == "production":
+            if self.link_signing_secret.get_secret_value().startswith("dev-only"):
+                raise ValueError("KARLOQ_LINK_SIGNING_SECRET must be set in production")
+            if self.kakao_rest_api_key is None:
+                raise ValueError("KAKAO_REST_API_KEY must be set in production")
+        return self
+
+    @property
+    def celery_broker_url(self) -> str:
+        return self.broker_url or self.redis_url

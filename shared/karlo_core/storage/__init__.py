@@ -1,0 +1,23 @@
+"""Image storage behind one small interface: S3-compatible (boto3) or a local directory."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from karlo_core.karlo import rules
+
+
+class Storage(Protocol):
+    def put(self, key: str, data: bytes, content_type: str) -> None:
+        """Store ``data`` under ``key``, replacing any earlier object (writes are idempotent)."""
+
+    def url_for(self, key: str, *, ttl_seconds: int) -> str:
+        """A link that lets anyone holding it download the object until it expires."""
+
+    def check(self) -> None:
+        """Raise StorageError when the store cannot be reached."""
+
+
+def image_key(job_id: str, index: int, image_format: str) -> str:
+    """Object keys derive from the job id, so a retried job overwrites rather than duplicates."""
+    return f"jobs/{job_id}/{index}.{rules.FILE_EXTENSIONS[image_format]}"

@@ -1,0 +1,52 @@
+"""A local directory as the image store; the API serves it through signed, expiring links."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import quote, urlencode
+
+from karlo_core.errors import StorageError
+from karlo_core.storage.links import LinkSigner
+
+FILES_ROUTE = "/v1/files"
+
+
+class LocalStorage:
+    def __init__(self, root: Path, *, public_base_url: str, signer: LinkSigner) -> None:
+        self.root = root.resolve()
+        self._base_url = public_base_url.rstrip("/")
+        self._signer = signer
+
+    def path_of(self, key: str) -> Path:
+        """The file behind ``key``; refuses keys that would leave the root."""
+        path = (self.root / key).resolve()
+        if not path.is_relative_to(self.root) or path == self.root:
+            raise StorageError(f"invalid key {key!r}")
+        return path
+
+    def put(self, key: str, data: bytes, content_type: str) -> None:
+        path = self.path_of(key)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".part-")
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise StorageError(f"cannot store {key}: {exc.strerror}") from exc
+
+    def url_for(self, key: str, *, ttl_seconds: int) -> str:
+        expires = int(time.time()) + ttl_seconds
+        query = urlencode({"expires": expires, "signature": self._signer.sign(key, expires)})
+        return f"{self._base_url}{FILES_ROUTE}/{quote(key)}?{query}"
+
+    def check(self) -> None:
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"storage directory unusable: {exc.strerror}") from exc
+        if not os.access(self.root, os.W_OK):
+            raise StorageError("storage directory is not writable")

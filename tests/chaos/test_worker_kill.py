@@ -1,0 +1,43 @@
+"""A worker killed with SIGKILL in the middle of a job does not lose it: another worker finishes it."""
+
+from __future__ import annotations
+
+from karlo_devstack.services import sim_control
+from support.api import submit, wait_for_status, wait_until_terminal
+from support.stacks import AppStack, Services, base_env, sim_stats
+
+
+def test_job_survives_a_sigkilled_worker(services: Services) -> None:
+    env = base_env(services, "local", KARLOQ_JOB_LEASE_SECONDS="2", KARLOQ_SWEEP_INTERVAL_SECONDS="0.3")
+    stack = AppStack(services.workdir / "worker-kill", env).start(workers=1)
+    try:
+        sim_control(services.sim_url, latency_ms=3000)
+        job_id = submit(stack.api_url, {"input": {"prompt": "survive", "width": 384, "height": 384}}).json()["id"]
+        wait_for_status(stack.api_url, job_id, {"running"}, timeout=30)
+        doomed = stack.workers[0]
+        stack.add_worker()
+        doomed.kill()
+
+        job = wait_until_terminal(stack.api_url, job_id, timeout=60)
+        assert job["status"] == "succeeded", job
+        assert job["attempts"] == 2
+        assert len(job["output"]["images"]) == 1
+        assert sim_stats(services.sim_url)["calls"] == {"t2i": 2}
+    finally:
+        stack.stop()
+
+
+def test_accepting_a_job_when_the_queue_is_down_leaves_nothing_behind(services: Services, redis_client: object) -> None:
+    env = base_env(services, "local", KARLOQ_BROKER_URL="redis://127.0.0.1:1/0")
+    stack = AppStack(services.workdir / "broker-down", env).start(workers=0)
+    try:
+        response = submit(stack.api_url, {"input": {"prompt": "lost?", "width": 384, "height": 384}})
+        assert response.status_code == 503
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.headers["retry-after"] == "5"
+        import redis as redis_lib
+
+        assert isinstance(redis_client, redis_lib.Redis)
+        assert list(redis_client.scan_iter("karloq:*")) == []
+    finally:
+        stack.stop()

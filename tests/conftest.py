@@ -1,0 +1,55 @@
+"""Session fixtures: real servers (redis-server, the Karlo simulator, an S3 API server) on free ports."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import httpx
+import pytest
+import redis
+
+from karlo_devstack.services import start_moto, start_redis, start_simulator
+from support.stacks import BUCKET, SIM_KEY, Services
+
+
+@pytest.fixture(scope="session")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("karloq")
+
+
+@pytest.fixture(scope="session")
+def services(workdir: Path) -> Iterator[Services]:
+    redis_proc, redis_url = start_redis(workdir, persist=False)
+    sim_proc, sim_url = start_simulator(workdir, {"KARLO_SIM_API_KEY": SIM_KEY})
+    moto_proc, s3_url = start_moto(workdir)
+    s3 = boto3.client(
+        "s3", endpoint_url=s3_url, region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
+    )
+    s3.create_bucket(Bucket=BUCKET)
+    try:
+        yield Services(workdir=workdir, redis_url=redis_url, sim_url=sim_url, s3_url=s3_url)
+    finally:
+        for proc in (moto_proc, sim_proc, redis_proc):
+            proc.stop()
+
+
+@pytest.fixture
+def redis_client(services: Services) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(services.redis_url, decode_responses=True)
+    yield client
+    client.close()
+
+
+@pytest.fixture(autouse=True)
+def _clean_state(request: pytest.FixtureRequest) -> None:
+    """Each test that uses the servers starts with no jobs and a reset simulator."""
+    if "services" not in request.fixturenames:
+        return
+    services: Services = request.getfixturevalue("services")
+    client = redis.Redis.from_url(services.redis_url)
+    # Only our own keys: kombu's routing tables must survive for the workers already running.
+    for key in client.scan_iter("karloq:*", count=1000):
+        client.delete(key)
+    httpx.post(f"{services.sim_url}/_sim/reset", timeout=5).raise_for_status()

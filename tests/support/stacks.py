@@ -1,0 +1,82 @@
+"""Environment for API and worker processes pointed at the test's own Redis, simulator and storage."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from karlo_devstack.processes import ManagedProcess
+from karlo_devstack.services import start_api, start_worker
+
+SIM_KEY = "test-sim-key"
+BUCKET = "karloq-test"
+
+
+@dataclass
+class Services:
+    """The long-lived servers of a test session."""
+
+    workdir: Path
+    redis_url: str
+    sim_url: str
+    s3_url: str
+
+
+def base_env(services: Services, storage: str, **overrides: str) -> dict[str, str]:
+    env = {
+        "KARLOQ_REDIS_URL": services.redis_url,
+        "KAKAO_REST_API_KEY": SIM_KEY,
+        "KARLOQ_KARLO_BASE_URL": services.sim_url,
+        "KARLOQ_LOG_LEVEL": "INFO",
+        "KARLOQ_SWEEP_INTERVAL_SECONDS": "0.5",
+        "KARLOQ_RETRY_BASE_SECONDS": "0.2",
+        "KARLOQ_RETRY_MAX_SECONDS": "1",
+    }
+    if storage == "s3":
+        env.update(
+            {
+                "KARLOQ_STORAGE_URL": f"s3://{BUCKET}/images",
+                "KARLOQ_S3_ENDPOINT_URL": services.s3_url,
+                "KARLOQ_S3_ACCESS_KEY_ID": "testing",
+                "KARLOQ_S3_SECRET_ACCESS_KEY": "testing",
+                "KARLOQ_S3_ADDRESSING_STYLE": "path",
+            }
+        )
+    else:
+        env["KARLOQ_STORAGE_URL"] = f"file://{services.workdir / 'storage'}"
+    env.update(overrides)
+    return env
+
+
+@dataclass
+class AppStack:
+    """An API process and its workers, started for a test module or a single test."""
+
+    workdir: Path
+    env: dict[str, str]
+    api_url: str = ""
+    api: ManagedProcess | None = None
+    workers: list[ManagedProcess] = field(default_factory=list)
+
+    def start(self, *, workers: int = 1) -> AppStack:
+        self.api, self.api_url = start_api(self.workdir, self.env)
+        for _ in range(workers):
+            self.add_worker()
+        return self
+
+    def add_worker(self) -> ManagedProcess:
+        worker = start_worker(self.workdir, self.env, name=f"worker-{len(self.workers)}")
+        self.workers.append(worker)
+        return worker
+
+    def stop(self) -> None:
+        for proc in [*self.workers, self.api]:
+            if proc is not None:
+                proc.stop()
+
+
+def sim_stats(sim_url: str) -> dict[str, object]:
+    result: dict[str, object] = httpx.get(f"{sim_url}/_sim/stats", timeout=5).json()
+    return result

@@ -1,0 +1,1 @@
+"""Starts karlo-queue's processes on one machine: for `make run`, the tests and the benchmarks."""

