@@ -31,3 +31,13 @@ def get_state(request: Request) -> ApiState:
 
 
 StateDep = Annotated[ApiState, Depends(get_state)]
+
+DEFAULT_TENANT = "default"
+
+
+def get_tenant() -> str:
+    """The tenant making the request. Until API keys exist every caller is the one default tenant."""
+    return DEFAULT_TENANT
+
+
+TenantDep = Annotated[str, Depends(get_tenant)]

@@ -9,7 +9,7 @@ from typing import Literal
 from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, ConfigDict
 
-from karlo_api.deps import ApiState, StateDep
+from karlo_api.deps import ApiState, StateDep, TenantDep
 from karlo_api.problems import Problem
 from karlo_api.views import JobView, job_view
 from karlo_core.ids import is_job_id, new_job_id
@@ -39,7 +39,7 @@ def _view(state: ApiState, job: Job) -> JobView:
 
 
 @router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=JobView)
-def create_job(body: CreateJobRequest, state: StateDep, response: Response) -> JobView:
+def create_job(body: CreateJobRequest, state: StateDep, tenant: TenantDep, response: Response) -> JobView:
     """Accept a job; it runs in the background. Poll ``urls.get`` for its result."""
     job = Job(
         id=new_job_id(),
@@ -47,6 +47,7 @@ def create_job(body: CreateJobRequest, state: StateDep, response: Response) -> J
         status=JobStatus.QUEUED,
         input=body.input.model_dump(mode="json", exclude_none=True),
         created_at=time.time(),
+        tenant=tenant,
     )
     state.store.create(job, dispatch_grace=state.settings.dispatch_grace_seconds)
     try:
@@ -64,9 +65,9 @@ def create_job(body: CreateJobRequest, state: StateDep, response: Response) -> J
 
 
 @router.get("/{job_id}", response_model=JobView)
-def read_job(job_id: str, state: StateDep) -> JobView:
+def read_job(job_id: str, state: StateDep, tenant: TenantDep) -> JobView:
     """The job as it stands now, with fresh links to its images once it has succeeded."""
     job = state.store.get(job_id) if is_job_id(job_id) else None
-    if job is None:
+    if job is None or job.tenant != tenant:
         raise Problem(404, "job-not-found", "Job not found", f"no job with id {job_id!r}")
     return _view(state, job)

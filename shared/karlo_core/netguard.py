@@ -1,0 +1,104 @@
+"""SSRF guard for every outbound URL a caller gives us (webhook receivers, input images).
+
+Names are resolved here and every address is checked; the connection then goes to the checked address
+(Host header and TLS SNI keep the name), so a DNS answer that changes between check and connect
+(rebinding) cannot reach private space. Redirects are never followed by the guarded client.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Callable, Iterable, Sequence
+from urllib.parse import urlsplit
+
+import httpx
+
+from karlo_core.errors import KarloQueueError
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+Resolver = Callable[[str, int], Sequence[str]]
+
+#: Ranges never reachable, even when "global" by Python's reckoning.
+_ALWAYS_BLOCKED = [ipaddress.ip_network(n) for n in ("100.64.0.0/10", "192.0.0.0/24", "198.18.0.0/15")]
+
+
+class BlockedDestination(KarloQueueError):
+    """The URL is malformed, not allowed, or resolves to an address outside public space."""
+
+    slug = "blocked_destination"
+
+
+def system_resolver(host: str, port: int) -> list[str]:
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise BlockedDestination(f"cannot resolve {host!r}") from exc
+    return [str(info[4][0]) for info in infos]
+
+
+def parse_networks(items: Iterable[str]) -> list[IPNetwork]:
+    return [ipaddress.ip_network(item.strip(), strict=False) for item in items if item.strip()]
+
+
+class NetGuard:
+    def __init__(
+        self,
+        *,
+        allow_networks: Sequence[IPNetwork] = (),
+        allow_http: bool = False,
+        resolver: Resolver = system_resolver,
+    ) -> None:
+        self._allow = list(allow_networks)
+        self._allow_http = allow_http
+        self._resolver = resolver
+
+    def is_allowed_address(self, address: IPAddress) -> bool:
+        if any(address in net for net in self._allow):
+            return True
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+            return self.is_allowed_address(address.ipv4_mapped)
+        return address.is_global and not address.is_multicast and not any(address in n for n in _ALWAYS_BLOCKED)
+
+    def check_url(self, url: str) -> tuple[str, int, list[IPAddress]]:
+        """Host, port and the checked addresses of ``url``; BlockedDestination if any is not allowed."""
+        parts = urlsplit(url)
+        schemes = ("https", "http") if self._allow_http else ("https",)
+        if parts.scheme not in schemes:
+            raise BlockedDestination(f"URL scheme must be {' or '.join(schemes)}")
+        if not parts.hostname or parts.username or parts.password:
+            raise BlockedDestination("URL must name a host and carry no credentials")
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        addresses = [ipaddress.ip_address(a.split("%")[0]) for a in self._resolver(parts.hostname, port)]
+        if not addresses:
+            raise BlockedDestination(f"{parts.hostname!r} resolves to no address")
+        for address in addresses:
+            if not self.is_allowed_address(address):
+                raise BlockedDestination(f"{parts.hostname!r} resolves to a non-public address")
+        return parts.hostname, port, addresses
+
+
+class GuardedTransport(httpx.BaseTransport):
+    """An httpx transport that checks each request's destination and connects to the checked address."""
+
+    def __init__(self, guard: NetGuard, inner: httpx.BaseTransport | None = None) -> None:
+        self._guard = guard
+        self._inner = inner or httpx.HTTPTransport()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        host, _, addresses = self._guard.check_url(str(request.url))
+        pinned = str(addresses[0])
+        request.url = request.url.copy_with(host=pinned)
+        request.headers["Host"] = request.headers.get("Host", host)
+        if request.url.scheme == "https":
+            request.extensions = {**request.extensions, "sni_hostname": host}
+        return self._inner.handle_request(request)
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+def guarded_client(guard: NetGuard, *, timeout: httpx.Timeout) -> httpx.Client:
+    """An httpx client for caller-supplied URLs: guarded, never following redirects."""
+    return httpx.Client(transport=GuardedTransport(guard), timeout=timeout, follow_redirects=False)
