@@ -1,0 +1,95 @@
+"""The job store's atomic transitions, against a real Redis."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+from karlo_core.ids import new_job_id
+from karlo_core.jobs import Job, JobError, JobKind, JobStatus, StoredImage
+from karlo_core.jobstore import JobStore
+from support.stacks import Services
+
+
+@pytest.fixture
+def store(services: Services) -> Iterator[JobStore]:
+    client = redis.Redis.from_url(services.redis_url, decode_responses=True)
+    yield JobStore(client)
+    client.close()
+
+
+def make_job(store: JobStore, grace: float = 60.0) -> Job:
+    job = Job(
+        id=new_job_id(), kind=JobKind.GENERATE, status=JobStatus.QUEUED, input={"prompt": "p"}, created_at=time.time()
+    )
+    assert store.create(job, dispatch_grace=grace)
+    return job
+
+
+IMAGE = StoredImage("jobs/x/0.webp", 8, 8, "webp", 10, 1, None, None)
+
+
+def test_create_never_overwrites(store: JobStore) -> None:
+    job = make_job(store)
+    assert not store.create(job, dispatch_grace=60)
+
+
+def test_only_one_worker_can_claim_a_job(store: JobStore) -> None:
+    job = make_job(store)
+    first = store.claim(job.id, "a", lease_seconds=30)
+    second = store.claim(job.id, "b", lease_seconds=30)
+    assert (first.claimed, first.attempts) == (True, 1)
+    assert (second.claimed, second.reason) == (False, "leased")
+
+
+def test_an_expired_lease_can_be_taken_over_and_the_old_holder_cannot_settle(store: JobStore) -> None:
+    job = make_job(store)
+    assert store.claim(job.id, "a", lease_seconds=0.05).claimed
+    time.sleep(0.1)
+    takeover = store.claim(job.id, "b", lease_seconds=30)
+    assert (takeover.claimed, takeover.attempts) == (True, 2)
+    assert not store.succeed(job.id, "a", [IMAGE], {})
+    assert not store.extend_lease(job.id, "a", lease_seconds=30)
+    assert store.succeed(job.id, "b", [IMAGE], {"request_id": "r"})
+    done = store.get(job.id)
+    assert done is not None
+    assert (done.status, done.images, done.upstream) == (JobStatus.SUCCEEDED, [IMAGE], {"request_id": "r"})
+
+
+def test_a_finished_job_cannot_be_claimed_or_settled_again(store: JobStore) -> None:
+    job = make_job(store)
+    store.claim(job.id, "a", lease_seconds=30)
+    assert store.fail(job.id, "a", JobError("upstream_rejected", "bad", -2))
+    assert store.claim(job.id, "b", lease_seconds=30).reason == "failed"
+    assert not store.succeed(job.id, "a", [IMAGE], {})
+    failed = store.get(job.id)
+    assert failed is not None and failed.error == JobError("upstream_rejected", "bad", -2)
+    assert failed.completed_at is not None
+
+
+def test_release_requeues_and_success_clears_the_old_error(store: JobStore) -> None:
+    job = make_job(store)
+    store.claim(job.id, "a", lease_seconds=30)
+    assert store.release(job.id, "a", next_deadline=60, error=JobError("upstream_unavailable", "blip"))
+    queued = store.get(job.id)
+    assert queued is not None and queued.status == JobStatus.QUEUED and queued.error is not None
+    assert store.claim(job.id, "b", lease_seconds=30).attempts == 2
+    assert store.succeed(job.id, "b", [IMAGE], {})
+    done = store.get(job.id)
+    assert done is not None and done.error is None
+
+
+def test_due_jobs_are_handed_out_once_per_grace_period(store: JobStore) -> None:
+    job = make_job(store, grace=0)
+    assert store.due_for_dispatch(limit=10, grace=60) == [job.id]
+    assert store.due_for_dispatch(limit=10, grace=60) == []
+
+
+def test_a_settled_job_leaves_the_schedule(store: JobStore) -> None:
+    job = make_job(store, grace=0)
+    store.claim(job.id, "a", lease_seconds=0)
+    store.succeed(job.id, "a", [IMAGE], {})
+    assert store.due_for_dispatch(limit=10, grace=60) == []
