@@ -36,7 +36,7 @@ class Claim:
 
 
 class JobStore:
-    def __init__(self, client: redis.Redis[str]) -> None:
+    def __init__(self, client: redis.Redis) -> None:
         self._redis = client
         self._create = client.register_script(lua.load("job_create"))
         self._claim = client.register_script(lua.load("job_claim"))
@@ -58,8 +58,8 @@ class JobStore:
         return bool(self._create(keys=keys_, args=args))
 
     def get(self, job_id: str) -> Job | None:
-        raw: dict[str, str] = self._redis.hgetall(keys.job(job_id))
-        return _job_from_hash(raw) if raw else None
+        raw = self._redis.hgetall(keys.job(job_id))
+        return _job_from_hash({str(k): str(v) for k, v in raw.items()}) if raw else None
 
     def delete(self, job_id: str) -> None:
         """Remove a job that could not be dispatched, so no half-made job is left behind."""

@@ -7,7 +7,7 @@ import redis
 from karlo_core.settings import Settings
 
 
-def make_redis(settings: Settings) -> redis.Redis[str]:
+def make_redis(settings: Settings) -> redis.Redis:
     return redis.Redis.from_url(
         settings.redis_url,
         decode_responses=True,

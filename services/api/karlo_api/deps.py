@@ -18,7 +18,7 @@ from karlo_core.storage.links import LinkSigner
 @dataclass
 class ApiState:
     settings: Settings
-    redis: redis.Redis[str]
+    redis: redis.Redis
     store: JobStore
     storage: Storage
     celery: Celery
