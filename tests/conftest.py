@@ -35,21 +35,17 @@ def services(workdir: Path) -> Iterator[Services]:
             proc.stop()
 
 
-@pytest.fixture
-def redis_client(services: Services) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(services.redis_url, decode_responses=True)
-    yield client
-    client.close()
-
-
 @pytest.fixture(autouse=True)
 def _clean_state(request: pytest.FixtureRequest) -> None:
     """Each test that uses the servers starts with no jobs and a reset simulator."""
     if "services" not in request.fixturenames:
         return
     services: Services = request.getfixturevalue("services")
-    client = redis.Redis.from_url(services.redis_url)
-    # Only our own keys: kombu's routing tables must survive for the workers already running.
-    for key in client.scan_iter("karloq:*", count=1000):
-        client.delete(key)
+    # Only our own keys, in every database test stacks use: kombu's routing tables must survive for the
+    # workers already running.
+    for db in range(16):
+        client = redis.Redis.from_url(services.redis_url.rsplit("/", 1)[0] + f"/{db}")
+        for key in client.scan_iter("karloq:*", count=1000):
+            client.delete(key)
+        client.close()
     httpx.post(f"{services.sim_url}/_sim/reset", timeout=5).raise_for_status()

@@ -52,6 +52,7 @@ class JobStore:
             "tenant": job.tenant,
             "input": job.input,
             "created_at": job.created_at,
+            "notices": job.notices,
         }
         keys_ = [keys.job(job.id), keys.job_deadlines()]
         args = [job.id, json.dumps(spec, separators=(",", ":")), job.status.value, dispatch_grace]
@@ -140,4 +141,5 @@ def _job_from_hash(raw: dict[str, str]) -> Job:
         images=[StoredImage.from_dict(i) for i in _json_list(raw.get("images"))],
         error=JobError(**error) if error else None,
         upstream=json.loads(raw["upstream"]) if raw.get("upstream") else {},
+        notices=spec.get("notices", []),
     )

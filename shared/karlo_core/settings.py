@@ -57,6 +57,14 @@ class Settings(BaseSettings):
     retry_max_seconds: float = Field(default=60.0, ge=0)
     visibility_timeout_seconds: int = Field(default=3600, ge=60)
 
+    # Input checks (job kinds that take images).
+    allow_non_english_prompts: bool = False
+    input_url_allow_networks: str = Field(
+        default="", description="Comma-separated networks input-image URLs may reach besides public space"
+    )
+    input_url_allow_http: bool = False
+    input_fetch_timeout_seconds: float = Field(default=10.0, gt=0)
+
     @model_validator(mode="after")
     def _refuse_dev_secrets_in_production(self) -> Settings:
         if self.env == "production":

@@ -93,7 +93,7 @@ def test_same_seed_gives_the_same_bytes(stack: AppStack) -> None:
 def test_a_redelivered_message_does_not_run_a_finished_job_again(stack: AppStack, services: Services) -> None:
     job_id = submit(stack.api_url, {"input": {"prompt": "once only", "width": 384, "height": 384}}).json()["id"]
     finished = wait_until_terminal(stack.api_url, job_id)
-    celery = make_celery(Settings(redis_url=services.redis_url), "redelivery-test")
+    celery = make_celery(Settings(redis_url=stack.redis_url), "redelivery-test")
     enqueue_job(celery, job_id)
     enqueue_job(celery, job_id)
     # A fresh job after the duplicates proves the worker has consumed them (one worker, FIFO queue).
@@ -104,16 +104,13 @@ def test_a_redelivered_message_does_not_run_a_finished_job_again(stack: AppStack
     assert sim_stats(services.sim_url)["calls"] == {"t2i": 2}
 
 
-def test_invalid_input_is_refused_and_nothing_is_stored(stack: AppStack, redis_client: object) -> None:
+def test_invalid_input_is_refused_and_nothing_is_stored(stack: AppStack) -> None:
     response = submit(stack.api_url, {"input": {"prompt": "x" * 257, "width": 500, "samples": 9}})
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
     problem = response.json()
     assert {e["field"] for e in problem["errors"]} == {"input.prompt", "input.width", "input.samples"}
-    import redis as redis_lib
-
-    assert isinstance(redis_client, redis_lib.Redis)
-    assert list(redis_client.scan_iter("karloq:job:*")) == []
+    assert list(stack.redis().scan_iter("karloq:job:*")) == []
 
 
 def test_unknown_job_is_a_404_problem(stack: AppStack) -> None:

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import redis
 
 from karlo_devstack.processes import ManagedProcess
 from karlo_devstack.services import start_api, start_worker
 
 SIM_KEY = "test-sim-key"
+#: Redis databases 1-15 go to test stacks in turn, so a stack's workers never take another stack's jobs.
+_DATABASES = itertools.cycle(range(1, 16))
 BUCKET = "karloq-test"
 
 
@@ -59,6 +63,16 @@ class AppStack:
     api_url: str = ""
     api: ManagedProcess | None = None
     workers: list[ManagedProcess] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.env["KARLOQ_REDIS_URL"] = self.env["KARLOQ_REDIS_URL"].rsplit("/", 1)[0] + f"/{next(_DATABASES)}"
+
+    @property
+    def redis_url(self) -> str:
+        return self.env["KARLOQ_REDIS_URL"]
+
+    def redis(self) -> redis.Redis:
+        return redis.Redis.from_url(self.redis_url, decode_responses=True)
 
     def start(self, *, workers: int = 1) -> AppStack:
         self.api, self.api_url = start_api(self.workdir, self.env)

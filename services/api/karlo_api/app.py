@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import httpx
 from fastapi import FastAPI
 
 from karlo_api.deps import ApiState
+from karlo_api.job_requests import CREATE_JOB_ADAPTER, JobRequestParser
 from karlo_api.problems import install_problem_handlers
 from karlo_api.routes import files, health, jobs
 from karlo_core import __version__
 from karlo_core.jobstore import JobStore
+from karlo_core.netguard import NetGuard, guarded_client, parse_networks
 from karlo_core.queue import make_celery
 from karlo_core.redis_client import make_redis
 from karlo_core.settings import Settings
@@ -23,6 +28,13 @@ def create_app(settings: Settings) -> FastAPI:
         generate_unique_id_function=lambda route: f"{route.tags[0]}-{route.name}" if route.tags else route.name,
     )
     client = make_redis(settings)
+    fetcher = guarded_client(
+        NetGuard(
+            allow_networks=parse_networks(settings.input_url_allow_networks.split(",")),
+            allow_http=settings.input_url_allow_http,
+        ),
+        timeout=httpx.Timeout(settings.input_fetch_timeout_seconds),
+    )
     app.state.karloq = ApiState(
         settings=settings,
         redis=client,
@@ -30,9 +42,29 @@ def create_app(settings: Settings) -> FastAPI:
         storage=make_storage(settings),
         celery=make_celery(settings, "karlo_api"),
         signer=link_signer(settings),
+        parser=JobRequestParser(fetcher=fetcher, allow_non_english=settings.allow_non_english_prompts),
+        image_fetcher=fetcher,
     )
     install_problem_handlers(app)
     app.include_router(jobs.router)
     app.include_router(files.router)
     app.include_router(health.router)
+    _publish_request_schemas(app)
     return app
+
+
+def _publish_request_schemas(app: FastAPI) -> None:
+    """The create-job body is parsed by hand (JSON or multipart); add its schema to the OpenAPI document."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            extra = CREATE_JOB_ADAPTER.json_schema(ref_template="#/components/schemas/{model}")
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            components.update(extra.pop("$defs", {}))
+            components["CreateJobRequest"] = extra
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
+import httpx
 import redis
 from celery import Celery
 from fastapi import Depends, Request
 
+from karlo_api.job_requests import JobRequestParser
 from karlo_core.jobstore import JobStore
 from karlo_core.settings import Settings
 from karlo_core.storage import Storage
@@ -23,6 +25,8 @@ class ApiState:
     storage: Storage
     celery: Celery
     signer: LinkSigner
+    parser: JobRequestParser
+    image_fetcher: httpx.Client
 
 
 def get_state(request: Request) -> ApiState:

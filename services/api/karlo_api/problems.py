@@ -56,6 +56,7 @@ def field_path(loc: Sequence[int | str]) -> str:
 
 
 def validation_problem(errors: Sequence[Any]) -> Problem:
+    """422 from pydantic errors: every broken rule with the field it concerns."""
     items = [
         {
             "field": field_path(e.get("loc", ())),
@@ -64,6 +65,11 @@ def validation_problem(errors: Sequence[Any]) -> Problem:
         }
         for e in errors
     ]
+    return invalid_input(items)
+
+
+def invalid_input(items: list[dict[str, str]]) -> Problem:
+    """422 naming each ``{field, rule, message}`` broken."""
     detail = "; ".join(f"{i['field']}: {i['message']}" for i in items[:5])
     return Problem(422, "validation-error", "Your request is not valid", detail, extra={"errors": items})
 

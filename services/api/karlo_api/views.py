@@ -49,6 +49,7 @@ class JobView(BaseModel):
     started_at: datetime | None
     completed_at: datetime | None
     upstream: dict[str, Any]
+    notices: list[str] = Field(description="Things worth knowing about how Karlo treats this input")
     urls: JobUrls
 
 
@@ -75,5 +76,6 @@ def job_view(job: Job, *, storage: Storage, base_url: str, url_ttl: int) -> JobV
         started_at=_time(job.started_at),
         completed_at=_time(job.completed_at),
         upstream=job.upstream,
+        notices=job.notices,
         urls=JobUrls(get=f"{base_url}/v1/jobs/{job.id}"),
     )

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field
 
+from karlo_sim import drawing
 from karlo_sim.config import SimSettings
-from karlo_sim.engine import Simulator
+from karlo_sim.engine import Renderer, Simulator
 from karlo_sim.faults import FaultSpec
-from karlo_sim.validation import KarloApiError, validate_t2i
+from karlo_sim.validation import KarloApiError, validate_inpainting, validate_t2i, validate_variations
 
 
 class SimControl(BaseModel):
@@ -41,24 +43,17 @@ def create_app(settings: SimSettings) -> FastAPI:
     return app
 
 
-def _add_karlo_routes(app: FastAPI, sim: Simulator) -> None:
-    settings = sim.settings
+#: Karlo's inference endpoints: path -> (name, request checks, picture maker).
+ENDPOINTS: dict[str, tuple[str, Callable[[Any], dict[str, Any]], Renderer]] = {
+    "/v2/inference/karlo/t2i": ("t2i", validate_t2i, drawing.render),
+    "/v2/inference/karlo/variations": ("variations", validate_variations, drawing.render_variation),
+    "/v2/inference/karlo/inpainting": ("inpainting", validate_inpainting, drawing.render_inpainting),
+}
 
-    @app.post("/v2/inference/karlo/t2i")
-    async def t2i(request: Request) -> Response:
-        sim.count_call("t2i")
-        try:
-            sim.check_auth(request.headers.get("authorization"))
-            fault = sim.faults.next()
-            if fault is not None:
-                return await sim.answer_fault(fault)
-            params = validate_t2i(await _json_body(request))
-        except KarloApiError as exc:
-            return _karlo_error(exc)
-        if sim.latency_ms:
-            await asyncio.sleep(sim.latency_ms / 1000)
-        base_url = settings.public_base_url or str(request.base_url).rstrip("/")
-        return JSONResponse(sim.generate(params, base_url=base_url, endpoint="t2i"))
+
+def _add_karlo_routes(app: FastAPI, sim: Simulator) -> None:
+    for path, (name, validate, renderer) in ENDPOINTS.items():
+        app.add_api_route(path, _inference_handler(sim, name, validate, renderer), methods=["POST"], name=name)
 
     @app.get("/images/{name}")
     async def hosted_image(name: str) -> Response:
@@ -66,6 +61,27 @@ def _add_karlo_routes(app: FastAPI, sim: Simulator) -> None:
         if entry is None or entry[2] < time.time():
             return PlainTextResponse("expired", status_code=403)
         return Response(entry[0], media_type=entry[1])
+
+
+def _inference_handler(
+    sim: Simulator, name: str, validate: Callable[[Any], dict[str, Any]], renderer: Renderer
+) -> Callable[[Request], Awaitable[Response]]:
+    async def handle(request: Request) -> Response:
+        sim.count_call(name)
+        try:
+            sim.check_auth(request.headers.get("authorization"))
+            fault = sim.faults.next()
+            if fault is not None:
+                return await sim.answer_fault(fault)
+            params = validate(await _json_body(request))
+        except KarloApiError as exc:
+            return _karlo_error(exc)
+        if sim.latency_ms:
+            await asyncio.sleep(sim.latency_ms / 1000)
+        base_url = sim.settings.public_base_url or str(request.base_url).rstrip("/")
+        return JSONResponse(sim.generate(params, renderer, base_url=base_url, endpoint=name))
+
+    return handle
 
 
 def _add_control_routes(app: FastAPI, sim: Simulator) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import random
+from typing import Any
 
 from PIL import Image, ImageDraw
 
@@ -43,11 +44,40 @@ def encode(image: Image.Image, image_format: str, quality: int) -> bytes:
     return buffer.getvalue()
 
 
-def render(params: dict[str, object], seed: int) -> bytes:
-    """One output image of a t2i request whose parameters were already validated."""
-    width, height = int(params["width"]), int(params["height"])  # type: ignore[call-overload]
-    image = draw(str(params["prompt"]), str(params.get("negative_prompt") or ""), seed, width, height)
+def _finish(image: Image.Image, params: dict[str, Any]) -> bytes:
     if params.get("upscale"):
-        size = rules.upscaled_size(width, height, int(params.get("scale", 2)))  # type: ignore[call-overload]
+        size = rules.upscaled_size(image.width, image.height, int(params.get("scale", 2)))
         image = image.resize(size, Image.Resampling.BICUBIC)
-    return encode(image, str(params["image_format"]), int(params["image_quality"]))  # type: ignore[call-overload]
+    return encode(image, str(params["image_format"]), int(params["image_quality"]))
+
+
+def _negative(params: dict[str, Any]) -> str:
+    return str(params.get("negative_prompt") or "")
+
+
+def render(params: dict[str, Any], seed: int) -> bytes:
+    """One output image of a t2i request whose parameters were already validated."""
+    width, height = int(params["width"]), int(params["height"])
+    return _finish(draw(str(params["prompt"]), _negative(params), seed, width, height), params)
+
+
+def render_variation(params: dict[str, Any], seed: int) -> bytes:
+    """A new picture seeded by the source image's pixels, in the requested size."""
+    source: Image.Image = params["_image"]
+    fingerprint = hashlib.sha256(source.convert("RGB").resize((16, 16)).tobytes()).hexdigest()
+    prompt = f"{params.get('prompt') or 'variation'} {fingerprint[:12]}"
+    return _finish(draw(prompt, _negative(params), seed, int(params["width"]), int(params["height"])), params)
+
+
+def square(image: Image.Image) -> Image.Image:
+    """Karlo resizes inputs that are not square to 1:1; the side is the longer one."""
+    side = max(image.size)
+    return image if image.width == image.height else image.resize((side, side), Image.Resampling.BICUBIC)
+
+
+def render_inpainting(params: dict[str, Any], seed: int) -> bytes:
+    """The source image with its black-masked area repainted; the output keeps the (squared) input size."""
+    base = square(params["_image"].convert("RGB"))
+    mask = square(params["_mask"].convert("L"))
+    painted = draw(str(params["prompt"]), _negative(params), seed, base.width, base.height)
+    return _finish(Image.composite(base, painted, mask.point(lambda v: 255 if v >= 128 else 0)), params)

@@ -7,17 +7,32 @@ import base64
 import hashlib
 import secrets
 import time
+from collections.abc import Callable
 from typing import Any
 
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from PIL import Image
 
 from karlo_core.karlo import rules
-from karlo_sim import drawing
 from karlo_sim.config import SimSettings
 from karlo_sim.faults import Fault, FaultPlan
 from karlo_sim.validation import KarloApiError
 
 MODEL_VERSIONS = {"v2.1": "v2.1.1.prod", "v2.0": "v2.0.4.0.prod"}
+Renderer = Callable[[dict[str, Any], int], bytes]
+
+
+def describe_inputs(params: dict[str, Any]) -> dict[str, Any]:
+    """What arrived, for tests to check: sizes and formats; for a mask, where its white (kept) area is."""
+    described: dict[str, Any] = {}
+    for name in ("_image", "_mask"):
+        image: Image.Image | None = params.get(name)
+        if image is not None:
+            entry: dict[str, Any] = {"width": image.width, "height": image.height, "format": image.format}
+            if name == "_mask":
+                entry["kept_box"] = image.convert("L").point(lambda v: 255 if v >= 128 else 0).getbbox()
+            described[name.lstrip("_")] = entry
+    return described
 
 
 def _nsfw(params: dict[str, Any], seed: int) -> tuple[bool | None, float | None]:
@@ -38,6 +53,7 @@ class Simulator:
         self.images_generated = 0
         self.log: list[dict[str, Any]] = []
         self.hosted: dict[str, tuple[bytes, str, float]] = {}
+        self.last_inputs: dict[str, dict[str, Any]] = {}
 
     def count_call(self, endpoint: str) -> None:
         self.calls[endpoint] = self.calls.get(endpoint, 0) + 1
@@ -53,16 +69,17 @@ class Simulator:
             return JSONResponse({"code": fault.code, "msg": fault.msg}, status_code=fault.http_status)
         return PlainTextResponse("upstream failure", status_code=fault.http_status)
 
-    def generate(self, params: dict[str, Any], *, base_url: str, endpoint: str) -> dict[str, Any]:
-        images = [self._image_entry(params, index, base_url) for index in range(params["samples"])]
+    def generate(self, params: dict[str, Any], renderer: Renderer, *, base_url: str, endpoint: str) -> dict[str, Any]:
+        self.last_inputs[endpoint] = describe_inputs(params)
+        images = [self._image_entry(params, index, renderer, base_url) for index in range(params["samples"])]
         self.images_generated += len(images)
         self.log.append({"endpoint": endpoint, "at": time.time(), "images": len(images)})
         return {"id": secrets.token_hex(8), "model_version": MODEL_VERSIONS[params["version"]], "images": images}
 
-    def _image_entry(self, params: dict[str, Any], index: int, base_url: str) -> dict[str, Any]:
+    def _image_entry(self, params: dict[str, Any], index: int, renderer: Renderer, base_url: str) -> dict[str, Any]:
         seeds = params.get("seed")
         seed = seeds[index] if seeds else secrets.randbelow(rules.SEED_MAX + 1)
-        data = drawing.render(params, seed)
+        data = renderer(params, seed)
         detected, score = _nsfw(params, seed)
         image_id = secrets.token_hex(8)
         if params["return_type"] == "base64_string":
@@ -85,11 +102,13 @@ class Simulator:
             "images_generated": self.images_generated,
             "faults_pending": len(self.faults),
             "log": self.log[-1000:],
+            "last_inputs": self.last_inputs,
         }
 
     def reset(self) -> None:
         self.calls.clear()
         self.images_generated = 0
         self.log.clear()
+        self.last_inputs.clear()
         self.faults.replace([])
         self.latency_ms = self.settings.latency_ms

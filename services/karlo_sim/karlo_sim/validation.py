@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import io
+import re
 from collections.abc import Callable
 from typing import Any
+
+from PIL import Image
 
 from karlo_core.karlo import rules
 
@@ -123,4 +129,67 @@ def validate_t2i(body: Any) -> dict[str, Any]:
     _check_seed(params)
     if params.get("face_refiner") is not None and params["version"] != "v2.1":
         raise _bad("face_refiner is supported on v2.1 only")
+    return params
+
+
+UPLOAD_TOO_LARGE = -602
+UNSUPPORTED_FORMAT = -911
+
+
+def _image(body: dict[str, Any], name: str) -> Image.Image:
+    """Decode a base64 input image as Karlo does: -2 when absent or not base64, -602 over 2 MB, -911 when
+    not a PNG, JPEG or WebP."""
+    value = body.get(name)
+    if not isinstance(value, str) or not value:
+        raise _bad(f"{name} is required")
+    try:
+        data = base64.b64decode(re.sub(r"\s+", "", value), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise _bad(f"{name} is not valid base64") from exc
+    if len(data) > rules.INPUT_IMAGE_MAX_BYTES:
+        raise KarloApiError(UPLOAD_TOO_LARGE, f"{name} exceeds the maximum upload size")
+    try:
+        image = Image.open(io.BytesIO(data))
+        image.load()
+    except (OSError, ValueError) as exc:
+        raise KarloApiError(UNSUPPORTED_FORMAT, f"{name} is not a supported image") from exc
+    if image.format not in ("PNG", "JPEG", "WEBP"):
+        raise KarloApiError(UNSUPPORTED_FORMAT, f"{name} format {image.format} is not supported")
+    return image
+
+
+def _common(body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise _bad("request body must be a JSON object")
+    params = {**_DEFAULTS, **{k: v for k, v in body.items() if v is not None}}
+    for name, check in _OPTIONAL_CHECKS.items():
+        if name in body and body[name] is not None:
+            check(name, body[name])
+    _check_seed(params)
+    return params
+
+
+def validate_variations(body: Any) -> dict[str, Any]:
+    params = _common(body)
+    if params.get("prompt") is not None:
+        _text("prompt", params["prompt"])
+    params.setdefault("version", rules.DEFAULT_VERSION)
+    if params["version"] not in rules.MODEL_VERSIONS:
+        raise _bad(f"version must be one of {', '.join(rules.MODEL_VERSIONS)}")
+    _check_size(params)
+    params["_image"] = _image(body, "image")
+    return params
+
+
+def validate_inpainting(body: Any) -> dict[str, Any]:
+    params = _common(body)
+    if not params.get("prompt"):
+        raise _bad("prompt is required")
+    _text("prompt", params["prompt"])
+    if params.get("version", "v2.0") != "v2.0":
+        raise _bad("inpainting supports version v2.0 only")
+    image, mask = _image(body, "image"), _image(body, "mask")
+    if mask.size != image.size:
+        raise _bad("mask must be the same size as image")
+    params.update({"_image": image, "_mask": mask, "version": "v2.0"})
     return params

@@ -10,12 +10,13 @@ from typing import Any
 from karlo_core.backoff import backoff_seconds
 from karlo_core.errors import KarloQueueError, StorageError, UpstreamError, UpstreamUnavailable
 from karlo_core.images import NotAnImage, inspect_image
-from karlo_core.jobs import GenerateInput, Job, JobError, StoredImage
+from karlo_core.jobs import Job, JobError, StoredImage
 from karlo_core.karlo import rules
-from karlo_core.karlo.wire import KarloResult, t2i_body
+from karlo_core.karlo.wire import KarloResult
 from karlo_core.queue import enqueue_job
 from karlo_core.storage import image_key
 from karlo_worker.lease import LeaseKeeper
+from karlo_worker.requests import karlo_request
 from karlo_worker.runtime import WorkerRuntime
 
 log = logging.getLogger(__name__)
@@ -50,8 +51,8 @@ def run_job(job_id: str, rt: WorkerRuntime) -> None:
 
 
 def _generate_and_store(job: Job, rt: WorkerRuntime) -> tuple[list[StoredImage], dict[str, Any]]:
-    spec = GenerateInput.model_validate(job.input)
-    result = rt.karlo.text_to_image(t2i_body(spec))
+    path, body = karlo_request(job, rt.storage)
+    result = rt.karlo.infer(path, body)
     images = [_store_image(job.id, index, image, rt) for index, image in enumerate(result.images)]
     return images, _upstream_facts(result)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 from typing import Any
 
 import httpx
@@ -16,7 +17,9 @@ from karlo_core.errors import (
     UpstreamRejected,
     UpstreamUnavailable,
 )
-from karlo_core.karlo.wire import T2I_PATH, KarloImage, KarloResult, error_of
+from karlo_core.karlo.wire import KarloImage, KarloResult, error_of
+
+log = logging.getLogger(__name__)
 
 #: Kakao's platform codes and what they mean for a job (see docs/karlo-api-notes.md).
 AUTH_CODES = frozenset({-401, -3, -4, -5, -6, -12, -903})
@@ -45,10 +48,8 @@ class KarloClient:
         self._base_url = base_url.rstrip("/")
         self._api_key = api_key
 
-    def text_to_image(self, body: dict[str, Any]) -> KarloResult:
-        return self._infer(T2I_PATH, body)
-
-    def _infer(self, path: str, body: dict[str, Any]) -> KarloResult:
+    def infer(self, path: str, body: dict[str, Any]) -> KarloResult:
+        """POST one inference request (t2i, variations or inpainting) and return its images."""
         payload = self._post(path, body)
         images = payload.get("images")
         if not isinstance(images, list) or not images:
@@ -75,7 +76,10 @@ class KarloClient:
             payload = None
         if response.status_code != 200:
             code, message = error_of(payload)
-            raise classify(response.status_code, code, message)
+            error = classify(response.status_code, code, message)
+            if isinstance(error, UpstreamAuthError):
+                log.error("Karlo refused our credentials or permissions", extra={"upstream_code": code})
+            raise error
         if not isinstance(payload, dict):
             raise UpstreamUnavailable("Karlo answered 200 with a body that is not JSON", http_status=200)
         return payload

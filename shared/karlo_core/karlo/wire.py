@@ -1,13 +1,16 @@
-"""Karlo's v2 wire shapes: request bodies built from job inputs, and the response parsed into records."""
+"""Karlo's v2 wire shapes: request bodies built from job parameters, and the parsed response records."""
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 from typing import Any
 
-from karlo_core.jobs import GenerateInput
+from karlo_core.job_inputs import GenerateParams, InpaintParams, OutputOptions, VariationParams
 
 T2I_PATH = "/v2/inference/karlo/t2i"
+VARIATIONS_PATH = "/v2/inference/karlo/variations"
+INPAINTING_PATH = "/v2/inference/karlo/inpainting"
 
 
 @dataclass(frozen=True)
@@ -27,13 +30,31 @@ class KarloResult:
     images: list[KarloImage]
 
 
-def t2i_body(spec: GenerateInput) -> dict[str, Any]:
-    """The flat JSON body of ``POST /v2/inference/karlo/t2i``; images come back inline as base64."""
-    body = spec.model_dump(exclude_none=True)
-    if not spec.upscale:
+def _body(params: OutputOptions, *, exclude: set[str] | None = None) -> dict[str, Any]:
+    """Only what the caller set or we default; images always come back inline as base64."""
+    body = params.model_dump(mode="json", exclude_none=True, exclude=exclude)
+    if not params.upscale:
         body.pop("scale", None)
     body["return_type"] = "base64_string"
     return body
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def t2i_body(params: GenerateParams) -> dict[str, Any]:
+    return _body(params)
+
+
+def variation_body(params: VariationParams, image: bytes) -> dict[str, Any]:
+    return {**_body(params), "image": _b64(image)}
+
+
+def inpainting_body(params: InpaintParams, image: bytes, mask: bytes) -> dict[str, Any]:
+    """Karlo's inpainting runs model 2.0.4+; whether it reads ``version`` is not confirmed, so it is not sent."""
+    body = _body(params, exclude={"version", "extend"})
+    return {**body, "image": _b64(image), "mask": _b64(mask)}
 
 
 def error_of(payload: Any) -> tuple[int | None, str]:

@@ -11,6 +11,9 @@ class Storage(Protocol):
     def put(self, key: str, data: bytes, content_type: str) -> None:
         """Store ``data`` under ``key``, replacing any earlier object (writes are idempotent)."""
 
+    def get(self, key: str) -> bytes:
+        """The object's bytes; StorageError when it is missing or the store cannot be reached."""
+
     def url_for(self, key: str, *, ttl_seconds: int) -> str:
         """A link that lets anyone holding it download the object until it expires."""
 
@@ -21,3 +24,8 @@ class Storage(Protocol):
 def image_key(job_id: str, index: int, image_format: str) -> str:
     """Object keys derive from the job id, so a retried job overwrites rather than duplicates."""
     return f"jobs/{job_id}/{index}.{rules.FILE_EXTENSIONS[image_format]}"
+
+
+def input_key(job_id: str, name: str, image_format: str) -> str:
+    """Where a job's input images (image, mask, the original of an extension) are kept."""
+    return f"jobs/{job_id}/inputs/{name}.{rules.FILE_EXTENSIONS[image_format]}"

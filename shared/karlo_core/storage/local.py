@@ -38,6 +38,12 @@ class LocalStorage:
         except OSError as exc:
             raise StorageError(f"cannot store {key}: {exc.strerror}") from exc
 
+    def get(self, key: str) -> bytes:
+        try:
+            return self.path_of(key).read_bytes()
+        except OSError as exc:
+            raise StorageError(f"cannot read {key}: {exc.strerror}") from exc
+
     def url_for(self, key: str, *, ttl_seconds: int) -> str:
         expires = int(time.time()) + ttl_seconds
         query = urlencode({"expires": expires, "signature": self._signer.sign(key, expires)})

@@ -32,6 +32,12 @@ class S3Storage:
         except (BotoCoreError, ClientError) as exc:
             raise StorageError(f"cannot store {key}: {type(exc).__name__}") from exc
 
+    def get(self, key: str) -> bytes:
+        try:
+            return self._s3.get_object(Bucket=self.bucket, Key=self._object_key(key))["Body"].read()
+        except (BotoCoreError, ClientError) as exc:
+            raise StorageError(f"cannot read {key}: {type(exc).__name__}") from exc
+
     def url_for(self, key: str, *, ttl_seconds: int) -> str:
         params = {"Bucket": self.bucket, "Key": self._object_key(key)}
         return self._s3.generate_presigned_url("get_object", Params=params, ExpiresIn=ttl_seconds)

@@ -4,28 +4,46 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Literal
+from typing import Any
 
-from fastapi import APIRouter, Response, status
-from pydantic import BaseModel, ConfigDict
+from fastapi import APIRouter, Request, Response, status
+from starlette.concurrency import run_in_threadpool
 
 from karlo_api.deps import ApiState, StateDep, TenantDep
+from karlo_api.job_requests import ParsedJob, read_job_request
 from karlo_api.problems import Problem
 from karlo_api.views import JobView, job_view
+from karlo_core.errors import StorageError
 from karlo_core.ids import is_job_id, new_job_id
-from karlo_core.jobs import GenerateInput, Job, JobKind, JobStatus
+from karlo_core.jobs import Job, JobStatus
+from karlo_core.karlo import rules
 from karlo_core.queue import enqueue_job
+from karlo_core.storage import input_key
 
 log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
-
-class CreateJobRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    kind: Literal["generate"] = "generate"
-    input: GenerateInput
+CREATE_JOB_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/CreateJobRequest"}},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["input"],
+                    "properties": {
+                        "kind": {"type": "string", "enum": ["generate", "variation", "inpaint", "extend"]},
+                        "input": {"type": "string", "description": "The job's input object as JSON, without images"},
+                        "image": {"type": "string", "format": "binary"},
+                        "mask": {"type": "string", "format": "binary"},
+                    },
+                }
+            },
+        },
+    }
+}
 
 
 def _view(state: ApiState, job: Job) -> JobView:
@@ -38,16 +56,42 @@ def _view(state: ApiState, job: Job) -> JobView:
     )
 
 
-@router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=JobView)
-def create_job(body: CreateJobRequest, state: StateDep, tenant: TenantDep, response: Response) -> JobView:
-    """Accept a job; it runs in the background. Poll ``urls.get`` for its result."""
+def _store_inputs(state: ApiState, job_id: str, parsed: ParsedJob) -> dict[str, Any]:
+    """Input images go to storage before the job exists; the record keeps their keys."""
+    stored: dict[str, Any] = {}
+    for name, image in parsed.images.items():
+        key = input_key(job_id, name, image.info.format)
+        state.storage.put(key, image.data, rules.CONTENT_TYPES[image.info.format])
+        info = image.info
+        stored[name] = {
+            "key": key,
+            "format": info.format,
+            "width": info.width,
+            "height": info.height,
+            "bytes": len(image.data),
+        }
+    return stored
+
+
+def _accept(state: ApiState, tenant: str, parsed: ParsedJob) -> Job:
+    job_id = new_job_id()
+    try:
+        stored = _store_inputs(state, job_id, parsed)
+    except StorageError as exc:
+        raise Problem(
+            503,
+            "storage-unavailable",
+            "Image storage is unavailable; nothing was accepted",
+            headers={"Retry-After": "5"},
+        ) from exc
     job = Job(
-        id=new_job_id(),
-        kind=JobKind(body.kind),
+        id=job_id,
+        kind=parsed.kind,
         status=JobStatus.QUEUED,
-        input=body.input.model_dump(mode="json", exclude_none=True),
+        input={**parsed.params, **stored},
         created_at=time.time(),
         tenant=tenant,
+        notices=parsed.notices,
     )
     state.store.create(job, dispatch_grace=state.settings.dispatch_grace_seconds)
     try:
@@ -58,7 +102,19 @@ def create_job(body: CreateJobRequest, state: StateDep, tenant: TenantDep, respo
         raise Problem(
             503, "queue-unavailable", "The job queue is unavailable; nothing was accepted", headers={"Retry-After": "5"}
         ) from exc
-    log.info("job accepted", extra={"job_id": job.id, "kind": job.kind.value})
+    log.info("job accepted", extra={"job_id": job.id, "kind": job.kind.value, "tenant": tenant})
+    return job
+
+
+@router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=JobView, openapi_extra=CREATE_JOB_BODY)
+async def create_job(request: Request, state: StateDep, tenant: TenantDep, response: Response) -> JobView:
+    """Accept a job (JSON, or multipart with ``image``/``mask`` file parts); it runs in the background.
+
+    Poll ``urls.get`` for its result.
+    """
+    raw = await read_job_request(request)
+    parsed = await run_in_threadpool(state.parser.parse, raw)
+    job = await run_in_threadpool(_accept, state, tenant, parsed)
     view = _view(state, job)
     response.headers["Location"] = view.urls.get
     return view

@@ -1,0 +1,217 @@
+"""``POST /v1/jobs`` bodies: JSON or multipart, turned into checked parameters and input images.
+
+Everything a job needs is proven here, before anything is stored: Karlo's parameter rules, English
+prompts, and each input image (decodes, allowed format, at most 2 MB, mask the size of the image).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal
+
+import httpx
+from fastapi import Request
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from starlette.datastructures import UploadFile
+
+from karlo_api.problems import Problem, invalid_input, validation_problem
+from karlo_core.image_inputs import InputImage, InvalidImage, decode_base64, fetch_image, validate_image
+from karlo_core.job_inputs import (
+    IMAGE_FIELDS,
+    IMAGES_BY_KIND,
+    ExtendRequest,
+    GenerateParams,
+    InpaintRequest,
+    VariationRequest,
+)
+from karlo_core.jobs import JobKind
+from karlo_core.outpaint import build_canvas
+from karlo_core.prompts import non_english_characters
+
+MAX_CANVAS_SIDE = 2048
+NON_SQUARE_NOTICE = "The {what} is {w}x{h}; Karlo resizes images that are not square to 1:1, which may distort it."
+
+
+class _Job(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class GenerateJob(_Job):
+    kind: Literal["generate"] = "generate"
+    input: GenerateParams
+
+
+class VariationJob(_Job):
+    kind: Literal["variation"]
+    input: VariationRequest
+
+
+class InpaintJob(_Job):
+    kind: Literal["inpaint"]
+    input: InpaintRequest
+
+
+class ExtendJob(_Job):
+    kind: Literal["extend"]
+    input: ExtendRequest
+
+
+CreateJobRequest = Annotated[GenerateJob | VariationJob | InpaintJob | ExtendJob, Field(discriminator="kind")]
+CREATE_JOB_ADAPTER: TypeAdapter[GenerateJob | VariationJob | InpaintJob | ExtendJob] = TypeAdapter(CreateJobRequest)
+
+
+@dataclass
+class ParsedJob:
+    kind: JobKind
+    params: dict[str, Any]
+    images: dict[str, InputImage]
+    notices: list[str] = field(default_factory=list)
+
+
+def _issue(name: str, rule: str, message: str) -> dict[str, str]:
+    return {"field": f"input.{name}", "rule": rule, "message": message}
+
+
+async def read_job_request(request: Request) -> dict[str, Any]:
+    """The request as one dict; multipart file parts ``image`` and ``mask`` become base64 inputs."""
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("multipart/form-data"):
+        return await _read_multipart(request)
+    try:
+        raw = await request.json()
+    except ValueError as exc:
+        raise invalid_input([{"field": "body", "rule": "json_invalid", "message": "is not valid JSON"}]) from exc
+    if not isinstance(raw, dict):
+        raise invalid_input([{"field": "body", "rule": "object_type", "message": "must be a JSON object"}])
+    return raw
+
+
+async def _read_multipart(request: Request) -> dict[str, Any]:
+    form = await request.form(max_files=2, max_fields=4)
+    unknown = set(form.keys()) - {"kind", "input", "image", "mask"}
+    if unknown:
+        raise invalid_input(
+            [{"field": sorted(unknown)[0], "rule": "extra_forbidden", "message": "is not a known part"}]
+        )
+    raw_input = form.get("input") or "{}"
+    try:
+        values = json.loads(raw_input) if isinstance(raw_input, str) else None
+    except ValueError:
+        values = None
+    if not isinstance(values, dict):
+        raise invalid_input([{"field": "input", "rule": "json_invalid", "message": "must be a JSON object"}])
+    for name in ("image", "mask"):
+        part = form.get(name)
+        if isinstance(part, UploadFile):
+            values[name] = base64.b64encode(await part.read()).decode("ascii")
+    return {"kind": form.get("kind") or "generate", "input": values}
+
+
+class JobRequestParser:
+    def __init__(self, *, fetcher: httpx.Client, allow_non_english: bool) -> None:
+        self._fetcher = fetcher
+        self._allow_non_english = allow_non_english
+
+    def parse(self, raw: dict[str, Any]) -> ParsedJob:
+        raw = {"kind": "generate", **raw}
+        try:
+            job = CREATE_JOB_ADAPTER.validate_python(raw)
+        except ValidationError as exc:
+            raise _problem_from(exc) from exc
+        issues = self._language_issues(job.input.model_dump())
+        images, image_issues = self._images(job)
+        issues += image_issues
+        if issues:
+            raise invalid_input(issues)
+        params = job.input.model_dump(mode="json", exclude_none=True, exclude=set(IMAGE_FIELDS))
+        parsed = ParsedJob(JobKind(job.kind), params, images)
+        if isinstance(job, ExtendJob):
+            self._extend(parsed, job.input)
+        else:
+            parsed.notices += [
+                NON_SQUARE_NOTICE.format(what=f"input {name}", w=i.info.width, h=i.info.height)
+                for name, i in images.items()
+                if name == "image" and not i.square
+            ]
+        return parsed
+
+    def _language_issues(self, values: dict[str, Any]) -> list[dict[str, str]]:
+        if self._allow_non_english:
+            return []
+        issues = []
+        for name in ("prompt", "negative_prompt"):
+            found = non_english_characters(values.get(name) or "")
+            if found:
+                message = (
+                    f"must be in English: Karlo understands English prompts only (found {found!r}); "
+                    "the operator can set KARLOQ_ALLOW_NON_ENGLISH_PROMPTS=true to pass prompts through"
+                )
+                issues.append(_issue(name, "english_only", message))
+        return issues
+
+    def _images(self, job: _Job) -> tuple[dict[str, InputImage], list[dict[str, str]]]:
+        values = job.input.model_dump()  # type: ignore[attr-defined]
+        images: dict[str, InputImage] = {}
+        issues: list[dict[str, str]] = []
+        for name in IMAGES_BY_KIND[job.kind]:  # type: ignore[attr-defined]
+            try:
+                images[name] = self._load(name, values)
+            except InvalidImage as exc:
+                where = f"{name}_url" if values.get(f"{name}_url") else name
+                issues.append(_issue(where, "image", str(exc)))
+        if "image" in images and "mask" in images:
+            image, mask = images["image"].info, images["mask"].info
+            if (mask.width, mask.height) != (image.width, image.height):
+                message = (
+                    f"must be the same size as the image ({image.width}x{image.height}), is {mask.width}x{mask.height}"
+                )
+                issues.append(_issue("mask", "mask_size", message))
+        return images, issues
+
+    def _load(self, name: str, values: dict[str, Any]) -> InputImage:
+        if values.get(name) is not None:
+            return validate_image(decode_base64(values[name]))
+        if values.get(f"{name}_url") is not None:
+            return validate_image(fetch_image(values[f"{name}_url"], self._fetcher))
+        raise InvalidImage(
+            f"is required: send it as base64 in input.{name}, as a multipart file part named {name!r}, "
+            f"or as an https URL in input.{name}_url"
+        )
+
+    def _extend(self, parsed: ParsedJob, request: ExtendRequest) -> None:
+        original = parsed.images["image"]
+        margins = request.extend
+        width = original.info.width + margins.left + margins.right
+        height = original.info.height + margins.top + margins.bottom
+        if max(width, height) > MAX_CANVAS_SIDE:
+            message = f"makes a {width}x{height} canvas; at most {MAX_CANVAS_SIDE} pixels per side"
+            raise invalid_input([_issue("extend", "canvas_size", message)])
+        canvas = build_canvas(
+            original.data, left=margins.left, top=margins.top, right=margins.right, bottom=margins.bottom
+        )
+        try:
+            parsed.images = {
+                "original": original,
+                "image": validate_image(canvas.image),
+                "mask": validate_image(canvas.mask),
+            }
+        except InvalidImage as exc:
+            raise invalid_input([_issue("extend", "canvas_size", f"makes a canvas that {exc}")]) from exc
+        parsed.params["canvas"] = {"width": width, "height": height, "placement": list(canvas.placement)}
+        if width != height:
+            parsed.notices.append(NON_SQUARE_NOTICE.format(what="extended canvas", w=width, h=height))
+
+
+def _problem_from(exc: ValidationError) -> Problem:
+    """Pydantic errors of the tagged union carry the tag first in their location; drop it."""
+    errors = []
+    for error in exc.errors():
+        loc = tuple(error.get("loc", ()))
+        if loc and loc[0] in IMAGES_BY_KIND:
+            loc = loc[1:]
+        if error.get("type") in ("union_tag_invalid", "union_tag_not_found"):
+            loc = ("kind",)
+        errors.append({**error, "loc": loc})
+    return validation_problem(errors)

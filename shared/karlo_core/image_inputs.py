@@ -1,0 +1,79 @@
+"""Input images: decoded from base64 or fetched from a URL, then proven to be what Karlo accepts."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from dataclasses import dataclass
+
+import httpx
+
+from karlo_core.images import ImageInfo, NotAnImage, inspect_image
+from karlo_core.karlo import rules
+from karlo_core.netguard import BlockedDestination
+
+MAX_SIDE = 2048
+ACCEPTED_FORMATS = ("png", "jpeg", "webp")
+_DATA_URL = re.compile(r"^data:image/[a-z0-9.+-]+;base64,", re.IGNORECASE)
+
+
+class InvalidImage(ValueError):
+    """The image input breaks a rule; the message completes the sentence "<field> ..."."""
+
+
+@dataclass(frozen=True)
+class InputImage:
+    data: bytes
+    info: ImageInfo
+
+    @property
+    def square(self) -> bool:
+        return self.info.width == self.info.height
+
+
+def decode_base64(text: str) -> bytes:
+    """Plain or data: URL base64; line breaks (as Python's ``base64.encodebytes`` writes them) are fine."""
+    body = re.sub(r"\s+", "", _DATA_URL.sub("", text.strip()))
+    if len(body) > rules.INPUT_IMAGE_MAX_BYTES * 2:
+        raise InvalidImage(f"is larger than {rules.INPUT_IMAGE_MAX_BYTES // (1024 * 1024)} MB")
+    try:
+        return base64.b64decode(body, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidImage("is not valid base64") from exc
+
+
+def validate_image(data: bytes) -> InputImage:
+    if len(data) > rules.INPUT_IMAGE_MAX_BYTES:
+        raise InvalidImage(f"is larger than 2 MB ({len(data)} bytes)")
+    try:
+        info = inspect_image(data)
+    except NotAnImage as exc:
+        raise InvalidImage("is not a decodable image (PNG, JPEG or WebP)") from exc
+    if info.format not in ACCEPTED_FORMATS:
+        raise InvalidImage(f"is a {info.format.upper()} image; Karlo accepts PNG, JPEG or WebP")
+    if max(info.width, info.height) > MAX_SIDE:
+        raise InvalidImage(f"is {info.width}x{info.height}; at most {MAX_SIDE} pixels per side")
+    return InputImage(data, info)
+
+
+def fetch_image(url: str, client: httpx.Client) -> bytes:
+    """Download through the guarded client, refusing bodies over the 2 MB limit while streaming."""
+    limit = rules.INPUT_IMAGE_MAX_BYTES
+    try:
+        with client.stream("GET", url) as response:
+            if response.status_code != 200:
+                raise InvalidImage(f"could not be fetched: the server answered HTTP {response.status_code}")
+            declared = response.headers.get("content-length")
+            if declared and declared.isdigit() and int(declared) > limit:
+                raise InvalidImage(f"is larger than 2 MB ({declared} bytes)")
+            data = bytearray()
+            for chunk in response.iter_bytes():
+                data += chunk
+                if len(data) > limit:
+                    raise InvalidImage("is larger than 2 MB")
+            return bytes(data)
+    except BlockedDestination as exc:
+        raise InvalidImage(f"is not allowed: {exc}") from exc
+    except httpx.HTTPError as exc:
+        raise InvalidImage(f"could not be fetched: {type(exc).__name__}") from exc

@@ -1,0 +1,198 @@
+"""What each job kind takes, checked by Karlo's own rules before anything is stored or spent.
+
+``*Params`` hold the parameters kept in the job record (and read again by the worker); ``*Request`` add the
+image sources a caller sends (base64, a data: URL, a multipart file, or an https URL), which the API turns
+into stored input images before the job exists.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+from karlo_core.karlo import rules
+
+ImageFormat = Literal["webp", "jpeg", "png"]
+Scheduler = Literal["decoder_ddim_v_prediction", "decoder_ddpm_v_prediction"]
+Prompt = Annotated[str, Field(min_length=1, max_length=rules.PROMPT_MAX_CHARS)]
+Steps = Annotated[int, Field(ge=rules.STEPS_RANGE[0], le=rules.STEPS_RANGE[1])]
+Guidance = Annotated[float, Field(ge=rules.GUIDANCE_RANGE[0], le=rules.GUIDANCE_RANGE[1])]
+#: The only image fields a request may carry; they never reach the job record as such.
+IMAGE_FIELDS = ("image", "image_url", "mask", "mask_url")
+
+
+def check_size(value: int | None, version: str) -> int | None:
+    if value is None:
+        return None
+    low, high = rules.SIZE_RANGE[version]
+    if not low <= value <= high:
+        raise ValueError(f"must be between {low} and {high} for model {version}")
+    if value % rules.SIZE_STEP:
+        raise ValueError(f"must be a multiple of {rules.SIZE_STEP}")
+    return value
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class FaceRefiner(_Strict):
+    """Karlo 2.1 face correction; ranges are not published, so these bound the values seen in use."""
+
+    bbox_size_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
+    bbox_filter_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
+    restoration_repeats: int | None = Field(default=None, ge=1, le=10)
+    weight_sft: float | None = Field(default=None, ge=0.0, le=1.0)
+
+
+class OutputOptions(_Strict):
+    """Options every Karlo endpoint shares: how many images, their seeds, format and post-processing."""
+
+    negative_prompt: str | None = Field(default=None, max_length=rules.PROMPT_MAX_CHARS)
+    samples: int = Field(default=1, ge=rules.SAMPLES_MIN, le=rules.SAMPLES_MAX)
+    seed: list[int] | None = Field(default=None, description="One seed per sample, 0..4294967295")
+    image_format: ImageFormat = rules.DEFAULT_IMAGE_FORMAT
+    image_quality: int = Field(default=rules.DEFAULT_IMAGE_QUALITY, ge=1, le=100)
+    upscale: bool = False
+    scale: Literal[2, 4] = Field(default=2, description="Upscale factor; the longest side is capped at 2048")
+    num_inference_steps: Steps | None = None
+    guidance_scale: Guidance | None = None
+    nsfw_checker: bool = False
+
+    @field_validator("seed")
+    @classmethod
+    def _one_seed_per_sample(cls, value: list[int] | None, info: ValidationInfo) -> list[int] | None:
+        if value is None:
+            return None
+        samples = info.data.get("samples", 1)
+        if len(value) != samples:
+            raise ValueError(f"must hold exactly one seed per sample ({samples}), got {len(value)}")
+        if any(not 0 <= s <= rules.SEED_MAX for s in value):
+            raise ValueError(f"every seed must be between 0 and {rules.SEED_MAX}")
+        return value
+
+
+class _SizedOutput(OutputOptions):
+    """Kinds whose output size the caller chooses (per-version range, multiple of 8)."""
+
+    version: Literal["v2.1", "v2.0"] = rules.DEFAULT_VERSION
+    width: int | None = Field(default=None, description="Per-version range, multiple of 8")
+    height: int | None = Field(default=None, description="Per-version range, multiple of 8")
+    scheduler: Scheduler | None = None
+
+    @field_validator("width", "height")
+    @classmethod
+    def _size_in_version_range(cls, value: int | None, info: ValidationInfo) -> int | None:
+        return check_size(value, info.data.get("version", rules.DEFAULT_VERSION))
+
+    @model_validator(mode="after")
+    def _default_size_per_version(self) -> _SizedOutput:
+        default = rules.DEFAULT_SIZE[self.version]
+        self.width = self.width if self.width is not None else default
+        self.height = self.height if self.height is not None else default
+        return self
+
+
+class GenerateParams(_SizedOutput):
+    """Text to image (``/v2/inference/karlo/t2i``)."""
+
+    prompt: Prompt
+    prior_num_inference_steps: Steps | None = None
+    prior_guidance_scale: Guidance | None = None
+    face_refiner: FaceRefiner | None = None
+
+    @field_validator("face_refiner")
+    @classmethod
+    def _face_refiner_needs_v21(cls, value: FaceRefiner | None, info: ValidationInfo) -> FaceRefiner | None:
+        if value is not None and info.data.get("version") != "v2.1":
+            raise ValueError("is only available on model v2.1")
+        return value
+
+
+class VariationParams(_SizedOutput):
+    """New images in the manner of a given one (``/v2/inference/karlo/variations``)."""
+
+    prompt: Prompt | None = None
+
+
+class InpaintParams(OutputOptions):
+    """Repaint the black area of a mask (``/v2/inference/karlo/inpainting``). Karlo documents this for
+    model 2.0 only, so 2.0 is the one version offered; the output keeps the input image's size."""
+
+    version: Literal["v2.0"] = "v2.0"
+    prompt: Prompt
+    prior_num_inference_steps: Steps | None = None
+    prior_guidance_scale: Guidance | None = None
+
+
+class Margins(_Strict):
+    """How many pixels to add on each side of the image."""
+
+    left: int = Field(default=0, ge=0, le=1024)
+    top: int = Field(default=0, ge=0, le=1024)
+    right: int = Field(default=0, ge=0, le=1024)
+    bottom: int = Field(default=0, ge=0, le=1024)
+
+    @model_validator(mode="after")
+    def _grows_somewhere(self) -> Margins:
+        if not (self.left or self.top or self.right or self.bottom):
+            raise ValueError("at least one side must grow by more than 0 pixels")
+        return self
+
+
+class ExtendParams(InpaintParams):
+    """Outpainting: the service builds a larger canvas and its mask and sends an inpainting call."""
+
+    extend: Margins
+
+
+def _not_both(url: str | None, info: ValidationInfo) -> str | None:
+    """``<name>_url`` is refused when ``<name>`` was given too (the URL field is declared after it)."""
+    name = str(info.field_name).removesuffix("_url")
+    if url is not None and info.data.get(name) is not None:
+        raise ValueError(f"give either {name} or {name}_url, not both")
+    return url
+
+
+IMAGE_DESCRIPTION = "Base64 or data: URL of a PNG, JPEG or WebP, at most 2 MB and 2048 px per side"
+URL_DESCRIPTION = "An https URL to fetch it from (public addresses only)"
+
+
+class VariationRequest(VariationParams):
+    image: str | None = Field(default=None, description=IMAGE_DESCRIPTION)
+    image_url: str | None = Field(default=None, description=URL_DESCRIPTION)
+
+    _image_url = field_validator("image_url")(_not_both)
+
+
+class InpaintRequest(InpaintParams):
+    image: str | None = Field(default=None, description=IMAGE_DESCRIPTION)
+    image_url: str | None = Field(default=None, description=URL_DESCRIPTION)
+    mask: str | None = Field(default=None, description="Same size as the image; black marks the area to repaint")
+    mask_url: str | None = Field(default=None, description=URL_DESCRIPTION)
+
+    _urls = field_validator("image_url", "mask_url")(_not_both)
+
+
+class ExtendRequest(ExtendParams):
+    image: str | None = Field(default=None, description=IMAGE_DESCRIPTION)
+    image_url: str | None = Field(default=None, description=URL_DESCRIPTION)
+
+    _image_url = field_validator("image_url")(_not_both)
+
+
+#: Job kind -> the parameters kept in its record.
+PARAMS_BY_KIND: dict[str, type[OutputOptions]] = {
+    "generate": GenerateParams,
+    "variation": VariationParams,
+    "inpaint": InpaintParams,
+    "extend": ExtendParams,
+}
+#: Job kind -> the image inputs it needs.
+IMAGES_BY_KIND: dict[str, tuple[str, ...]] = {
+    "generate": (),
+    "variation": ("image",),
+    "inpaint": ("image", "mask"),
+    "extend": ("image",),
+}
