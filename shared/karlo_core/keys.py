@@ -13,3 +13,28 @@ def job(job_id: str) -> str:
 def job_deadlines() -> str:
     """Sorted set: active job id -> time by which a worker must have made progress on it."""
     return f"{PREFIX}:jobs:deadlines"
+
+
+def quota_minute(scope: str) -> str:
+    """Sorted set: the sliding minute log of a quota scope ("reservation:images" scored by time)."""
+    return f"{PREFIX}:quota:{scope}:minute"
+
+
+def quota_window(scope: str, window: str, label: str) -> str:
+    """Counter: images reserved in one calendar day (label YYYYMMDD) or month (YYYYMM) of a scope."""
+    return f"{PREFIX}:quota:{scope}:{window}:{label}"
+
+
+def quota_reservation(reservation_id: str) -> str:
+    """Hash: one reservation (state held/refunded, images, the keys it took from), for exactly-once refunds."""
+    return f"{PREFIX}:quota:reservation:{reservation_id}"
+
+
+def quota_blocked() -> str:
+    """String: Unix time until which Karlo said its quota is spent (-10)."""
+    return f"{PREFIX}:quota:blocked-until"
+
+
+def quota_clock() -> str:
+    """String: the test-only clock override read by the quota scripts when overrides are enabled."""
+    return f"{PREFIX}:quota:test-clock"

@@ -65,6 +65,18 @@ class Settings(BaseSettings):
     input_url_allow_http: bool = False
     input_fetch_timeout_seconds: float = Field(default=10.0, gt=0)
 
+    # Karlo's quotas, counted in generated images (see docs/karlo-api-notes.md for the figures' sources).
+    quota_per_minute: int = Field(default=30, ge=1)
+    quota_per_day: int = Field(default=3000, ge=1)
+    quota_per_month: int = Field(default=600_000, ge=1)
+    quota_minute_window_seconds: float = Field(default=60.0, gt=0)
+    #: Added to the minute window so calls that reach Karlo a little late still fall in Karlo's window.
+    quota_window_guard_seconds: float = Field(default=1.0, ge=0)
+    quota_timezone: str = "Asia/Seoul"
+    #: After a -10, reserve nothing for this long (then for the rest of the day after repeated -10s).
+    quota_block_seconds: float = Field(default=60.0, gt=0)
+    quota_test_clock: bool = False
+
     @model_validator(mode="after")
     def _refuse_dev_secrets_in_production(self) -> Settings:
         if self.env == "production":

@@ -1,0 +1,70 @@
+-- Reserve N images in every window of every scope at once, all or nothing.
+-- Minute windows are sliding logs (a zset of "reservation:images" scored by time). An entry made at t counts
+-- during [t, t+W); a grant is made only if the entries still counting plus N stay within the limit, so no
+-- W-second span ever holds more than the limit.
+-- Day and month windows are calendar counters whose keys expire with their window.
+-- KEYS[1] clock override, KEYS[2] blocked-until (Karlo said -10), KEYS[3] reservation record,
+-- then per scope: minute zset, day counter, month counter.
+-- ARGV[1] images, ARGV[2] reservation id, ARGV[3] minute window seconds, ARGV[4] day start, ARGV[5] day end,
+-- ARGV[6] month start, ARGV[7] month end, ARGV[8] overrides enabled, ARGV[9] record ttl,
+-- then per scope: minute limit, day limit, month limit.
+-- Returns {'granted', now} | {'denied', scope index, window, retry_at} | {'stale', now} | {'blocked', until}
+local now
+if ARGV[8] == '1' and redis.call('EXISTS', KEYS[1]) == 1 then
+  now = tonumber(redis.call('GET', KEYS[1]))
+else
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) + tonumber(t[2]) / 1e6
+end
+local n = tonumber(ARGV[1])
+local window = tonumber(ARGV[3])
+local day_start, day_end = tonumber(ARGV[4]), tonumber(ARGV[5])
+local month_start, month_end = tonumber(ARGV[6]), tonumber(ARGV[7])
+local fmt = function(x) return string.format('%.6f', x) end
+if now < day_start or now >= day_end or now < month_start or now >= month_end then
+  return {'stale', fmt(now)}
+end
+local blocked = tonumber(redis.call('GET', KEYS[2]) or '0')
+if blocked > now then
+  return {'blocked', fmt(blocked)}
+end
+local scopes = (#KEYS - 3) / 3
+for s = 0, scopes - 1 do
+  local minute, day, month = KEYS[4 + 3 * s], KEYS[5 + 3 * s], KEYS[6 + 3 * s]
+  local minute_limit = tonumber(ARGV[10 + 3 * s])
+  local day_limit, month_limit = tonumber(ARGV[11 + 3 * s]), tonumber(ARGV[12 + 3 * s])
+  redis.call('ZREMRANGEBYSCORE', minute, '-inf', fmt(now - window))
+  local entries = redis.call('ZRANGE', minute, 0, -1, 'WITHSCORES')
+  local used = 0
+  for i = 1, #entries, 2 do
+    used = used + tonumber(string.match(entries[i], ':(%d+)$'))
+  end
+  if used + n > minute_limit then
+    if n > minute_limit then return {'denied', s, 'minute', 'inf'} end
+    local need, freed = used + n - minute_limit, 0
+    for i = 1, #entries, 2 do
+      freed = freed + tonumber(string.match(entries[i], ':(%d+)$'))
+      if freed >= need then return {'denied', s, 'minute', fmt(tonumber(entries[i + 1]) + window)} end
+    end
+  end
+  if tonumber(redis.call('GET', day) or '0') + n > day_limit then
+    return {'denied', s, 'day', n > day_limit and 'inf' or fmt(day_end)}
+  end
+  if tonumber(redis.call('GET', month) or '0') + n > month_limit then
+    return {'denied', s, 'month', n > month_limit and 'inf' or fmt(month_end)}
+  end
+end
+local member = ARGV[2] .. ':' .. ARGV[1]
+for s = 0, scopes - 1 do
+  local minute, day, month = KEYS[4 + 3 * s], KEYS[5 + 3 * s], KEYS[6 + 3 * s]
+  redis.call('ZADD', minute, now, member)
+  redis.call('EXPIRE', minute, math.ceil(window) + 60)
+  redis.call('INCRBY', day, n)
+  redis.call('EXPIREAT', day, math.ceil(day_end) + 3600)
+  redis.call('INCRBY', month, n)
+  redis.call('EXPIREAT', month, math.ceil(month_end) + 3600)
+end
+redis.call('HSET', KEYS[3], 'state', 'held', 'images', n, 'member', member, 'at', fmt(now),
+  'keys', table.concat({unpack(KEYS, 4)}, ' '))
+redis.call('EXPIRE', KEYS[3], tonumber(ARGV[9]))
+return {'granted', fmt(now)}
