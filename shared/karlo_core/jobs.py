@@ -16,6 +16,7 @@ class JobKind(StrEnum):
 
 class JobStatus(StrEnum):
     QUEUED = "queued"
+    WAITING_FOR_QUOTA = "waiting_for_quota"
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
@@ -28,7 +29,7 @@ class JobStatus(StrEnum):
 
 TERMINAL_STATUSES = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED})
 #: Statuses from which a worker may claim a job (running only once its lease has expired).
-CLAIMABLE_STATUSES = (JobStatus.QUEUED, JobStatus.RUNNING)
+CLAIMABLE_STATUSES = (JobStatus.QUEUED, JobStatus.WAITING_FOR_QUOTA, JobStatus.RUNNING)
 
 
 @dataclass(frozen=True)
@@ -77,3 +78,7 @@ class Job:
     error: JobError | None = None
     upstream: dict[str, Any] = field(default_factory=dict)
     notices: list[str] = field(default_factory=list)
+    #: Failed upstream attempts so far (waiting for quota is not a failure).
+    failures: int = 0
+    #: While waiting for quota: when it is expected to run.
+    quota_eta: float | None = None

@@ -89,10 +89,14 @@ class JobStore:
     def fail(self, job_id: str, token: str, error: JobError) -> bool:
         return self._settle_lease(job_id, token, JobStatus.FAILED, None, {"error": error.to_dict()})
 
-    def release(self, job_id: str, token: str, *, next_deadline: float, error: JobError | None) -> bool:
-        """Give a running job back to the queue (to be retried); it must be re-dispatched in time."""
-        fields = {"error": error.to_dict()} if error else {}
+    def release(self, job_id: str, token: str, *, next_deadline: float, error: JobError, failures: int) -> bool:
+        """Give a running job back to the queue after a failed attempt; it must be re-dispatched in time."""
+        fields = {"error": error.to_dict(), "failures": failures}
         return self._settle_lease(job_id, token, JobStatus.QUEUED, next_deadline, fields)
+
+    def wait_for_quota(self, job_id: str, token: str, *, eta: float, delay: float) -> bool:
+        """Park a running job until quota frees up; the dispatch schedule brings it back after ``delay``."""
+        return self._settle_lease(job_id, token, JobStatus.WAITING_FOR_QUOTA, delay, {"quota_eta": eta})
 
     def due_for_dispatch(self, *, limit: int, grace: float) -> list[str]:
         """Active jobs whose deadline passed; their deadline moves ``grace`` seconds ahead."""
@@ -142,4 +146,6 @@ def _job_from_hash(raw: dict[str, str]) -> Job:
         error=JobError(**error) if error else None,
         upstream=json.loads(raw["upstream"]) if raw.get("upstream") else {},
         notices=spec.get("notices", []),
+        failures=int(raw.get("failures", 0)),
+        quota_eta=_optional_float(raw.get("quota_eta")),
     )

@@ -50,7 +50,7 @@ class Settings(BaseSettings):
     # Worker reliability.
     worker_concurrency: int = Field(default=8, ge=1, le=256)
     job_lease_seconds: float = Field(default=30.0, gt=0)
-    sweep_interval_seconds: float = Field(default=5.0, gt=0)
+    sweep_interval_seconds: float = Field(default=1.0, gt=0)
     dispatch_grace_seconds: float = Field(default=900.0, gt=0)
     job_max_attempts: int = Field(default=5, ge=1, le=50)
     retry_base_seconds: float = Field(default=2.0, ge=0)

@@ -18,7 +18,13 @@ MAX_ATTEMPTS = 3
 
 @pytest.fixture(scope="module")
 def stack(services: Services) -> Iterator[AppStack]:
-    env = base_env(services, "local", KARLOQ_JOB_MAX_ATTEMPTS=str(MAX_ATTEMPTS), KARLOQ_KARLO_READ_TIMEOUT_SECONDS="1")
+    env = base_env(
+        services,
+        "local",
+        KARLOQ_JOB_MAX_ATTEMPTS=str(MAX_ATTEMPTS),
+        KARLOQ_KARLO_READ_TIMEOUT_SECONDS="1",
+        KARLOQ_QUOTA_BLOCK_SECONDS="1",
+    )
     app_stack = AppStack(Path(services.workdir) / "upstream-errors", env).start(workers=1)
     yield app_stack
     app_stack.stop()

@@ -73,7 +73,7 @@ def test_a_finished_job_cannot_be_claimed_or_settled_again(store: JobStore) -> N
 def test_release_requeues_and_success_clears_the_old_error(store: JobStore) -> None:
     job = make_job(store)
     store.claim(job.id, "a", lease_seconds=30)
-    assert store.release(job.id, "a", next_deadline=60, error=JobError("upstream_unavailable", "blip"))
+    assert store.release(job.id, "a", next_deadline=60, error=JobError("upstream_unavailable", "blip"), failures=1)
     queued = store.get(job.id)
     assert queued is not None and queued.status == JobStatus.QUEUED and queued.error is not None
     assert store.claim(job.id, "b", lease_seconds=30).attempts == 2

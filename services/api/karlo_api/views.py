@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from karlo_core.jobs import Job
+from karlo_core.jobs import Job, JobStatus
 from karlo_core.storage import Storage
 
 
@@ -50,6 +50,9 @@ class JobView(BaseModel):
     completed_at: datetime | None
     upstream: dict[str, Any]
     notices: list[str] = Field(description="Things worth knowing about how Karlo treats this input")
+    estimated_start_at: datetime | None = Field(
+        description="While the job waits for quota: when quota is expected to be available for it"
+    )
     urls: JobUrls
 
 
@@ -77,5 +80,6 @@ def job_view(job: Job, *, storage: Storage, base_url: str, url_ttl: int) -> JobV
         completed_at=_time(job.completed_at),
         upstream=job.upstream,
         notices=job.notices,
+        estimated_start_at=_time(job.quota_eta) if job.status is JobStatus.WAITING_FOR_QUOTA else None,
         urls=JobUrls(get=f"{base_url}/v1/jobs/{job.id}"),
     )

@@ -15,12 +15,14 @@ from karlo_sim import drawing
 from karlo_sim.config import SimSettings
 from karlo_sim.engine import Renderer, Simulator
 from karlo_sim.faults import FaultSpec
+from karlo_sim.quota import QuotaSpec
 from karlo_sim.validation import KarloApiError, validate_inpainting, validate_t2i, validate_variations
 
 
 class SimControl(BaseModel):
     latency_ms: int | None = Field(default=None, ge=0)
     faults: list[FaultSpec] | None = None
+    quota: QuotaSpec | None = None
 
 
 def _karlo_error(exc: KarloApiError) -> JSONResponse:
@@ -74,6 +76,7 @@ def _inference_handler(
             if fault is not None:
                 return await sim.answer_fault(fault)
             params = validate(await _json_body(request))
+            sim.check_quota(params)
         except KarloApiError as exc:
             return _karlo_error(exc)
         if sim.latency_ms:
@@ -91,6 +94,8 @@ def _add_control_routes(app: FastAPI, sim: Simulator) -> None:
             sim.latency_ms = body.latency_ms
         if body.faults is not None:
             sim.faults.replace(body.faults)
+        if body.quota is not None:
+            sim.quota.reset(body.quota)
         return {"latency_ms": sim.latency_ms, "faults_pending": len(sim.faults)}
 
     @app.get("/_sim/stats")

@@ -17,3 +17,8 @@ class SimSettings(BaseSettings):
     latency_ms: int = Field(default=0, ge=0)
     public_base_url: str | None = None
     url_lifetime_seconds: int = Field(default=600, ge=1)
+    # Karlo's own quota in images (0 = unlimited); the rolling window is 60 s unless told otherwise.
+    quota_per_window: int = Field(default=0, ge=0)
+    quota_window_seconds: float = Field(default=60.0, gt=0)
+    quota_per_day: int = Field(default=0, ge=0)
+    quota_per_month: int = Field(default=0, ge=0)

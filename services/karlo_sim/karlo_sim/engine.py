@@ -16,6 +16,7 @@ from PIL import Image
 from karlo_core.karlo import rules
 from karlo_sim.config import SimSettings
 from karlo_sim.faults import Fault, FaultPlan
+from karlo_sim.quota import QuotaSpec, SimQuota
 from karlo_sim.validation import KarloApiError
 
 MODEL_VERSIONS = {"v2.1": "v2.1.1.prod", "v2.0": "v2.0.4.0.prod"}
@@ -54,6 +55,14 @@ class Simulator:
         self.log: list[dict[str, Any]] = []
         self.hosted: dict[str, tuple[bytes, str, float]] = {}
         self.last_inputs: dict[str, dict[str, Any]] = {}
+        self.quota = SimQuota(
+            QuotaSpec(
+                per_window=settings.quota_per_window,
+                window_seconds=settings.quota_window_seconds,
+                per_day=settings.quota_per_day,
+                per_month=settings.quota_per_month,
+            )
+        )
 
     def count_call(self, endpoint: str) -> None:
         self.calls[endpoint] = self.calls.get(endpoint, 0) + 1
@@ -69,7 +78,13 @@ class Simulator:
             return JSONResponse({"code": fault.code, "msg": fault.msg}, status_code=fault.http_status)
         return PlainTextResponse("upstream failure", status_code=fault.http_status)
 
+    def check_quota(self, params: dict[str, Any]) -> None:
+        """Quota is counted in images: a request for 8 samples needs room for 8."""
+        if not self.quota.allows(int(params["samples"])):
+            raise KarloApiError(-10, "API limit has been exceeded.", 400)
+
     def generate(self, params: dict[str, Any], renderer: Renderer, *, base_url: str, endpoint: str) -> dict[str, Any]:
+        self.quota.charge(int(params["samples"]))
         self.last_inputs[endpoint] = describe_inputs(params)
         images = [self._image_entry(params, index, renderer, base_url) for index in range(params["samples"])]
         self.images_generated += len(images)
@@ -103,6 +118,7 @@ class Simulator:
             "faults_pending": len(self.faults),
             "log": self.log[-1000:],
             "last_inputs": self.last_inputs,
+            "quota": {**self.quota.spec.model_dump(), "refused": self.quota.refused, "total": self.quota.total},
         }
 
     def reset(self) -> None:
@@ -110,5 +126,6 @@ class Simulator:
         self.images_generated = 0
         self.log.clear()
         self.last_inputs.clear()
+        self.quota.reset(QuotaSpec())
         self.faults.replace([])
         self.latency_ms = self.settings.latency_ms

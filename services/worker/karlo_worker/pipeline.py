@@ -1,19 +1,22 @@
-"""Running one job: claim it, call Karlo, store the images, settle the job. No Celery in here."""
+"""Running one job: claim it, reserve quota, call Karlo, store the images, settle. No Celery in here."""
 
 from __future__ import annotations
 
 import logging
+import math
 import time
 import uuid
 from typing import Any
 
 from karlo_core.backoff import backoff_seconds
-from karlo_core.errors import KarloQueueError, StorageError, UpstreamError, UpstreamUnavailable
+from karlo_core.errors import KarloQueueError, StorageError, UpstreamError, UpstreamQuotaExceeded, UpstreamUnavailable
 from karlo_core.images import NotAnImage, inspect_image
 from karlo_core.jobs import Job, JobError, StoredImage
 from karlo_core.karlo import rules
-from karlo_core.karlo.wire import KarloResult
+from karlo_core.karlo.wire import KarloImage, KarloResult
 from karlo_core.queue import enqueue_job
+from karlo_core.quota.buckets import Denied
+from karlo_core.quota.policy import generated_nothing
 from karlo_core.storage import image_key
 from karlo_worker.lease import LeaseKeeper
 from karlo_worker.requests import karlo_request
@@ -26,8 +29,7 @@ STORAGE_ATTEMPTS = 3
 
 def run_job(job_id: str, rt: WorkerRuntime) -> None:
     token = uuid.uuid4().hex
-    settings = rt.settings
-    claim = rt.store.claim(job_id, token, lease_seconds=settings.job_lease_seconds)
+    claim = rt.store.claim(job_id, token, lease_seconds=rt.settings.job_lease_seconds)
     if not claim.claimed:
         log.info("job not claimed", extra={"job_id": job_id, "reason": claim.reason})
         return
@@ -36,18 +38,48 @@ def run_job(job_id: str, rt: WorkerRuntime) -> None:
         return
     log.info("job started", extra={"job_id": job_id, "attempt": claim.attempts, "tenant": job.tenant})
     try:
-        with LeaseKeeper(rt.store, job_id, token, lease_seconds=settings.job_lease_seconds):
-            images, upstream = _generate_and_store(job, rt)
-    except KarloQueueError as exc:
-        _settle_failure(job, token, claim.attempts, exc, rt)
+        with LeaseKeeper(rt.store, job_id, token, lease_seconds=rt.settings.job_lease_seconds):
+            _run_claimed(job, token, f"{job_id}:{claim.attempts}", rt)
     except Exception:
         log.exception("job crashed", extra={"job_id": job_id})
         rt.store.fail(job_id, token, JobError("internal_error", "an internal error stopped this job"))
-    else:
-        if rt.store.succeed(job_id, token, images, upstream):
-            log.info("job succeeded", extra={"job_id": job_id, "images": len(images)})
+
+
+def _run_claimed(job: Job, token: str, reservation_id: str, rt: WorkerRuntime) -> None:
+    images_wanted = int(job.input.get("samples", 1))
+    decision = rt.quota.reserve([rt.upstream_scope], images_wanted, reservation_id)
+    if isinstance(decision, Denied):
+        _wait_or_fail_for_quota(job, token, decision, rt)
+        return
+    try:
+        images, upstream = _generate_and_store(job, rt)
+    except KarloQueueError as exc:
+        if generated_nothing(exc) and rt.quota.refund(reservation_id):
+            log.info("quota refunded", extra={"job_id": job.id, "images": images_wanted})
+        if isinstance(exc, UpstreamQuotaExceeded):
+            until = rt.quota.now() + rt.settings.quota_block_seconds
+            rt.quota.block_until(until)
+            log.warning("Karlo reports its quota spent", extra={"job_id": job.id, "upstream_code": exc.code})
+            _wait_or_fail_for_quota(job, token, Denied("karlo", "upstream", until), rt)
         else:
-            log.warning("job result discarded: lease lost", extra={"job_id": job_id})
+            _settle_failure(job, token, exc, rt)
+        return
+    if rt.store.succeed(job.id, token, images, upstream):
+        log.info("job succeeded", extra={"job_id": job.id, "images": len(images)})
+    else:
+        log.warning("job result discarded: lease lost", extra={"job_id": job.id})
+
+
+def _wait_or_fail_for_quota(job: Job, token: str, denied: Denied, rt: WorkerRuntime) -> None:
+    extra = {"job_id": job.id, "window": denied.window, "scope": denied.scope}
+    if math.isinf(denied.retry_at):
+        error = JobError("quota_too_small", f"the job needs more images than the {denied.window} quota allows")
+        rt.store.fail(job.id, token, error)
+        log.warning("job failed: larger than the quota", extra=extra)
+        return
+    delay = max(denied.retry_at - rt.quota.now(), 0.0)
+    rt.store.wait_for_quota(job.id, token, eta=denied.retry_at, delay=delay)
+    log.info("job waits for quota", extra={**extra, "delay_seconds": round(delay, 2)})
 
 
 def _generate_and_store(job: Job, rt: WorkerRuntime) -> tuple[list[StoredImage], dict[str, Any]]:
@@ -57,7 +89,7 @@ def _generate_and_store(job: Job, rt: WorkerRuntime) -> tuple[list[StoredImage],
     return images, _upstream_facts(result)
 
 
-def _store_image(job_id: str, index: int, image: Any, rt: WorkerRuntime) -> StoredImage:
+def _store_image(job_id: str, index: int, image: KarloImage, rt: WorkerRuntime) -> StoredImage:
     try:
         info = inspect_image(image.data)
     except NotAnImage as exc:
@@ -92,16 +124,18 @@ def _upstream_facts(result: KarloResult) -> dict[str, Any]:
     return {"request_id": result.request_id, "model_version": result.model_version}
 
 
-def _settle_failure(job: Job, token: str, attempts: int, exc: KarloQueueError, rt: WorkerRuntime) -> None:
+def _settle_failure(job: Job, token: str, exc: KarloQueueError, rt: WorkerRuntime) -> None:
     settings = rt.settings
+    failures = job.failures + 1
     error = JobError(exc.slug, str(exc), exc.code if isinstance(exc, UpstreamError) else None)
-    extra = {"job_id": job.id, "error": exc.slug, "upstream_code": error.upstream_code, "attempt": attempts}
-    if not exc.retryable or attempts >= settings.job_max_attempts:
+    extra = {"job_id": job.id, "error": exc.slug, "upstream_code": error.upstream_code, "failures": failures}
+    if not exc.retryable or failures >= settings.job_max_attempts:
         rt.store.fail(job.id, token, error)
         log.warning("job failed", extra=extra)
         return
-    delay = backoff_seconds(attempts, base=settings.retry_base_seconds, cap=settings.retry_max_seconds)
-    if not rt.store.release(job.id, token, next_deadline=delay + settings.dispatch_grace_seconds, error=error):
+    delay = backoff_seconds(failures, base=settings.retry_base_seconds, cap=settings.retry_max_seconds)
+    deadline = delay + settings.dispatch_grace_seconds
+    if not rt.store.release(job.id, token, next_deadline=deadline, error=error, failures=failures):
         return
     log.info("job will retry", extra={**extra, "delay_seconds": round(delay, 2)})
     try:

@@ -9,6 +9,8 @@ from celery import Celery
 
 from karlo_core.jobstore import JobStore
 from karlo_core.karlo.client import KarloClient
+from karlo_core.quota.buckets import QuotaBuckets, Scope
+from karlo_core.quota.policy import make_buckets, upstream_scope
 from karlo_core.redis_client import make_redis
 from karlo_core.settings import Settings
 from karlo_core.storage import Storage
@@ -22,6 +24,8 @@ class WorkerRuntime:
     karlo: KarloClient
     storage: Storage
     celery: Celery
+    quota: QuotaBuckets
+    upstream_scope: Scope
 
 
 def make_runtime(settings: Settings, celery: Celery) -> WorkerRuntime:
@@ -38,10 +42,13 @@ def make_runtime(settings: Settings, celery: Celery) -> WorkerRuntime:
         limits=httpx.Limits(max_connections=settings.worker_concurrency * 2),
         follow_redirects=False,
     )
+    client = make_redis(settings)
     return WorkerRuntime(
         settings=settings,
-        store=JobStore(make_redis(settings)),
+        store=JobStore(client),
         karlo=KarloClient(http, base_url=settings.karlo_base_url, api_key=settings.kakao_rest_api_key),
         storage=make_storage(settings),
         celery=celery,
+        quota=make_buckets(settings, client),
+        upstream_scope=upstream_scope(settings),
     )
