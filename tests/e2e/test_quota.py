@@ -1,0 +1,68 @@
+"""Quota over the real wire: many workers never exceed Karlo's window, use nearly all of it, and wait on -10."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from karlo_devstack.services import sim_control
+from support.api import get_job, submit, wait_until_terminal
+from support.stacks import AppStack, Services, base_env, sim_stats
+
+WINDOW = 8.0
+LIMIT = 10
+BODY = {"input": {"prompt": "a quota test", "width": 384, "height": 384, "samples": 2}}
+
+
+def calls_of(stats: dict[str, Any]) -> list[tuple[float, int]]:
+    return [(entry["at"], entry["images"]) for entry in stats["log"]]  # type: ignore[index]
+
+
+def test_many_workers_never_exceed_the_window_and_use_almost_all_of_it(services: Services) -> None:
+    env = base_env(
+        services,
+        "local",
+        KARLOQ_QUOTA_PER_MINUTE=str(LIMIT),
+        KARLOQ_QUOTA_MINUTE_WINDOW_SECONDS=str(WINDOW),
+        KARLOQ_QUOTA_WINDOW_GUARD_SECONDS="0.1",
+        KARLOQ_SWEEP_INTERVAL_SECONDS="0.05",
+        KARLOQ_WORKER_CONCURRENCY="4",
+    )
+    stack = AppStack(Path(services.workdir) / "quota-hammer", env).start(workers=4)  # 4 processes x 4 threads
+    try:
+        sim_control(services.sim_url, quota={"per_window": LIMIT, "window_seconds": WINDOW})
+        ids = [submit(stack.api_url, BODY).json()["id"] for _ in range(25)]  # a backlog of 50 images
+        jobs = [wait_until_terminal(stack.api_url, job_id, timeout=120) for job_id in ids]
+        assert {job["status"] for job in jobs} == {"succeeded"}
+        stats = sim_stats(services.sim_url)
+        calls = calls_of(stats)
+        assert stats["quota"]["refused"] == 0  # type: ignore[index]
+        assert sum(n for _, n in calls) == 50
+        for start, _ in calls:  # every window-long span that begins at a call
+            assert sum(n for t, n in calls if start <= t < start + WINDOW) <= LIMIT
+        first, last = min(t for t, _ in calls), max(t for t, _ in calls)
+        capacity = LIMIT * (last - first + WINDOW) / WINDOW
+        assert 50 / capacity >= 0.95, f"used {50 / capacity:.1%} of the quota"
+        assert any(job["attempts"] > 1 for job in jobs)  # some waited for quota
+    finally:
+        stack.stop()
+
+
+def test_when_our_limits_are_too_high_minus_10_makes_jobs_wait_not_fail(services: Services) -> None:
+    env = base_env(services, "local", KARLOQ_QUOTA_PER_MINUTE="100", KARLOQ_QUOTA_BLOCK_SECONDS="1")
+    stack = AppStack(Path(services.workdir) / "quota-too-high", env).start(workers=1)
+    try:
+        sim_control(services.sim_url, quota={"per_window": 4, "window_seconds": 3})
+        ids = [submit(stack.api_url, BODY).json()["id"] for _ in range(6)]
+        seen_waiting: set[str] = set()
+        for job_id in ids:
+            job = get_job(stack.api_url, job_id)
+            if job["status"] == "waiting_for_quota":
+                seen_waiting.add(job_id)
+                assert job["estimated_start_at"] is not None
+        jobs = [wait_until_terminal(stack.api_url, job_id, timeout=90) for job_id in ids]
+        assert {job["status"] for job in jobs} == {"succeeded"}
+        assert sim_stats(services.sim_url)["quota"]["refused"] > 0  # type: ignore[index]
+        assert sum(job["attempts"] for job in jobs) > len(jobs)
+    finally:
+        stack.stop()
