@@ -76,6 +76,10 @@ class Settings(BaseSettings):
     #: After a -10, reserve nothing for this long (then for the rest of the day after repeated -10s).
     quota_block_seconds: float = Field(default=60.0, gt=0)
     quota_test_clock: bool = False
+    #: A share of the upstream quota for each tenant (0: no per-tenant limit in that window).
+    tenant_quota_per_minute: int = Field(default=0, ge=0)
+    tenant_quota_per_day: int = Field(default=0, ge=0)
+    tenant_quota_per_month: int = Field(default=0, ge=0)
 
     @model_validator(mode="after")
     def _refuse_dev_secrets_in_production(self) -> Settings:

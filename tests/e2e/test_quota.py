@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from karlo_devstack.services import sim_control
 from support.api import get_job, submit, wait_until_terminal
 from support.stacks import AppStack, Services, base_env, sim_stats
@@ -64,5 +66,31 @@ def test_when_our_limits_are_too_high_minus_10_makes_jobs_wait_not_fail(services
         assert {job["status"] for job in jobs} == {"succeeded"}
         assert sim_stats(services.sim_url)["quota"]["refused"] > 0  # type: ignore[index]
         assert sum(job["attempts"] for job in jobs) > len(jobs)
+    finally:
+        stack.stop()
+
+
+def test_quota_is_shown_and_a_spent_tenant_share_is_refused_with_429(services: Services) -> None:
+    env = base_env(services, "local", KARLOQ_QUOTA_PER_MINUTE="30", KARLOQ_TENANT_QUOTA_PER_DAY="3")
+    stack = AppStack(Path(services.workdir) / "quota-tenant", env).start(workers=1)
+    try:
+        accepted = submit(stack.api_url, BODY)
+        assert accepted.status_code == 202
+        assert accepted.headers["ratelimit-policy"] == '"day";q=3;w=86400'
+        wait_until_terminal(stack.api_url, accepted.json()["id"])
+
+        quota = httpx.get(f"{stack.api_url}/v1/quota", timeout=10)
+        windows = {s["scope"]: {w["window"]: w for w in s["windows"]} for s in quota.json()["scopes"]}
+        assert (windows["karlo"]["minute"]["limit"], windows["karlo"]["minute"]["used"]) == (30, 2)
+        assert (windows["tenant"]["day"]["used"], windows["tenant"]["day"]["remaining"]) == (2, 1)
+        assert '"day";r=1;t=' in quota.headers["ratelimit"]
+
+        refused = submit(stack.api_url, BODY)
+        assert refused.status_code == 429
+        assert refused.headers["content-type"] == "application/problem+json"
+        problem = refused.json()
+        assert (problem["type"], problem["violated-policies"]) == ("/problems/quota-exceeded", ["day"])
+        assert 0 < int(refused.headers["retry-after"]) <= 86400
+        assert len(list(stack.redis().scan_iter("karloq:job:*"))) == 1  # the refused job was not stored
     finally:
         stack.stop()

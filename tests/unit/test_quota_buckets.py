@@ -122,3 +122,12 @@ def test_after_karlo_says_minus_10_nothing_is_reserved_until_the_block_ends(buck
     assert buckets.reserve([KARLO], 1, "x") == Denied("karlo", "upstream", until)
     buckets.set_test_clock(until)
     assert isinstance(buckets.reserve([KARLO], 1, "x"), Granted)
+
+
+def test_one_tenants_burst_leaves_the_others_their_share(buckets: QuotaBuckets) -> None:
+    upstream = Scope("karlo", QuotaLimits(per_minute=10, per_day=1000, per_month=1000))
+    share = QuotaLimits(per_minute=5, per_day=1000, per_month=1000)
+    alice, bob = Scope("tenant:alice", share), Scope("tenant:bob", share)
+    granted_alice = sum(isinstance(buckets.reserve([upstream, alice], 1, f"a{i}"), Granted) for i in range(20))
+    granted_bob = sum(isinstance(buckets.reserve([upstream, bob], 1, f"b{i}"), Granted) for i in range(5))
+    assert (granted_alice, granted_bob) == (5, 5)

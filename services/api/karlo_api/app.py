@@ -10,11 +10,12 @@ from fastapi import FastAPI
 from karlo_api.deps import ApiState
 from karlo_api.job_requests import CREATE_JOB_ADAPTER, JobRequestParser
 from karlo_api.problems import install_problem_handlers
-from karlo_api.routes import files, health, jobs
+from karlo_api.routes import files, health, jobs, quota
 from karlo_core import __version__
 from karlo_core.jobstore import JobStore
 from karlo_core.netguard import NetGuard, guarded_client, parse_networks
 from karlo_core.queue import make_celery
+from karlo_core.quota.policy import make_buckets
 from karlo_core.redis_client import make_redis
 from karlo_core.settings import Settings
 from karlo_core.storage.factory import link_signer, make_storage
@@ -44,10 +45,12 @@ def create_app(settings: Settings) -> FastAPI:
         signer=link_signer(settings),
         parser=JobRequestParser(fetcher=fetcher, allow_non_english=settings.allow_non_english_prompts),
         image_fetcher=fetcher,
+        quota=make_buckets(settings, client),
     )
     install_problem_handlers(app)
     app.include_router(jobs.router)
     app.include_router(files.router)
+    app.include_router(quota.router)
     app.include_router(health.router)
     _publish_request_schemas(app)
     return app

@@ -12,6 +12,7 @@ from fastapi import Depends, Request
 
 from karlo_api.job_requests import JobRequestParser
 from karlo_core.jobstore import JobStore
+from karlo_core.quota.buckets import QuotaBuckets
 from karlo_core.settings import Settings
 from karlo_core.storage import Storage
 from karlo_core.storage.links import LinkSigner
@@ -27,6 +28,11 @@ class ApiState:
     signer: LinkSigner
     parser: JobRequestParser
     image_fetcher: httpx.Client
+    quota: QuotaBuckets
+
+    @property
+    def minute_seconds(self) -> float:
+        return self.settings.quota_minute_window_seconds
 
 
 def get_state(request: Request) -> ApiState:

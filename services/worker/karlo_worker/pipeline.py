@@ -16,7 +16,7 @@ from karlo_core.karlo import rules
 from karlo_core.karlo.wire import KarloImage, KarloResult
 from karlo_core.queue import enqueue_job
 from karlo_core.quota.buckets import Denied
-from karlo_core.quota.policy import generated_nothing
+from karlo_core.quota.policy import generated_nothing, scopes_for
 from karlo_core.storage import image_key
 from karlo_worker.lease import LeaseKeeper
 from karlo_worker.requests import karlo_request
@@ -47,7 +47,7 @@ def run_job(job_id: str, rt: WorkerRuntime) -> None:
 
 def _run_claimed(job: Job, token: str, reservation_id: str, rt: WorkerRuntime) -> None:
     images_wanted = int(job.input.get("samples", 1))
-    decision = rt.quota.reserve([rt.upstream_scope], images_wanted, reservation_id)
+    decision = rt.quota.reserve(scopes_for(rt.settings, job.tenant), images_wanted, reservation_id)
     if isinstance(decision, Denied):
         _wait_or_fail_for_quota(job, token, decision, rt)
         return

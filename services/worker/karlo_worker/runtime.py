@@ -9,8 +9,8 @@ from celery import Celery
 
 from karlo_core.jobstore import JobStore
 from karlo_core.karlo.client import KarloClient
-from karlo_core.quota.buckets import QuotaBuckets, Scope
-from karlo_core.quota.policy import make_buckets, upstream_scope
+from karlo_core.quota.buckets import QuotaBuckets
+from karlo_core.quota.policy import make_buckets
 from karlo_core.redis_client import make_redis
 from karlo_core.settings import Settings
 from karlo_core.storage import Storage
@@ -25,7 +25,6 @@ class WorkerRuntime:
     storage: Storage
     celery: Celery
     quota: QuotaBuckets
-    upstream_scope: Scope
 
 
 def make_runtime(settings: Settings, celery: Celery) -> WorkerRuntime:
@@ -50,5 +49,4 @@ def make_runtime(settings: Settings, celery: Celery) -> WorkerRuntime:
         storage=make_storage(settings),
         celery=celery,
         quota=make_buckets(settings, client),
-        upstream_scope=upstream_scope(settings),
     )

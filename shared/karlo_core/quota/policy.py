@@ -17,11 +17,28 @@ from karlo_core.quota.buckets import QuotaBuckets, QuotaLimits, Scope
 from karlo_core.settings import Settings
 
 UPSTREAM_SCOPE = "karlo"
+#: A window with no per-tenant limit (large enough never to bind).
+UNLIMITED = 10**12
 
 
 def upstream_scope(settings: Settings) -> Scope:
     limits = QuotaLimits(settings.quota_per_minute, settings.quota_per_day, settings.quota_per_month)
     return Scope(UPSTREAM_SCOPE, limits)
+
+
+def tenant_scope(settings: Settings, tenant: str) -> Scope | None:
+    """The tenant's own share, or None when no per-tenant quota is configured."""
+    limits = (settings.tenant_quota_per_minute, settings.tenant_quota_per_day, settings.tenant_quota_per_month)
+    if not any(limits):
+        return None
+    minute, day, month = (value or UNLIMITED for value in limits)
+    return Scope(f"tenant:{tenant}", QuotaLimits(minute, day, month))
+
+
+def scopes_for(settings: Settings, tenant: str) -> list[Scope]:
+    """Every job draws on the upstream quota, and on its tenant's share when one is configured."""
+    own = tenant_scope(settings, tenant)
+    return [upstream_scope(settings)] if own is None else [upstream_scope(settings), own]
 
 
 def make_buckets(settings: Settings, client: redis.Redis) -> QuotaBuckets:

@@ -1,0 +1,52 @@
+"""``/v1/quota``: limit, use and reset time of every quota window that applies to the caller."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, Response
+from pydantic import BaseModel
+
+from karlo_api.deps import StateDep, TenantDep
+from karlo_api.ratelimit import rate_limit_headers
+from karlo_core.quota.policy import scopes_for
+
+router = APIRouter(prefix="/v1/quota", tags=["quota"])
+
+
+class WindowView(BaseModel):
+    window: str
+    limit: int
+    used: int
+    remaining: int
+    resets_at: datetime
+
+
+class ScopeView(BaseModel):
+    scope: str
+    windows: list[WindowView]
+
+
+class QuotaView(BaseModel):
+    scopes: list[ScopeView]
+
+
+@router.get("", response_model=QuotaView)
+def read_quota(state: StateDep, tenant: TenantDep, response: Response) -> QuotaView:
+    """Counted in generated images: a job with 8 samples uses 8. ``karlo`` is the upstream account."""
+    scopes = scopes_for(state.settings, tenant)
+    views = []
+    for scope in scopes:
+        windows = [
+            WindowView(
+                window=u.window,
+                limit=u.limit,
+                used=u.used,
+                remaining=u.remaining,
+                resets_at=datetime.fromtimestamp(u.resets_at, UTC),
+            )
+            for u in state.quota.usage(scope)
+        ]
+        views.append(ScopeView(scope="karlo" if scope is scopes[0] else "tenant", windows=windows))
+    response.headers.update(rate_limit_headers(state.quota, scopes[-1], state.minute_seconds))
+    return QuotaView(scopes=views)
