@@ -20,6 +20,11 @@ def quota_minute(scope: str) -> str:
     return f"{PREFIX}:quota:{scope}:minute"
 
 
+def quota_minute_total(scope: str) -> str:
+    """Counter: images in a scope's minute log, kept beside it so checks need not sum the log."""
+    return f"{PREFIX}:quota:{scope}:minute-total"
+
+
 def quota_window(scope: str, window: str, label: str) -> str:
     """Counter: images reserved in one calendar day (label YYYYMMDD) or month (YYYYMM) of a scope."""
     return f"{PREFIX}:quota:{scope}:{window}:{label}"

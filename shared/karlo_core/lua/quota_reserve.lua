@@ -1,10 +1,11 @@
 -- Reserve N images in every window of every scope at once, all or nothing.
 -- Minute windows are sliding logs (a zset of "reservation:images" scored by time). An entry made at t counts
 -- during [t, t+W); a grant is made only if the entries still counting plus N stay within the limit, so no
--- W-second span ever holds more than the limit.
+-- W-second span ever holds more than the limit. A running total beside the log keeps the check O(1): each
+-- entry is subtracted once, when it leaves the window.
 -- Day and month windows are calendar counters whose keys expire with their window.
 -- KEYS[1] clock override, KEYS[2] blocked-until (Karlo said -10), KEYS[3] reservation record,
--- then per scope: minute zset, day counter, month counter.
+-- then per scope: minute zset, minute total, day counter, month counter.
 -- ARGV[1] images, ARGV[2] reservation id, ARGV[3] minute window seconds, ARGV[4] day start, ARGV[5] day end,
 -- ARGV[6] month start, ARGV[7] month end, ARGV[8] overrides enabled, ARGV[9] record ttl,
 -- then per scope: minute limit, day limit, month limit.
@@ -28,20 +29,24 @@ local blocked = tonumber(redis.call('GET', KEYS[2]) or '0')
 if blocked > now then
   return {'blocked', fmt(blocked)}
 end
-local scopes = (#KEYS - 3) / 3
+local images_of = function(member) return tonumber(string.match(member, ':(%d+)$')) end
+local scopes = (#KEYS - 3) / 4
 for s = 0, scopes - 1 do
-  local minute, day, month = KEYS[4 + 3 * s], KEYS[5 + 3 * s], KEYS[6 + 3 * s]
+  local minute, total, day, month = KEYS[4 + 4 * s], KEYS[5 + 4 * s], KEYS[6 + 4 * s], KEYS[7 + 4 * s]
   local minute_limit = tonumber(ARGV[10 + 3 * s])
   local day_limit, month_limit = tonumber(ARGV[11 + 3 * s]), tonumber(ARGV[12 + 3 * s])
-  redis.call('ZREMRANGEBYSCORE', minute, '-inf', fmt(now - window))
-  local entries = redis.call('ZRANGE', minute, 0, -1, 'WITHSCORES')
-  local used = 0
-  for i = 1, #entries, 2 do
-    used = used + tonumber(string.match(entries[i], ':(%d+)$'))
+  local expired = redis.call('ZRANGEBYSCORE', minute, '-inf', fmt(now - window))
+  if #expired > 0 then
+    local gone = 0
+    for _, member in ipairs(expired) do gone = gone + images_of(member) end
+    redis.call('ZREMRANGEBYSCORE', minute, '-inf', fmt(now - window))
+    redis.call('DECRBY', total, gone)
   end
+  local used = tonumber(redis.call('GET', total) or '0')
   if used + n > minute_limit then
     if n > minute_limit then return {'denied', s, 'minute', 'inf'} end
     local need, freed = used + n - minute_limit, 0
+    local entries = redis.call('ZRANGE', minute, 0, -1, 'WITHSCORES')
     for i = 1, #entries, 2 do
       freed = freed + tonumber(string.match(entries[i], ':(%d+)$'))
       if freed >= need then return {'denied', s, 'minute', fmt(tonumber(entries[i + 1]) + window)} end
@@ -56,9 +61,11 @@ for s = 0, scopes - 1 do
 end
 local member = ARGV[2] .. ':' .. ARGV[1]
 for s = 0, scopes - 1 do
-  local minute, day, month = KEYS[4 + 3 * s], KEYS[5 + 3 * s], KEYS[6 + 3 * s]
+  local minute, total, day, month = KEYS[4 + 4 * s], KEYS[5 + 4 * s], KEYS[6 + 4 * s], KEYS[7 + 4 * s]
   redis.call('ZADD', minute, now, member)
+  redis.call('INCRBY', total, n)
   redis.call('EXPIRE', minute, math.ceil(window) + 60)
+  redis.call('EXPIRE', total, math.ceil(window) + 60)
   redis.call('INCRBY', day, n)
   redis.call('EXPIREAT', day, math.ceil(day_end) + 3600)
   redis.call('INCRBY', month, n)

@@ -6,6 +6,7 @@ share). A reservation takes images from every window of every scope it names, or
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
@@ -67,6 +68,7 @@ class QuotaBuckets:
         self._tz = tz
         self._minute = minute_seconds
         self._override = "1" if clock_override else "0"
+        self._clock_offset = 0.0
         self._now = client.register_script(lua.load("quota_now"))
         self._reserve = client.register_script(lua.load("quota_reserve"))
         self._refund = client.register_script(lua.load("quota_refund"))
@@ -75,14 +77,17 @@ class QuotaBuckets:
         return float(self._now(keys=[keys.quota_clock()], args=[self._override]))
 
     def reserve(self, scopes: Sequence[Scope], images: int, reservation_id: str) -> Granted | Denied:
-        for _ in range(3):  # a calendar boundary may pass between reading the clock and reserving
-            now = self.now()
+        """Windows are chosen from a guess of Redis's clock; the script decides on Redis TIME itself and
+        answers ``stale`` (with its time) when the guess named the wrong day or month."""
+        now = time.time() + self._clock_offset
+        for _ in range(3):
             day, month = day_window(now, self._tz), month_window(now, self._tz)
             scope_keys: list[str] = []
             limits: list[int] = []
             for scope in scopes:
                 scope_keys += [
                     keys.quota_minute(scope.name),
+                    keys.quota_minute_total(scope.name),
                     keys.quota_window(scope.name, "day", day.label),
                     keys.quota_window(scope.name, "month", month.label),
                 ]
@@ -103,7 +108,12 @@ class QuotaBuckets:
                 ],
             )
             outcome = reply[0]
+            if outcome == "stale":
+                now = float(reply[1])
+                self._clock_offset = now - time.time()
+                continue
             if outcome == "granted":
+                self._clock_offset = float(reply[1]) - time.time()
                 return Granted(reservation_id, float(reply[1]))
             if outcome == "denied":
                 return Denied(scopes[int(reply[1])].name, str(reply[2]), float(reply[3]))
