@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from karlo_devstack.services import sim_control
@@ -85,3 +86,18 @@ def test_connection_refused_is_retried_then_fails(services: Services) -> None:
         assert "connect" in job["error"]["message"]
     finally:
         app_stack.stop()
+
+
+def minute_used(stack: AppStack) -> int:
+    scopes = httpx.get(f"{stack.api_url}/v1/quota", timeout=10).json()["scopes"]
+    return int(scopes[0]["windows"][0]["used"])
+
+
+def test_quota_is_refunded_only_when_karlo_certainly_generated_nothing(stack: AppStack, services: Services) -> None:
+    sim_control(services.sim_url, faults=[fault(-2, 400)])
+    wait_until_terminal(stack.api_url, submit(stack.api_url, BODY).json()["id"])
+    assert minute_used(stack) == 0  # refused: refunded
+    sim_control(services.sim_url, faults=[fault(None, 200, hang_ms=2500)])
+    job = wait_until_terminal(stack.api_url, submit(stack.api_url, BODY).json()["id"])
+    assert job["status"] == "succeeded"
+    assert minute_used(stack) == 2  # the timed-out call may have generated: kept, plus the retry
