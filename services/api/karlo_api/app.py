@@ -44,7 +44,6 @@ def create_app(settings: Settings) -> FastAPI:
         celery=make_celery(settings, "karlo_api"),
         signer=link_signer(settings),
         parser=JobRequestParser(fetcher=fetcher, allow_non_english=settings.allow_non_english_prompts),
-        image_fetcher=fetcher,
         quota=make_buckets(settings, client),
     )
     install_problem_handlers(app)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-import httpx
 import redis
 from celery import Celery
 from fastapi import Depends, Request
@@ -27,7 +26,6 @@ class ApiState:
     celery: Celery
     signer: LinkSigner
     parser: JobRequestParser
-    image_fetcher: httpx.Client
     quota: QuotaBuckets
 
     @property

@@ -58,8 +58,9 @@ class ExtendJob(_Job):
     input: ExtendRequest
 
 
-CreateJobRequest = Annotated[GenerateJob | VariationJob | InpaintJob | ExtendJob, Field(discriminator="kind")]
-CREATE_JOB_ADAPTER: TypeAdapter[GenerateJob | VariationJob | InpaintJob | ExtendJob] = TypeAdapter(CreateJobRequest)
+AnyJob = GenerateJob | VariationJob | InpaintJob | ExtendJob
+CreateJobRequest = Annotated[AnyJob, Field(discriminator="kind")]
+CREATE_JOB_ADAPTER: TypeAdapter[AnyJob] = TypeAdapter(CreateJobRequest)
 
 
 @dataclass
@@ -151,11 +152,11 @@ class JobRequestParser:
                 issues.append(_issue(name, "english_only", message))
         return issues
 
-    def _images(self, job: _Job) -> tuple[dict[str, InputImage], list[dict[str, str]]]:
-        values = job.input.model_dump()  # type: ignore[attr-defined]
+    def _images(self, job: AnyJob) -> tuple[dict[str, InputImage], list[dict[str, str]]]:
+        values = job.input.model_dump()
         images: dict[str, InputImage] = {}
         issues: list[dict[str, str]] = []
-        for name in IMAGES_BY_KIND[job.kind]:  # type: ignore[attr-defined]
+        for name in IMAGES_BY_KIND[job.kind]:
             try:
                 images[name] = self._load(name, values)
             except InvalidImage as exc:
