@@ -43,3 +43,23 @@ def quota_blocked() -> str:
 def quota_clock() -> str:
     """String: the test-only clock override read by the quota scripts when overrides are enabled."""
     return f"{PREFIX}:quota:test-clock"
+
+
+def tenant(tenant_id: str) -> str:
+    """Hash: one tenant (name, created_at)."""
+    return f"{PREFIX}:tenant:{tenant_id}"
+
+
+def tenants() -> str:
+    """Set: every tenant id."""
+    return f"{PREFIX}:tenants"
+
+
+def api_key(key_id: str) -> str:
+    """Hash: one API key (tenant, sha256 of the whole key, revoked flag); the secret itself is never stored."""
+    return f"{PREFIX}:api-key:{key_id}"
+
+
+def tenant_api_keys(tenant_id: str) -> str:
+    """Set: the key ids issued to a tenant."""
+    return f"{PREFIX}:tenant:{tenant_id}:api-keys"
