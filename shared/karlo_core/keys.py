@@ -63,3 +63,8 @@ def api_key(key_id: str) -> str:
 def tenant_api_keys(tenant_id: str) -> str:
     """Set: the key ids issued to a tenant."""
     return f"{PREFIX}:tenant:{tenant_id}:api-keys"
+
+
+def idempotency(tenant_id: str, key: str) -> str:
+    """String: one tenant's Idempotency-Key record (body fingerprint, then the first answer), kept 24 h."""
+    return f"{PREFIX}:idempotency:{tenant_id}:{key}"
