@@ -81,6 +81,10 @@ class Settings(BaseSettings):
     tenant_quota_per_day: int = Field(default=0, ge=0)
     tenant_quota_per_month: int = Field(default=0, ge=0)
 
+    # --- API edge limits ---
+    #: Request bodies over this many bytes are refused with 413 as they stream (inline images are <= 2 MB each).
+    max_request_body_bytes: int = Field(default=16 * 1024 * 1024, gt=0)
+
     @model_validator(mode="after")
     def _refuse_dev_secrets_in_production(self) -> Settings:
         if self.env == "production":

@@ -146,3 +146,9 @@ def test_non_english_prompts_can_be_let_through(services: Services) -> None:
         assert submit(app_stack.api_url, gen(prompt="고양이")).status_code == 202
     finally:
         app_stack.stop()
+
+
+def test_oversize_bodies_are_refused_before_being_read_whole(api: AppStack) -> None:
+    response = submit(api.api_url, gen(prompt="x" * (17 * 1024 * 1024)))
+    assert response.status_code == 413
+    assert response.headers["content-type"] == "application/problem+json"
