@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from karlo_api.problems import Problem
-from karlo_core.quota.buckets import QuotaBuckets, Scope, WindowUsage
+from karlo_core.quota.buckets import WindowUsage
 from karlo_core.quota.policy import UNLIMITED
 
 #: Nominal lengths for the policy's ``w`` parameter (calendar months vary; 30 days is the convention).
@@ -18,38 +18,30 @@ def policy_header(usages: list[WindowUsage], minute_seconds: float) -> str:
     )
 
 
-def remaining_header(usages: list[WindowUsage], now: float) -> str:
-    return ", ".join(f'"{u.window}";r={u.remaining};t={max(math.ceil(u.resets_at - now), 0)}' for u in usages)
+def remaining_header(usages: list[WindowUsage]) -> str:
+    return ", ".join(f'"{u.window}";r={u.remaining};t={math.ceil(u.resets_in)}' for u in usages)
 
 
-def _limited(usages: list[WindowUsage]) -> list[WindowUsage]:
+def limited(usages: list[WindowUsage]) -> list[WindowUsage]:
+    """The windows that bind: a tenant share leaves some windows unlimited."""
     return [u for u in usages if u.limit < UNLIMITED]
 
 
-def rate_limit_headers(quota: QuotaBuckets, scope: Scope, minute_seconds: float) -> dict[str, str]:
-    usages = _limited(quota.usage(scope))
-    now = quota.now()
-    return {"RateLimit-Policy": policy_header(usages, minute_seconds), "RateLimit": remaining_header(usages, now)}
+def rate_limit_headers(usages: list[WindowUsage], minute_seconds: float) -> dict[str, str]:
+    return {"RateLimit-Policy": policy_header(usages, minute_seconds), "RateLimit": remaining_header(usages)}
 
 
-def refuse_if_spent(quota: QuotaBuckets, scope: Scope, images: int, minute_seconds: float) -> None:
+def refuse_if_spent(usages: list[WindowUsage], images: int, minute_seconds: float) -> None:
     """429 when the tenant's day or month share cannot fit the job; a short minute window only makes it wait."""
-    usages = _limited(quota.usage(scope))
-    now = quota.now()
     violated = [u for u in usages if u.window in NOMINAL_SECONDS and u.remaining < images]
     if not violated:
         return
-    retry_after = max(math.ceil(max(u.resets_at for u in violated) - now), 1)
-    headers = {
-        "Retry-After": str(retry_after),
-        "RateLimit-Policy": policy_header(usages, minute_seconds),
-        "RateLimit": remaining_header(usages, now),
-    }
+    retry_after = max(math.ceil(max(u.resets_in for u in violated)), 1)
     raise Problem(
         429,
         "quota-exceeded",
         "Your quota is spent",
         f"this job needs {images} images; the {violated[0].window} quota has {violated[0].remaining} left",
-        headers=headers,
+        headers={"Retry-After": str(retry_after), **rate_limit_headers(usages, minute_seconds)},
         extra={"violated-policies": [u.window for u in violated]},
     )

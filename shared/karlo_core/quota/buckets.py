@@ -54,10 +54,16 @@ class WindowUsage:
     limit: int
     used: int
     resets_at: float
+    #: Redis's time when this was read, so callers need no second clock read.
+    measured_at: float
 
     @property
     def remaining(self) -> int:
         return max(self.limit - self.used, 0)
+
+    @property
+    def resets_in(self) -> float:
+        return max(self.resets_at - self.measured_at, 0.0)
 
 
 class QuotaBuckets:
@@ -147,9 +153,9 @@ class QuotaBuckets:
             keys.quota_window(scope.name, "day", day.label), keys.quota_window(scope.name, "month", month.label)
         )
         return [
-            WindowUsage("minute", scope.limits.per_minute, minute_used, oldest + self._minute),
-            WindowUsage("day", scope.limits.per_day, int(counts[0] or 0), day.end),
-            WindowUsage("month", scope.limits.per_month, int(counts[1] or 0), month.end),
+            WindowUsage("minute", scope.limits.per_minute, minute_used, oldest + self._minute, now),
+            WindowUsage("day", scope.limits.per_day, int(counts[0] or 0), day.end, now),
+            WindowUsage("month", scope.limits.per_month, int(counts[1] or 0), month.end, now),
         ]
 
     def set_test_clock(self, at: float | None) -> None:

@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from karlo_api.deps import ApiState, StateDep, TenantDep
 from karlo_api.job_requests import ParsedJob, read_job_request
 from karlo_api.problems import Problem
-from karlo_api.ratelimit import rate_limit_headers, refuse_if_spent
+from karlo_api.ratelimit import limited, rate_limit_headers, refuse_if_spent
 from karlo_api.views import JobView, job_view
 from karlo_core.errors import StorageError
 from karlo_core.ids import is_job_id, new_job_id
@@ -117,14 +117,13 @@ async def create_job(request: Request, state: StateDep, tenant: TenantDep, respo
     raw = await read_job_request(request)
     parsed = await run_in_threadpool(state.parser.parse, raw)
     own = tenant_scope(state.settings, tenant)
+    usages = limited(await run_in_threadpool(state.quota.usage, own or upstream_scope(state.settings)))
     if own is not None:
-        images = int(parsed.params.get("samples", 1))
-        await run_in_threadpool(refuse_if_spent, state.quota, own, images, state.minute_seconds)
-    scope = own or upstream_scope(state.settings)
+        refuse_if_spent(usages, int(parsed.params.get("samples", 1)), state.minute_seconds)
     job = await run_in_threadpool(_accept, state, tenant, parsed)
     view = _view(state, job)
     response.headers["Location"] = view.urls.get
-    response.headers.update(await run_in_threadpool(rate_limit_headers, state.quota, scope, state.minute_seconds))
+    response.headers.update(rate_limit_headers(usages, state.minute_seconds))
     return view
 
 

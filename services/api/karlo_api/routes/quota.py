@@ -8,7 +8,7 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel
 
 from karlo_api.deps import StateDep, TenantDep
-from karlo_api.ratelimit import rate_limit_headers
+from karlo_api.ratelimit import limited, rate_limit_headers
 from karlo_core.quota.policy import scopes_for
 
 router = APIRouter(prefix="/v1/quota", tags=["quota"])
@@ -34,19 +34,22 @@ class QuotaView(BaseModel):
 @router.get("", response_model=QuotaView)
 def read_quota(state: StateDep, tenant: TenantDep, response: Response) -> QuotaView:
     """Counted in generated images: a job with 8 samples uses 8. ``karlo`` is the upstream account."""
-    scopes = scopes_for(state.settings, tenant)
-    views = []
-    for scope in scopes:
-        windows = [
-            WindowView(
-                window=u.window,
-                limit=u.limit,
-                used=u.used,
-                remaining=u.remaining,
-                resets_at=datetime.fromtimestamp(u.resets_at, UTC),
-            )
-            for u in state.quota.usage(scope)
-        ]
-        views.append(ScopeView(scope="karlo" if scope is scopes[0] else "tenant", windows=windows))
-    response.headers.update(rate_limit_headers(state.quota, scopes[-1], state.minute_seconds))
+    usages = [state.quota.usage(scope) for scope in scopes_for(state.settings, tenant)]
+    views = [
+        ScopeView(
+            scope="karlo" if index == 0 else "tenant",
+            windows=[
+                WindowView(
+                    window=u.window,
+                    limit=u.limit,
+                    used=u.used,
+                    remaining=u.remaining,
+                    resets_at=datetime.fromtimestamp(u.resets_at, UTC),
+                )
+                for u in scope_usages
+            ],
+        )
+        for index, scope_usages in enumerate(usages)
+    ]
+    response.headers.update(rate_limit_headers(limited(usages[-1]), state.minute_seconds))
     return QuotaView(scopes=views)
