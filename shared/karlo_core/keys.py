@@ -68,3 +68,33 @@ def tenant_api_keys(tenant_id: str) -> str:
 def idempotency(tenant_id: str, key: str) -> str:
     """String: one tenant's Idempotency-Key record (body fingerprint, then the first answer), kept 24 h."""
     return f"{PREFIX}:idempotency:{tenant_id}:{key}"
+
+
+def job_deliveries(job_id: str) -> str:
+    """Hash: a job's webhook deliveries, event sequence number -> delivery record JSON (the outbox)."""
+    return f"{PREFIX}:job:{job_id}:deliveries"
+
+
+def webhook_schedule() -> str:
+    """Sorted set: pending deliveries ("job id:seq") scored by when their next attempt is due."""
+    return f"{PREFIX}:webhooks:schedule"
+
+
+def webhook_secrets(tenant_id: str) -> str:
+    """Hash: a tenant's signing secrets (primary, and the previous one until its grace period ends)."""
+    return f"{PREFIX}:tenant:{tenant_id}:webhook-secrets"
+
+
+def webhook_config(tenant_id: str) -> str:
+    """Hash: a tenant's webhook settings (default_url)."""
+    return f"{PREFIX}:tenant:{tenant_id}:webhook-config"
+
+
+def webhook_disabled(tenant_id: str) -> str:
+    """Hash: endpoint URLs a receiver disabled with 410 Gone -> JSON {at, delivery_id}."""
+    return f"{PREFIX}:tenant:{tenant_id}:webhook-disabled"
+
+
+def webhook_dead_letters(tenant_id: str) -> str:
+    """Sorted set: a tenant's exhausted deliveries ("job id:seq") scored by when they were given up."""
+    return f"{PREFIX}:tenant:{tenant_id}:webhook-dead-letters"
