@@ -82,3 +82,7 @@ class Job:
     failures: int = 0
     #: While waiting for quota: when it is expected to run.
     quota_eta: float | None = None
+    #: Where this job's webhook events go (the job's own URL or the tenant default), and which events
+    #: (space-separated names; empty for all).
+    webhook_url: str | None = None
+    webhook_events: str = ""

@@ -4,6 +4,8 @@ A job is a hash: ``spec`` (immutable JSON: id, kind, tenant, input, created_at),
 ``lease_token`` while a worker holds it, timestamps, and ``images`` / ``error`` / ``upstream`` as JSON.
 Every active job also sits in a deadlines sorted set; the sweeper re-dispatches jobs whose deadline passed
 (a lost message, a worker that died), and a worker's lease is that deadline, kept alive while it works.
+Every status change also records the job's webhook event (``lua/job_events.lua``) in the same script, so an
+event is never lost between the change and its outbox entry, nor sent for a change that did not happen.
 """
 
 from __future__ import annotations
@@ -56,24 +58,24 @@ class JobStore:
         }
         keys_ = [keys.job(job.id), keys.job_deadlines()]
         args = [job.id, json.dumps(spec, separators=(",", ":")), job.status.value, dispatch_grace]
+        if job.webhook_url:
+            args += ["webhook_url", job.webhook_url, "webhook_events", job.webhook_events]
         return bool(self._create(keys=keys_, args=args))
 
     def get(self, job_id: str) -> Job | None:
         raw = self._redis.hgetall(keys.job(job_id))
-        return _job_from_hash({str(k): str(v) for k, v in raw.items()}) if raw else None
+        return job_from_hash({str(k): str(v) for k, v in raw.items()}) if raw else None
 
     def delete(self, job_id: str) -> None:
         """Remove a job that could not be dispatched, so no half-made job is left behind."""
         with self._redis.pipeline() as pipe:
-            pipe.delete(keys.job(job_id))
+            pipe.delete(keys.job(job_id), keys.job_deliveries(job_id))
             pipe.zrem(keys.job_deadlines(), job_id)
             pipe.execute()
 
     def claim(self, job_id: str, token: str, *, lease_seconds: float) -> Claim:
         statuses = [s.value for s in CLAIMABLE_STATUSES]
-        reply = self._claim(
-            keys=[keys.job(job_id), keys.job_deadlines()], args=[job_id, token, lease_seconds, *statuses]
-        )
+        reply = self._claim(keys=_transition_keys(job_id), args=[job_id, token, lease_seconds, *statuses])
         if reply[0] == "claimed":
             return Claim(True, "claimed", int(reply[1]))
         return Claim(False, str(reply[0]))
@@ -114,11 +116,13 @@ class JobStore:
         for name, value in fields.items():
             pairs += [name, json.dumps(value, separators=(",", ":"))]
         deadline = "" if next_deadline is None else repr(next_deadline)
-        reply = self._settle(
-            keys=[keys.job(job_id), keys.job_deadlines()],
-            args=[job_id, token, status.value, deadline, *pairs],
-        )
+        reply = self._settle(keys=_transition_keys(job_id), args=[job_id, token, status.value, deadline, *pairs])
         return bool(reply == "ok")
+
+
+def _transition_keys(job_id: str) -> list[str]:
+    """Keys of every script that changes a job's status: the change records its webhook event atomically."""
+    return [keys.job(job_id), keys.job_deadlines(), keys.job_deliveries(job_id), keys.webhook_schedule()]
 
 
 def _optional_float(value: str | None) -> float | None:
@@ -129,7 +133,8 @@ def _json_list(value: str | None) -> Iterable[dict[str, Any]]:
     return json.loads(value) if value else []
 
 
-def _job_from_hash(raw: dict[str, str]) -> Job:
+def job_from_hash(raw: dict[str, str]) -> Job:
+    """A job from its hash fields (also from the snapshot a webhook delivery keeps)."""
     spec = json.loads(raw["spec"])
     error = json.loads(raw["error"]) if raw.get("error") else None
     return Job(
@@ -148,4 +153,6 @@ def _job_from_hash(raw: dict[str, str]) -> Job:
         notices=spec.get("notices", []),
         failures=int(raw.get("failures", 0)),
         quota_eta=_optional_float(raw.get("quota_eta")),
+        webhook_url=raw.get("webhook_url") or None,
+        webhook_events=raw.get("webhook_events", ""),
     )
