@@ -7,7 +7,7 @@ from typing import Any
 
 from celery import Celery, signals
 
-from karlo_core.queue import RUN_JOB_TASK, Queue, make_celery
+from karlo_core.queue import DELIVER_WEBHOOK_TASK, RUN_JOB_TASK, Queue, make_celery
 from karlo_core.settings import Settings
 from karlo_worker import pipeline
 from karlo_worker.runtime import WorkerRuntime, make_runtime
@@ -38,12 +38,21 @@ def make_worker_app(settings: Settings) -> Celery:
     def run_job(*, job_id: str) -> None:
         pipeline.run_job(job_id, runtime.get())
 
+    @app.task(name=DELIVER_WEBHOOK_TASK, queue=Queue.WEBHOOKS.value, ignore_result=True)
+    def deliver_webhook(*, job_id: str, seq: int) -> None:
+        runtime.get().deliverer.deliver(job_id, seq)
+
     sweepers: list[Sweeper] = []
 
     def start_sweeper(**_: Any) -> None:
         rt = runtime.get()
         sweeper = Sweeper(
-            rt.store, app, interval=settings.sweep_interval_seconds, grace=settings.dispatch_grace_seconds
+            rt.store,
+            rt.outbox,
+            app,
+            interval=settings.sweep_interval_seconds,
+            grace=settings.dispatch_grace_seconds,
+            delivery_lease=settings.webhook_timeout_seconds + 60,
         )
         sweeper.start()
         sweepers.append(sweeper)

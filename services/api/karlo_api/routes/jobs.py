@@ -13,7 +13,6 @@ from karlo_api.deps import ApiState, StateDep, TenantDep
 from karlo_api.job_requests import ParsedJob, read_job_request
 from karlo_api.problems import Problem
 from karlo_api.ratelimit import limited, rate_limit_headers, refuse_if_spent
-from karlo_api.views import JobView, job_view
 from karlo_core.errors import StorageError
 from karlo_core.ids import is_job_id, new_job_id
 from karlo_core.jobs import Job, JobStatus
@@ -21,6 +20,7 @@ from karlo_core.karlo import rules
 from karlo_core.queue import enqueue_job
 from karlo_core.quota.policy import tenant_scope, upstream_scope
 from karlo_core.storage import input_key
+from karlo_core.views import JobView, job_view
 
 log = logging.getLogger(__name__)
 
