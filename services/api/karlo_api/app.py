@@ -11,7 +11,7 @@ from karlo_api.body_limit import BodyLimitMiddleware
 from karlo_api.deps import ApiState
 from karlo_api.job_requests import CREATE_JOB_ADAPTER, JobRequestParser
 from karlo_api.problems import install_problem_handlers
-from karlo_api.routes import files, health, jobs, quota
+from karlo_api.routes import deliveries, files, health, jobs, quota, webhooks
 from karlo_core import __version__
 from karlo_core.jobstore import JobStore
 from karlo_core.netguard import NetGuard, guarded_client, parse_networks
@@ -20,6 +20,8 @@ from karlo_core.quota.policy import make_buckets
 from karlo_core.redis_client import make_redis
 from karlo_core.settings import Settings
 from karlo_core.storage.factory import link_signer, make_storage
+from karlo_core.webhooks.factory import secret_store, webhook_guard
+from karlo_core.webhooks.outbox import Outbox
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -44,12 +46,19 @@ def create_app(settings: Settings) -> FastAPI:
         storage=make_storage(settings),
         celery=make_celery(settings, "karlo_api"),
         signer=link_signer(settings),
-        parser=JobRequestParser(fetcher=fetcher, allow_non_english=settings.allow_non_english_prompts),
+        parser=JobRequestParser(
+            fetcher=fetcher, allow_non_english=settings.allow_non_english_prompts, webhook_guard=webhook_guard(settings)
+        ),
         quota=make_buckets(settings, client),
+        outbox=Outbox(client),
+        webhook_secrets=secret_store(settings, client),
+        webhook_guard=webhook_guard(settings),
     )
     install_problem_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_body_bytes)
     app.include_router(jobs.router)
+    app.include_router(deliveries.router)
+    app.include_router(webhooks.router)
     app.include_router(files.router)
     app.include_router(quota.router)
     app.include_router(health.router)

@@ -11,10 +11,13 @@ from fastapi import Depends, Request
 
 from karlo_api.job_requests import JobRequestParser
 from karlo_core.jobstore import JobStore
+from karlo_core.netguard import NetGuard
 from karlo_core.quota.buckets import QuotaBuckets
 from karlo_core.settings import Settings
 from karlo_core.storage import Storage
 from karlo_core.storage.links import LinkSigner
+from karlo_core.webhooks.outbox import Outbox
+from karlo_core.webhooks.secrets import SecretStore
 
 
 @dataclass
@@ -27,6 +30,9 @@ class ApiState:
     signer: LinkSigner
     parser: JobRequestParser
     quota: QuotaBuckets
+    outbox: Outbox
+    webhook_secrets: SecretStore
+    webhook_guard: NetGuard
 
     @property
     def minute_seconds(self) -> float:

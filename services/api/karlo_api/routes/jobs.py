@@ -13,6 +13,7 @@ from karlo_api.deps import ApiState, StateDep, TenantDep
 from karlo_api.job_requests import ParsedJob, read_job_request
 from karlo_api.problems import Problem
 from karlo_api.ratelimit import limited, rate_limit_headers, refuse_if_spent
+from karlo_api.webhook_targets import webhook_target
 from karlo_core.errors import StorageError
 from karlo_core.ids import is_job_id, new_job_id
 from karlo_core.jobs import Job, JobStatus
@@ -76,6 +77,7 @@ def _store_inputs(state: ApiState, job_id: str, parsed: ParsedJob) -> dict[str, 
 
 
 def _accept(state: ApiState, tenant: str, parsed: ParsedJob) -> Job:
+    webhook_url, webhook_events = webhook_target(state, tenant, parsed.webhook)
     job_id = new_job_id()
     try:
         stored = _store_inputs(state, job_id, parsed)
@@ -94,7 +96,10 @@ def _accept(state: ApiState, tenant: str, parsed: ParsedJob) -> Job:
         created_at=time.time(),
         tenant=tenant,
         notices=parsed.notices,
+        webhook_url=webhook_url,
+        webhook_events=webhook_events,
     )
+
     state.store.create(job, dispatch_grace=state.settings.dispatch_grace_seconds)
     try:
         enqueue_job(state.celery, job.id)
