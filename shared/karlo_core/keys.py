@@ -82,19 +82,19 @@ def webhook_schedule() -> str:
 
 def webhook_secrets(tenant_id: str) -> str:
     """Hash: a tenant's signing secrets (primary, and the previous one until its grace period ends)."""
-    return f"{PREFIX}:tenant:{tenant_id}:webhook-secrets"
+    return f"{PREFIX}:webhooks:{tenant_id}:secrets"
 
 
 def webhook_config(tenant_id: str) -> str:
     """Hash: a tenant's webhook settings (default_url)."""
-    return f"{PREFIX}:tenant:{tenant_id}:webhook-config"
+    return f"{PREFIX}:webhooks:{tenant_id}:config"
 
 
 def webhook_disabled(tenant_id: str) -> str:
     """Hash: endpoint URLs a receiver disabled with 410 Gone -> JSON {at, delivery_id}."""
-    return f"{PREFIX}:tenant:{tenant_id}:webhook-disabled"
+    return f"{PREFIX}:webhooks:{tenant_id}:disabled"
 
 
 def webhook_dead_letters(tenant_id: str) -> str:
     """Sorted set: a tenant's exhausted deliveries ("job id:seq") scored by when they were given up."""
-    return f"{PREFIX}:tenant:{tenant_id}:webhook-dead-letters"
+    return f"{PREFIX}:webhooks:{tenant_id}:dead-letters"
