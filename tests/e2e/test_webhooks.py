@@ -3,6 +3,7 @@ standardwebhooks library from PyPI."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -91,6 +92,8 @@ def test_the_event_filter_sends_only_the_events_asked_for(stack: AppStack, recei
 
 def test_the_tenant_default_url_serves_jobs_that_name_none(stack: AppStack, receiver: Receiver) -> None:
     tenant = stack.new_tenant("defaults")
+    no_secret = submit(tenant, {"input": INPUT, "webhook": {"url": receiver.hook("/default")}})
+    assert no_secret.status_code == 409 and no_secret.json()["type"] == "/problems/webhook-secret-missing"
     url = f"{stack.api_url}/v1/webhooks/default"
     refused = httpx.put(url, json={"url": receiver.hook("/default")}, headers=tenant.headers, timeout=10)
     assert refused.status_code == 409 and refused.json()["type"] == "/problems/webhook-secret-missing"
@@ -187,6 +190,31 @@ def test_gone_disables_the_endpoint(stack: AppStack, receiver: Receiver) -> None
     later = wait_for_deliveries(stack, second["id"], count=2, statuses={"disabled"})
     assert all(d["attempts"] == [] for d in later)
     assert len(receiver.received("/gone")) == 1, "nothing more was sent to the disabled endpoint"
+
+    receiver.script("/gone", status=200)
+    enable = httpx.delete(
+        f"{stack.api_url}/v1/webhooks/disabled-endpoints",
+        params={"url": receiver.hook("/gone")},
+        headers=stack.headers,
+        timeout=10,
+    )
+    assert enable.status_code == 204
+    third = run_job(stack, {"url": receiver.hook("/gone"), "events": ["job.succeeded"]})
+    wait_for_deliveries(stack, third["id"], count=1, statuses={"delivered"})
+
+
+def test_multipart_jobs_take_the_webhook_as_a_json_part(stack: AppStack, receiver: Receiver) -> None:
+    secret = rotate_secret(stack)
+    webhook = json.dumps({"url": receiver.hook("/multipart"), "events": ["job.succeeded"]})
+    response = httpx.post(
+        f"{stack.api_url}/v1/jobs",
+        files={"kind": (None, "generate"), "input": (None, json.dumps(INPUT)), "webhook": (None, webhook)},
+        headers=stack.headers,
+        timeout=30,
+    )
+    assert response.status_code == 202, response.text
+    wait_for_deliveries(stack, response.json()["id"], count=1, statuses={"delivered"})
+    assert [h["karloq-event"] for h, _ in verified(receiver, secret, "/multipart")] == ["job.succeeded"]
 
 
 def test_exhausted_deliveries_are_dead_letters_and_replay_keeps_their_ids(
