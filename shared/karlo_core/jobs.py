@@ -82,3 +82,5 @@ class Job:
     failures: int = 0
     #: While waiting for quota: when it is expected to run.
     quota_eta: float | None = None
+    #: A cancel arrived while the job was running; it ends canceled once the upstream call returns.
+    cancel_requested: bool = False

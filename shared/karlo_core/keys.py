@@ -68,3 +68,13 @@ def tenant_api_keys(tenant_id: str) -> str:
 def idempotency(tenant_id: str, key: str) -> str:
     """String: one tenant's Idempotency-Key record (body fingerprint, then the first answer), kept 24 h."""
     return f"{PREFIX}:idempotency:{tenant_id}:{key}"
+
+
+def tenant_jobs(tenant_id: str) -> str:
+    """Sorted set (all scores 0, so ordered by id, which is by creation time): every job of a tenant."""
+    return f"{PREFIX}:tenant-jobs:{tenant_id}"
+
+
+def tenant_active_jobs(tenant_id: str) -> str:
+    """Sorted set: a tenant's jobs counted against its concurrent-job cap (pruned of finished ones)."""
+    return f"{PREFIX}:tenant-active:{tenant_id}"

@@ -20,6 +20,7 @@ from karlo_core.quota.policy import make_buckets
 from karlo_core.redis_client import make_redis
 from karlo_core.settings import Settings
 from karlo_core.storage.factory import link_signer, make_storage
+from karlo_core.tenant_jobs import TenantJobs
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -46,6 +47,7 @@ def create_app(settings: Settings) -> FastAPI:
         signer=link_signer(settings),
         parser=JobRequestParser(fetcher=fetcher, allow_non_english=settings.allow_non_english_prompts),
         quota=make_buckets(settings, client),
+        tenant_jobs=TenantJobs(client),
     )
     install_problem_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_body_bytes)
