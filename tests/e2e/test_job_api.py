@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,7 +26,7 @@ def _body(prompt: str) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def idle(services: Services) -> Iterator[AppStack]:
     """No workers: every accepted job stays queued."""
-    env = base_env(services, "local", KARLOQ_MAX_ACTIVE_JOBS_PER_TENANT="3")
+    env = base_env(services, "local", KARLOQ_MAX_ACTIVE_JOBS_PER_TENANT="3", KARLOQ_REQUEST_TIMEOUT_SECONDS="1")
     app_stack = AppStack(Path(services.workdir) / "job-api-idle", env).start(workers=0)
     yield app_stack
     app_stack.stop()
@@ -213,3 +215,23 @@ def test_a_tenant_at_its_cap_gets_429_and_others_do_not(idle: AppStack) -> None:
     assert submit(idle.new_tenant("uncapped"), BODY).status_code == 202
     _cancel(capped, ids[0])
     assert submit(capped, BODY).status_code == 202
+
+
+# --- Request timeout ------------------------------------------------------------------------------------
+
+
+def test_a_request_that_takes_too_long_gets_a_503_and_leaves_nothing(idle: AppStack) -> None:
+    host, port = idle.api_url.removeprefix("http://").split(":")
+    body = json.dumps(BODY).encode()
+    head = (
+        f"POST /v1/jobs HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+        f"Authorization: Bearer {idle.tenant.api_key}\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    queued_before = idle.redis().llen("jobs")
+    with socket.create_connection((host, int(port)), timeout=10) as conn:
+        conn.sendall(head.encode() + body[:10])  # and the rest never comes
+        answer = conn.recv(65536).decode()
+    assert answer.startswith("HTTP/1.1 503"), answer
+    assert "/problems/request-timeout" in answer
+    assert idle.redis().llen("jobs") == queued_before
+    assert _list(idle, status="queued").json()["data"] == []

@@ -12,6 +12,7 @@ from karlo_api.deps import ApiState
 from karlo_api.job_requests import CREATE_JOB_ADAPTER, JobRequestParser
 from karlo_api.problems import install_problem_handlers
 from karlo_api.routes import files, health, jobs, quota
+from karlo_api.timeouts import RequestTimeoutMiddleware
 from karlo_core import __version__
 from karlo_core.jobstore import JobStore
 from karlo_core.netguard import NetGuard, guarded_client, parse_networks
@@ -51,6 +52,9 @@ def create_app(settings: Settings) -> FastAPI:
     )
     install_problem_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_body_bytes)
+    app.add_middleware(
+        RequestTimeoutMiddleware, seconds=settings.request_timeout_seconds, max_wait_seconds=settings.max_wait_seconds
+    )
     app.include_router(jobs.router)
     app.include_router(files.router)
     app.include_router(quota.router)

@@ -16,6 +16,7 @@ from karlo_api.job_requests import read_job_request
 from karlo_api.prefer import requested_wait, wait_until_finished
 from karlo_api.problems import Problem
 from karlo_api.ratelimit import limited, rate_limit_headers, refuse_if_spent
+from karlo_api.timeouts import mark_committed
 from karlo_api.views import JobView, job_view
 from karlo_core.ids import is_job_id
 from karlo_core.jobs import Job, JobKind, JobStatus
@@ -101,7 +102,7 @@ async def create_job(
     raw = await read_job_request(request)
 
     async def accept() -> Answer:
-        return await _accept(state, tenant, raw)
+        return await _accept(request, state, tenant, raw)
 
     answer = await (answer_once(state, tenant, idempotency_key, raw, accept) if idempotency_key else accept())
     wait = requested_wait(prefer, state.settings.max_wait_seconds)
@@ -114,12 +115,13 @@ async def create_job(
     return Answer(status.HTTP_200_OK, _view(state, job).model_dump(mode="json"), headers).response()
 
 
-async def _accept(state: ApiState, tenant: str, raw: dict[str, Any]) -> Answer:
+async def _accept(request: Request, state: ApiState, tenant: str, raw: dict[str, Any]) -> Answer:
     parsed = await run_in_threadpool(state.parser.parse, raw)
     own = tenant_scope(state.settings, tenant)
     usages = limited(await run_in_threadpool(state.quota.usage, own or upstream_scope(state.settings)))
     if own is not None:
         refuse_if_spent(usages, int(parsed.params.get("samples", 1)), state.minute_seconds)
+    mark_committed(request)
     job = await run_in_threadpool(accept_job, state, tenant, parsed)
     view = _view(state, job)
     headers = {"Location": view.urls.get, **rate_limit_headers(usages, state.minute_seconds)}
