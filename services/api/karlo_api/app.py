@@ -12,6 +12,7 @@ from karlo_api.deps import ApiState
 from karlo_api.job_requests import CREATE_JOB_ADAPTER, JobRequestParser
 from karlo_api.problems import install_problem_handlers
 from karlo_api.routes import deliveries, files, health, jobs, quota, webhooks
+from karlo_api.timeouts import RequestTimeoutMiddleware
 from karlo_core import __version__
 from karlo_core.jobstore import JobStore
 from karlo_core.netguard import NetGuard, guarded_client, parse_networks
@@ -20,6 +21,7 @@ from karlo_core.quota.policy import make_buckets
 from karlo_core.redis_client import make_redis
 from karlo_core.settings import Settings
 from karlo_core.storage.factory import link_signer, make_storage
+from karlo_core.tenant_jobs import TenantJobs
 from karlo_core.webhooks.factory import secret_store, webhook_guard
 from karlo_core.webhooks.outbox import Outbox
 
@@ -53,9 +55,13 @@ def create_app(settings: Settings) -> FastAPI:
         outbox=Outbox(client),
         webhook_secrets=secret_store(settings, client),
         webhook_guard=webhook_guard(settings),
+        tenant_jobs=TenantJobs(client),
     )
     install_problem_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_body_bytes)
+    app.add_middleware(
+        RequestTimeoutMiddleware, seconds=settings.request_timeout_seconds, max_wait_seconds=settings.max_wait_seconds
+    )
     app.include_router(jobs.router)
     app.include_router(deliveries.router)
     app.include_router(webhooks.router)

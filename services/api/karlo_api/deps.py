@@ -18,6 +18,7 @@ from karlo_core.quota.buckets import QuotaBuckets
 from karlo_core.settings import Settings
 from karlo_core.storage import Storage
 from karlo_core.storage.links import LinkSigner
+from karlo_core.tenant_jobs import TenantJobs
 from karlo_core.tenants import authenticate
 from karlo_core.webhooks.outbox import Outbox
 from karlo_core.webhooks.secrets import SecretStore
@@ -36,6 +37,7 @@ class ApiState:
     outbox: Outbox
     webhook_secrets: SecretStore
     webhook_guard: NetGuard
+    tenant_jobs: TenantJobs
 
     @property
     def minute_seconds(self) -> float:

@@ -52,7 +52,7 @@ def _run_claimed(job: Job, token: str, reservation_id: str, rt: WorkerRuntime) -
         _wait_or_fail_for_quota(job, token, decision, rt)
         return
     try:
-        images, upstream = _generate_and_store(job, rt)
+        outcome = _generate_and_store(job, rt)
     except KarloQueueError as exc:
         if generated_nothing(exc) and rt.quota.refund(reservation_id):
             log.info("quota refunded", extra={"job_id": job.id, "images": images_wanted})
@@ -64,10 +64,15 @@ def _run_claimed(job: Job, token: str, reservation_id: str, rt: WorkerRuntime) -
         else:
             _settle_failure(job, token, exc, rt)
         return
+    if outcome is None:
+        rt.store.end_canceled(job.id, token)
+        log.info("job canceled while running; its images were not kept", extra={"job_id": job.id})
+        return
+    images, upstream = outcome
     if rt.store.succeed(job.id, token, images, upstream):
         log.info("job succeeded", extra={"job_id": job.id, "images": len(images)})
     else:
-        log.warning("job result discarded: lease lost", extra={"job_id": job.id})
+        log.warning("job result discarded: canceled meanwhile, or lease lost", extra={"job_id": job.id})
 
 
 def _wait_or_fail_for_quota(job: Job, token: str, denied: Denied, rt: WorkerRuntime) -> None:
@@ -82,9 +87,12 @@ def _wait_or_fail_for_quota(job: Job, token: str, denied: Denied, rt: WorkerRunt
     log.info("job waits for quota", extra={**extra, "delay_seconds": round(delay, 2)})
 
 
-def _generate_and_store(job: Job, rt: WorkerRuntime) -> tuple[list[StoredImage], dict[str, Any]]:
+def _generate_and_store(job: Job, rt: WorkerRuntime) -> tuple[list[StoredImage], dict[str, Any]] | None:
+    """The stored images and Karlo's facts; None when the job was canceled while Karlo worked."""
     path, body = karlo_request(job, rt.storage)
     result = rt.karlo.infer(path, body)
+    if rt.store.cancel_requested(job.id):
+        return None
     images = [_store_image(job.id, index, image, rt) for index, image in enumerate(result.images)]
     return images, _upstream_facts(result)
 
