@@ -13,7 +13,8 @@ import pytest
 from standardwebhooks import Webhook
 
 from karlo_devstack.processes import wait_until
-from support.api import submit, wait_until_terminal
+from karlo_devstack.services import sim_control
+from support.api import submit, wait_for_status, wait_until_terminal
 from support.receiver import Receiver
 from support.stacks import AppStack, Services, base_env
 from support.webhooks import deliveries, rotate_secret, verified, wait_for_deliveries
@@ -257,3 +258,18 @@ def test_another_tenants_deliveries_are_not_found(stack: AppStack, receiver: Rec
     assert replay.json() == {"replayed": 0}
     assert deliveries(stack, job["id"])[0]["attempts"][0]["status_code"] == 200
     assert Webhook  # the library is what verifies, above
+
+
+def test_canceling_a_running_job_sends_job_canceled(stack: AppStack, receiver: Receiver, services: Services) -> None:
+    secret = rotate_secret(stack)
+    sim_control(services.sim_url, latency_ms=1500)
+    response = submit(stack, {"input": INPUT, "webhook": {"url": receiver.hook("/cancel")}})
+    job_id = response.json()["id"]
+    wait_for_status(stack, job_id, {"running"})
+    cancel = httpx.post(f"{stack.api_url}/v1/jobs/{job_id}/cancel", headers=stack.headers, timeout=10)
+    assert cancel.status_code < 300, cancel.text
+    assert wait_until_terminal(stack, job_id)["status"] == "canceled"
+    found = wait_for_deliveries(stack, job_id, count=2, statuses={"delivered"})
+    assert [d["event"] for d in found] == ["job.started", "job.canceled"]
+    bodies = {h["karloq-event"]: body for h, body in verified(receiver, secret, "/cancel")}
+    assert bodies["job.canceled"]["status"] == "canceled"

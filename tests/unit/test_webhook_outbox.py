@@ -137,3 +137,17 @@ def test_the_outbox_holds_no_secret(store: JobStore, client: redis.Redis) -> Non
     raw = client.hget(keys.job_deliveries(job.id), "1")
     assert raw is not None and "whsec_" not in raw
     assert json.loads(raw)["job"]["webhook_url"] == "https://example.com/hook"
+
+
+def test_cancel_records_job_canceled_whichever_script_ends_the_job(store: JobStore, outbox: Outbox) -> None:
+    queued = make_job(store)
+    store.cancel(queued.id)
+    assert [d.event for d in outbox.deliveries(queued.id)] == ["job.canceled"]
+    running = make_job(store)
+    store.claim(running.id, "a", lease_seconds=30)
+    store.cancel(running.id)
+    assert [d.event for d in outbox.deliveries(running.id)] == ["job.started"], "only requested while running"
+    store.succeed(running.id, "a", [IMAGE], {})
+    events = outbox.deliveries(running.id)
+    assert [d.event for d in events] == ["job.started", "job.canceled"]
+    assert events[-1].job_at_event().status == JobStatus.CANCELED
