@@ -90,6 +90,11 @@ def webhook_schedule() -> str:
     return f"{PREFIX}:webhooks:schedule"
 
 
+def webhook_sending(job_id: str, seq: int) -> str:
+    """String with a TTL: one attempt of this delivery is in flight, so duplicate messages do not send twice."""
+    return f"{PREFIX}:webhooks:sending:{job_id}:{seq}"
+
+
 def webhook_secrets(tenant_id: str) -> str:
     """Hash: a tenant's signing secrets (primary, and the previous one until its grace period ends)."""
     return f"{PREFIX}:webhooks:{tenant_id}:secrets"

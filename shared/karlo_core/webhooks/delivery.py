@@ -42,12 +42,27 @@ class Deliverer:
     policy: RetryPolicy
     base_url: str
     url_ttl: int
+    #: Longer than one attempt can take (the HTTP timeout and signing/rendering).
+    attempt_ttl: float = 60.0
 
     def deliver(self, job_id: str, seq: int) -> str | None:
-        """Make one attempt at a pending delivery; returns the delivery's new status (None: nothing to do)."""
-        delivery = self.outbox.get(job_id, seq)
-        if delivery is None or delivery.status != "pending":
+        """Make one attempt at a due delivery; returns its new status (None: not due, or already in flight).
+
+        Messages may be duplicated (the dispatcher re-sends after a lease); only one run attempts at a time,
+        and a message for an attempt already made (the delivery now waits for a later try) does nothing.
+        """
+        if not self.outbox.begin_attempt(job_id, seq, ttl_seconds=self.attempt_ttl):
             return None
+        try:
+            delivery = self.outbox.get(job_id, seq)
+            if delivery is None or delivery.status != "pending" or (delivery.next_at or 0) > time.time() + 1:
+                return None
+            return self._attempt(delivery)
+        finally:
+            self.outbox.end_attempt(job_id, seq)
+
+    def _attempt(self, delivery: Delivery) -> str:
+        job_id = delivery.job_id
         extra = {"job_id": job_id, "delivery_id": delivery.id, "event": delivery.event}
         if self.outbox.is_disabled(delivery.tenant, delivery.url):
             self.outbox.record(delivery, None, status="disabled")

@@ -41,4 +41,5 @@ def make_deliverer(settings: Settings, client: redis.Redis, storage: Storage) ->
         policy=policy,
         base_url=settings.public_base_url.rstrip("/"),
         url_ttl=settings.image_url_ttl_seconds,
+        attempt_ttl=settings.webhook_timeout_seconds * 4 + 30,
     )

@@ -118,6 +118,13 @@ class Outbox:
         return [_split(str(m)) for m in members]
 
     # --- dispatching and recording -------------------------------------------------------------------
+    def begin_attempt(self, job_id: str, seq: int, *, ttl_seconds: float) -> bool:
+        """Take the right to make the next attempt; False while another run's attempt is in flight."""
+        return bool(self._redis.set(keys.webhook_sending(job_id, seq), "1", nx=True, px=int(ttl_seconds * 1000)))
+
+    def end_attempt(self, job_id: str, seq: int) -> None:
+        self._redis.delete(keys.webhook_sending(job_id, seq))
+
     def due(self, *, limit: int, lease_seconds: float) -> list[tuple[str, int]]:
         """Deliveries whose next attempt is due; each is leased for ``lease_seconds`` before it is due again."""
         members = self._due(keys=[keys.webhook_schedule()], args=[limit, lease_seconds])
