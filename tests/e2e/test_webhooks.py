@@ -81,6 +81,9 @@ def test_a_job_sends_started_and_succeeded_signed_with_its_result(stack: AppStac
     assert "data" not in image and image["key"] == job["output"]["images"][0]["key"]
     download = httpx.get(image["url"], timeout=10)
     assert download.status_code == 200 and len(download.content) == image["bytes"]
+    for log in (stack.workdir / "logs").glob("*.log"):
+        text = log.read_text(errors="replace")
+        assert secret not in text and secret.removeprefix("whsec_") not in text, f"the secret leaked into {log}"
 
 
 def test_the_event_filter_sends_only_the_events_asked_for(stack: AppStack, receiver: Receiver) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from prometheus_client import REGISTRY
 from standardwebhooks import Webhook
 
 from karlo_core.ids import new_job_id
@@ -43,6 +44,11 @@ def parts(services: Services, tmp_path: Path) -> Iterator[tuple[JobStore, Delive
     client.close()
 
 
+def attempts_counted(outcome: str) -> float:
+    labels = {"event": "job.started", "outcome": outcome}
+    return REGISTRY.get_sample_value("karlo_queue_webhook_attempts_total", labels) or 0.0
+
+
 def started_job(store: JobStore, url: str) -> Job:
     job = Job(
         id=new_job_id(),
@@ -65,8 +71,10 @@ def test_a_duplicate_message_after_delivery_sends_nothing(
     store, deliverer = parts
     secret = deliverer.secrets.rotate("t9").secret
     job = started_job(store, receiver.hook("/dup-ok"))
+    before = attempts_counted("delivered")
     assert deliverer.deliver(job.id, 1) == "delivered"
     assert deliverer.deliver(job.id, 1) is None
+    assert attempts_counted("delivered") == before + 1
     [record] = receiver.received("/dup-ok")
     body = Webhook(secret).verify(record["body"], record["headers"])
     assert (body["id"], body["status"]) == (job.id, "running")
