@@ -103,6 +103,9 @@ class Settings(BaseSettings):
     #: Queues a worker consumes; a worker started with KARLOQ_WORKER_QUEUES=webhooks only delivers webhooks.
     worker_queues: str = "jobs,webhooks"
     webhook_timeout_seconds: float = Field(default=15.0, gt=0)
+    #: An attempt not recorded this long after it was dispatched counts as lost (its worker died, its message
+    #: vanished) and is dispatched again. Must be well over the timeout.
+    webhook_dispatch_lease_seconds: float = Field(default=120.0, gt=0)
     #: Delays between attempts after the first (immediate) one; s/m/h/d units. Svix's schedule, about a day.
     webhook_retry_schedule: str = "5s,5m,30m,2h,5h,10h,10h"
     #: Each delay is spread by up to this fraction either way, so retries of many deliveries do not align.
@@ -114,6 +117,12 @@ class Settings(BaseSettings):
     webhook_allow_http: bool = False
     #: After a rotation the previous secret keeps signing (next to the new one) this long.
     webhook_secret_grace_seconds: float = Field(default=86400.0, ge=0)
+
+    @model_validator(mode="after")
+    def _lease_outlasts_an_attempt(self) -> Settings:
+        if self.webhook_dispatch_lease_seconds <= self.webhook_timeout_seconds + 1:
+            raise ValueError("KARLOQ_WEBHOOK_DISPATCH_LEASE_SECONDS must exceed the webhook timeout by over a second")
+        return self
 
     @field_validator("webhook_retry_schedule")
     @classmethod

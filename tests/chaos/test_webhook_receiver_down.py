@@ -1,5 +1,6 @@
 """A receiver that is down (refused connections, then 500s, then 429 with Retry-After) for a while: every
-event still arrives once it recovers, with stable webhook-ids, and jobs finish at the usual pace meanwhile."""
+event still arrives once it recovers, with stable webhook-ids, and jobs finish at the usual pace meanwhile.
+A delivery worker killed in the middle of an attempt loses no event either."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from karlo_devstack.processes import wait_until
 from karlo_devstack.services import sim_control, start_worker
 from support.api import submit, wait_until_terminal
 from support.receiver import Receiver
@@ -111,3 +113,37 @@ def _check_attempts(stack: AppStack, job_ids: list[str]) -> None:
 
 def _seconds(iso: str) -> float:
     return datetime.fromisoformat(iso).timestamp()
+
+
+def test_a_delivery_worker_killed_mid_attempt_loses_no_event(services: Services) -> None:
+    env = base_env(
+        services,
+        "local",
+        **{**ENV, "KARLOQ_WEBHOOK_TIMEOUT_SECONDS": "8", "KARLOQ_WEBHOOK_DISPATCH_LEASE_SECONDS": "10"},
+    )
+    stack = AppStack(Path(services.workdir) / "delivery-worker-kill", env).start(workers=1)
+    receiver = Receiver(Path(services.workdir), name="kill-receiver").start()
+    try:
+        doomed = start_worker(stack.workdir, {**stack.env, "KARLOQ_WORKER_QUEUES": "webhooks"}, name="doomed")
+        stack.workers.append(doomed)
+        secret = rotate_secret(stack)
+        receiver.script("/kill", hang=60)
+        body = {
+            "input": {"prompt": "a lost letter", "width": 384, "height": 384},
+            "webhook": {"url": receiver.hook("/kill"), "events": ["job.succeeded"]},
+        }
+        job_id = submit(stack, body).json()["id"]
+        wait_until(lambda: len(receiver.received("/kill")) == 1, timeout=30, what="the attempt in flight")
+        killed_at = time.monotonic()
+        doomed.kill()
+        receiver.script("/kill", status=200)
+        stack.workers.append(start_worker(stack.workdir, {**stack.env, "KARLOQ_WORKER_QUEUES": "webhooks"}))
+        [delivery] = wait_for_deliveries(stack, job_id, count=1, statuses={"delivered"}, timeout=90)
+        recovered_after = time.monotonic() - killed_at
+        got = verified(receiver, secret, "/kill")
+    finally:
+        receiver.stop()
+        stack.stop()
+    print(f"\ndelivery worker killed mid-attempt; delivered {recovered_after:.1f} s later (dispatch lease 10 s)")
+    assert [a["outcome"] for a in delivery["attempts"]] == ["delivered"], "the lost attempt left no record"
+    assert [h["webhook-id"] for h, _ in got] == [delivery["id"]] * 2

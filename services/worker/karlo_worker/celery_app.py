@@ -52,7 +52,7 @@ def make_worker_app(settings: Settings) -> Celery:
             app,
             interval=settings.sweep_interval_seconds,
             grace=settings.dispatch_grace_seconds,
-            delivery_lease=settings.webhook_timeout_seconds + 60,
+            delivery_lease=settings.webhook_dispatch_lease_seconds,
         )
         sweeper.start()
         sweepers.append(sweeper)

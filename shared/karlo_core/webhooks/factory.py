@@ -41,5 +41,6 @@ def make_deliverer(settings: Settings, client: redis.Redis, storage: Storage) ->
         policy=policy,
         base_url=settings.public_base_url.rstrip("/"),
         url_ttl=settings.image_url_ttl_seconds,
-        attempt_ttl=settings.webhook_timeout_seconds * 4 + 30,
+        # Over an attempt's longest run, and under the dispatch lease, so a re-dispatched lost attempt can proceed.
+        attempt_ttl=(settings.webhook_timeout_seconds + settings.webhook_dispatch_lease_seconds) / 2,
     )
