@@ -78,3 +78,8 @@ def tenant_jobs(tenant_id: str) -> str:
 def tenant_active_jobs(tenant_id: str) -> str:
     """Sorted set: a tenant's jobs counted against its concurrent-job cap (pruned of finished ones)."""
     return f"{PREFIX}:tenant-active:{tenant_id}"
+
+
+def retention_lock() -> str:
+    """String with a TTL: held by the one worker running the retention purge this interval."""
+    return f"{PREFIX}:retention:lock"
