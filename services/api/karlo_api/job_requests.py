@@ -15,6 +15,7 @@ import httpx
 from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 
 from karlo_api.problems import Problem, invalid_input, validation_problem
 from karlo_core.image_inputs import InputImage, InvalidImage, decode_base64, fetch_image, validate_image
@@ -90,7 +91,10 @@ async def read_job_request(request: Request) -> dict[str, Any]:
 
 
 async def _read_multipart(request: Request) -> dict[str, Any]:
-    form = await request.form(max_files=2, max_fields=4)
+    try:
+        form = await request.form(max_files=2, max_fields=4)
+    except HTTPException as exc:  # Starlette's answer to a malformed or oversized form
+        raise invalid_input([{"field": "body", "rule": "multipart", "message": str(exc.detail)}]) from exc
     unknown = set(form.keys()) - {"kind", "input", "image", "mask"}
     if unknown:
         raise invalid_input(

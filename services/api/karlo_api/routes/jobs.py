@@ -14,7 +14,7 @@ from karlo_api.deps import ApiState, StateDep, TenantDep
 from karlo_api.idempotent import Answer, answer_once
 from karlo_api.job_requests import read_job_request
 from karlo_api.prefer import requested_wait, wait_until_finished
-from karlo_api.problems import Problem
+from karlo_api.problems import Problem, problems_for
 from karlo_api.ratelimit import limited, rate_limit_headers, refuse_if_spent
 from karlo_api.timeouts import mark_committed
 from karlo_api.views import JobView, job_view
@@ -82,6 +82,7 @@ Prefer = Annotated[
 
 CREATE_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"model": JobView, "description": "With `Prefer: wait=N`: the job finished within N seconds"},
+    **problems_for(401, 409, 413, 422, 429, 503),
 }
 
 
@@ -137,7 +138,7 @@ class JobPage(BaseModel):
 LIST_SCAN_LIMIT = 1000
 
 
-@router.get("", response_model=JobPage)
+@router.get("", response_model=JobPage, responses=problems_for(401, 422, 503))
 def list_jobs(
     state: StateDep,
     tenant: TenantDep,
@@ -167,7 +168,7 @@ def list_jobs(
     return JobPage(data=[_view(state, j) for j in found], next_cursor=before)
 
 
-@router.get("/{job_id}", response_model=JobView)
+@router.get("/{job_id}", response_model=JobView, responses=problems_for(401, 404, 422, 503))
 def read_job(job_id: str, state: StateDep, tenant: TenantDep) -> JobView:
     """The job as it stands now, with fresh links to its images once it has succeeded."""
     return _view(state, _own_job(state, tenant, job_id))
@@ -175,6 +176,7 @@ def read_job(job_id: str, state: StateDep, tenant: TenantDep) -> JobView:
 
 CANCEL_RESPONSES: dict[int | str, dict[str, Any]] = {
     202: {"model": JobView, "description": "The job is running: it ends canceled as soon as Karlo answers"},
+    **problems_for(401, 404, 409, 422, 503),
 }
 
 

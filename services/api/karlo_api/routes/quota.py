@@ -8,6 +8,7 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel
 
 from karlo_api.deps import StateDep, TenantDep
+from karlo_api.problems import problems_for
 from karlo_api.ratelimit import limited, rate_limit_headers
 from karlo_core.quota.policy import scopes_for
 
@@ -31,7 +32,7 @@ class QuotaView(BaseModel):
     scopes: list[ScopeView]
 
 
-@router.get("", response_model=QuotaView)
+@router.get("", response_model=QuotaView, responses=problems_for(401, 503))
 def read_quota(state: StateDep, tenant: TenantDep, response: Response) -> QuotaView:
     """Counted in generated images: a job with 8 samples uses 8. ``karlo`` is the upstream account."""
     usages = [state.quota.usage(scope) for scope in scopes_for(state.settings, tenant)]
