@@ -39,23 +39,26 @@ class _Job(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+KIND_DESCRIPTION = "generate (text to image, the default), variation, inpaint or extend"
+
+
 class GenerateJob(_Job):
-    kind: Literal["generate"] = "generate"
+    kind: Literal["generate"] = Field(default="generate", description=KIND_DESCRIPTION)
     input: GenerateParams
 
 
 class VariationJob(_Job):
-    kind: Literal["variation"]
+    kind: Literal["variation"] = Field(description=KIND_DESCRIPTION)
     input: VariationRequest
 
 
 class InpaintJob(_Job):
-    kind: Literal["inpaint"]
+    kind: Literal["inpaint"] = Field(description=KIND_DESCRIPTION)
     input: InpaintRequest
 
 
 class ExtendJob(_Job):
-    kind: Literal["extend"]
+    kind: Literal["extend"] = Field(description=KIND_DESCRIPTION)
     input: ExtendRequest
 
 

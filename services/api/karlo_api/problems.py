@@ -79,16 +79,16 @@ def invalid_input(items: list[dict[str, str]]) -> Problem:
 class ProblemItem(BaseModel):
     field: str = Field(description="The field broken, e.g. `input.width` or `Idempotency-Key`")
     rule: str = Field(description="The rule it broke, e.g. `literal_error`, `image`, `english_only`")
-    message: str
+    message: str = Field(description="What is wrong with it, for people")
 
 
 class ProblemDocument(BaseModel):
     """The RFC 9457 body of every error answer."""
 
     type: str = Field(description="`/problems/<slug>`: a stable identifier of the kind of problem")
-    title: str
-    status: int
-    detail: str | None = None
+    title: str = Field(description="A short summary of the kind of problem")
+    status: int = Field(description="The HTTP status code")
+    detail: str | None = Field(default=None, description="What went wrong in this case")
     errors: list[ProblemItem] | None = Field(default=None, description="With 422: each field and rule broken")
 
 

@@ -25,11 +25,55 @@ from karlo_core.quota.policy import tenant_scope, upstream_scope
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
+CREATE_JOB_EXAMPLES: dict[str, Any] = {
+    "generate": {
+        "summary": "Text to image: two 1024x768 PNGs with fixed seeds",
+        "value": {
+            "kind": "generate",
+            "input": {
+                "prompt": "a cat in a spacesuit, watercolor",
+                "negative_prompt": "text, watermark",
+                "version": "v2.1",
+                "width": 1024,
+                "height": 768,
+                "samples": 2,
+                "seed": [1, 2],
+                "image_format": "png",
+            },
+        },
+    },
+    "variation": {
+        "summary": "Variations of an image fetched from a URL",
+        "value": {"kind": "variation", "input": {"image_url": "https://example.com/photo.png", "samples": 2}},
+    },
+    "inpaint": {
+        "summary": "Repaint the black area of a mask",
+        "value": {
+            "kind": "inpaint",
+            "input": {
+                "prompt": "a red door",
+                "image_url": "https://example.com/house.png",
+                "mask_url": "https://example.com/door-mask.png",
+            },
+        },
+    },
+    "extend": {
+        "summary": "Extend an image 128 px upwards",
+        "value": {
+            "kind": "extend",
+            "input": {"prompt": "more sky", "image_url": "https://example.com/photo.png", "extend": {"top": 128}},
+        },
+    },
+}
+
 CREATE_JOB_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
         "content": {
-            "application/json": {"schema": {"$ref": "#/components/schemas/CreateJobRequest"}},
+            "application/json": {
+                "schema": {"$ref": "#/components/schemas/CreateJobRequest"},
+                "examples": CREATE_JOB_EXAMPLES,
+            },
             "multipart/form-data": {
                 "schema": {
                     "type": "object",
