@@ -80,6 +80,11 @@ def tenant_active_jobs(tenant_id: str) -> str:
     return f"{PREFIX}:tenant-active:{tenant_id}"
 
 
+def retention_lock() -> str:
+    """String with a TTL: held by the one worker running the retention purge this interval."""
+    return f"{PREFIX}:retention:lock"
+
+
 def job_deliveries(job_id: str) -> str:
     """Hash: a job's webhook deliveries, event sequence number -> delivery record JSON (the outbox)."""
     return f"{PREFIX}:job:{job_id}:deliveries"

@@ -102,3 +102,13 @@ def test_an_attempt_in_flight_blocks_a_second_one(parts: tuple[JobStore, Deliver
     assert deliverer.deliver(job.id, 1) is None
     deliverer.outbox.end_attempt(job.id, 1)
     assert deliverer.deliver(job.id, 1) == "delivered"
+
+
+def test_a_delivery_of_a_deleted_job_leaves_the_schedule(parts: tuple[JobStore, Deliverer], receiver: Receiver) -> None:
+    store, deliverer = parts
+    deliverer.secrets.rotate("t9")
+    job = started_job(store, receiver.hook("/deleted"))
+    store.delete(job.id)  # as the retention purge does
+    assert deliverer.deliver(job.id, 1) is None
+    assert deliverer.outbox.due(limit=100, lease_seconds=60) == []
+    assert receiver.received("/deleted") == []

@@ -11,50 +11,50 @@ from karlo_core.webhooks.secrets import SecretInfo
 
 
 class AttemptView(BaseModel):
-    at: datetime
+    at: datetime = Field(description="When the attempt ended")
     outcome: str = Field(description="delivered, gone, redirect, http_error, timeout, connection_error, blocked")
-    status_code: int | None
-    latency_ms: float
-    error: str | None
+    status_code: int | None = Field(description="The receiver's HTTP status; null when no answer came")
+    latency_ms: float = Field(description="From sending to the answer (or the error), in milliseconds")
+    error: str | None = Field(description="Why the attempt failed, if it did")
 
 
 class DeliveryView(BaseModel):
     id: str = Field(description="The webhook-id header: the same on every attempt of this event")
-    event: str
+    event: str = Field(description="job.started, job.waiting_for_quota, job.succeeded, job.failed or job.canceled")
     status: str = Field(description="pending, delivered, dead (retries exhausted) or disabled (410 Gone)")
-    url: str
-    created_at: datetime
-    next_attempt_at: datetime | None
-    delivered_at: datetime | None
-    attempts: list[AttemptView]
+    url: str = Field(description="The receiver")
+    created_at: datetime = Field(description="When the event happened")
+    next_attempt_at: datetime | None = Field(description="While pending: when the next attempt is due")
+    delivered_at: datetime | None = Field(description="When a receiver answered 2xx")
+    attempts: list[AttemptView] = Field(description="Every attempt so far, oldest first")
 
 
 class DeliveryList(BaseModel):
-    deliveries: list[DeliveryView]
+    deliveries: list[DeliveryView] = Field(description="Oldest event first")
 
 
 class SecretInfoView(BaseModel):
-    exists: bool
-    created_at: datetime | None
+    exists: bool = Field(description="Whether the tenant has a signing secret")
+    created_at: datetime | None = Field(description="When the current secret was made")
     previous_valid_until: datetime | None = Field(description="Until then the previous secret signs as well")
 
 
 class RotatedSecretView(BaseModel):
     secret: str = Field(description="whsec_...; shown only in this answer")
-    created_at: datetime
-    previous_valid_until: datetime | None
+    created_at: datetime = Field(description="When this secret was made")
+    previous_valid_until: datetime | None = Field(description="Until then the previous secret signs as well")
 
 
 class DisabledEndpointView(BaseModel):
-    url: str
-    disabled_at: datetime
+    url: str = Field(description="The receiver that answered 410 Gone")
+    disabled_at: datetime = Field(description="When it answered 410")
     delivery_id: str = Field(description="The delivery the receiver answered 410 Gone to")
 
 
 class WebhookSettingsView(BaseModel):
-    default_url: str | None
-    disabled_endpoints: list[DisabledEndpointView]
-    secret: SecretInfoView
+    default_url: str | None = Field(description="Receiver of jobs created without their own webhook")
+    disabled_endpoints: list[DisabledEndpointView] = Field(description="Receivers no longer sent to (410 Gone)")
+    secret: SecretInfoView = Field(description="The signing secret's dates, never its value")
 
 
 class DefaultUrlRequest(BaseModel):
@@ -62,7 +62,7 @@ class DefaultUrlRequest(BaseModel):
 
 
 class ReplayView(BaseModel):
-    replayed: int
+    replayed: int = Field(description="How many dead letters were scheduled to be sent again")
 
 
 def _time(value: float | None) -> datetime | None:

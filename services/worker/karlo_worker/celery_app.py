@@ -1,4 +1,4 @@
-"""The worker's Celery app: shared reliability settings, the tasks, and the sweeper's life cycle."""
+"""The worker's Celery app: shared reliability settings, the tasks, and its periodic chores (sweeper, retention)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ from typing import Any
 from celery import Celery, signals
 
 from karlo_core.queue import DELIVER_WEBHOOK_TASK, RUN_JOB_TASK, Queue, make_celery
+from karlo_core.retention import purge_if_due
 from karlo_core.settings import Settings
 from karlo_worker import pipeline
+from karlo_worker.periodic import Periodic
 from karlo_worker.runtime import WorkerRuntime, make_runtime
-from karlo_worker.sweeper import Sweeper
+from karlo_worker.sweeper import dispatch_deliveries, sweep_once
 
 
 class _RuntimeHolder:
@@ -42,25 +44,39 @@ def make_worker_app(settings: Settings) -> Celery:
     def deliver_webhook(*, job_id: str, seq: int) -> None:
         runtime.get().deliverer.deliver(job_id, seq)
 
-    sweepers: list[Sweeper] = []
+    chores: list[Periodic] = []
 
-    def start_sweeper(**_: Any) -> None:
+    def start_chores(**_: Any) -> None:
         rt = runtime.get()
-        sweeper = Sweeper(
-            rt.store,
-            rt.outbox,
-            app,
-            interval=settings.sweep_interval_seconds,
-            grace=settings.dispatch_grace_seconds,
-            delivery_lease=settings.webhook_dispatch_lease_seconds,
+        grace = settings.dispatch_grace_seconds
+        retention = settings.job_retention_seconds
+        interval = settings.retention_sweep_interval_seconds
+        chores.extend(
+            [
+                Periodic(
+                    "karloq-sweeper",
+                    lambda: sweep_once(rt.store, app, grace=grace),
+                    interval=settings.sweep_interval_seconds,
+                ),
+                Periodic(
+                    "karloq-webhook-dispatch",
+                    lambda: dispatch_deliveries(rt.outbox, app, lease=settings.webhook_dispatch_lease_seconds),
+                    interval=settings.sweep_interval_seconds,
+                ),
+                Periodic(
+                    "karloq-retention",
+                    lambda: purge_if_due(rt.redis, rt.storage, retention_seconds=retention, interval=interval),
+                    interval=interval,
+                ),
+            ]
         )
-        sweeper.start()
-        sweepers.append(sweeper)
+        for chore in chores:
+            chore.start()
 
-    def stop_sweeper(**_: Any) -> None:
-        for sweeper in sweepers:
-            sweeper.stop()
+    def stop_chores(**_: Any) -> None:
+        for chore in chores:
+            chore.stop()
 
-    signals.worker_ready.connect(start_sweeper, weak=False)
-    signals.worker_shutdown.connect(stop_sweeper, weak=False)
+    signals.worker_ready.connect(start_chores, weak=False)
+    signals.worker_shutdown.connect(stop_chores, weak=False)
     return app

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import httpx
+import redis
 from celery import Celery
 
 from karlo_core.jobstore import JobStore
@@ -23,6 +24,7 @@ from karlo_core.webhooks.outbox import Outbox
 @dataclass
 class WorkerRuntime:
     settings: Settings
+    redis: redis.Redis
     store: JobStore
     karlo: KarloClient
     storage: Storage
@@ -51,6 +53,7 @@ def make_runtime(settings: Settings, celery: Celery) -> WorkerRuntime:
     deliverer = make_deliverer(settings, client, storage)
     return WorkerRuntime(
         settings=settings,
+        redis=client,
         store=JobStore(client),
         karlo=KarloClient(http, base_url=settings.karlo_base_url, api_key=settings.kakao_rest_api_key),
         storage=storage,

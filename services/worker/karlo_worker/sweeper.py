@@ -4,7 +4,6 @@ deliveries whose next attempt is due to the webhooks queue (so a lost message on
 from __future__ import annotations
 
 import logging
-import threading
 
 from celery import Celery
 
@@ -31,32 +30,3 @@ def dispatch_deliveries(outbox: Outbox, celery: Celery, *, lease: float) -> list
         enqueue_delivery(celery, job_id, seq)
     return due
 
-
-class Sweeper(threading.Thread):
-    """Runs :func:`sweep_once` every ``interval`` seconds in the worker's main process."""
-
-    def __init__(
-        self, store: JobStore, outbox: Outbox, celery: Celery, *, interval: float, grace: float, delivery_lease: float
-    ) -> None:
-        super().__init__(name="karloq-sweeper", daemon=True)
-        self._store = store
-        self._outbox = outbox
-        self._delivery_lease = delivery_lease
-        self._celery = celery
-        self._interval = interval
-        self._grace = grace
-        self._stop_event = threading.Event()
-
-    def run(self) -> None:
-        while not self._stop_event.wait(self._interval):
-            try:
-                sweep_once(self._store, self._celery, grace=self._grace)
-            except Exception:
-                log.warning("sweep failed", exc_info=True)
-            try:
-                dispatch_deliveries(self._outbox, self._celery, lease=self._delivery_lease)
-            except Exception:
-                log.warning("webhook dispatch failed", exc_info=True)
-
-    def stop(self) -> None:
-        self._stop_event.set()

@@ -55,7 +55,10 @@ class Deliverer:
             return None
         try:
             delivery = self.outbox.get(job_id, seq)
-            if delivery is None or delivery.status != "pending" or (delivery.next_at or 0) > time.time() + 1:
+            if delivery is None:
+                self.outbox.forget(job_id, seq)
+                return None
+            if delivery.status != "pending" or (delivery.next_at or 0) > time.time() + 1:
                 return None
             return self._attempt(delivery)
         finally:

@@ -122,6 +122,10 @@ class Outbox:
         """Take the right to make the next attempt; False while another run's attempt is in flight."""
         return bool(self._redis.set(keys.webhook_sending(job_id, seq), "1", nx=True, px=int(ttl_seconds * 1000)))
 
+    def forget(self, job_id: str, seq: int) -> None:
+        """Drop a delivery whose job is gone (deleted by retention) from the schedule."""
+        self._redis.zrem(keys.webhook_schedule(), schedule_member(job_id, seq))
+
     def end_attempt(self, job_id: str, seq: int) -> None:
         self._redis.delete(keys.webhook_sending(job_id, seq))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from karlo_api.deps import ApiState, StateDep, TenantDep
-from karlo_api.problems import Problem
+from karlo_api.problems import Problem, problems_for
 from karlo_api.webhook_views import DeliveryList, DeliveryView, delivery_view
 from karlo_core.ids import is_job_id
 from karlo_core.webhooks.outbox import parse_delivery_id
@@ -19,7 +19,7 @@ def _own_job(state: ApiState, tenant: str, job_id: str) -> None:
         raise Problem(404, "job-not-found", "Job not found", f"no job with id {job_id!r}")
 
 
-@router.get("/{job_id}/deliveries", response_model=DeliveryList)
+@router.get("/{job_id}/deliveries", response_model=DeliveryList, responses=problems_for(401, 404, 422, 503))
 def list_deliveries(job_id: str, state: StateDep, tenant: TenantDep) -> DeliveryList:
     """Every webhook event of the job: attempts with status codes, latency and errors, and the next try."""
     _own_job(state, tenant, job_id)
@@ -27,7 +27,10 @@ def list_deliveries(job_id: str, state: StateDep, tenant: TenantDep) -> Delivery
 
 
 @router.post(
-    "/{job_id}/deliveries/{delivery_id}/retry", status_code=status.HTTP_202_ACCEPTED, response_model=DeliveryView
+    "/{job_id}/deliveries/{delivery_id}/retry",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=DeliveryView,
+    responses=problems_for(401, 404, 422, 503),
 )
 def retry_delivery(job_id: str, delivery_id: str, state: StateDep, tenant: TenantDep) -> DeliveryView:
     """Send a delivery again now, from the start of the retry schedule, with the same webhook-id."""

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Response, status
 
 from karlo_api.deps import ApiState, StateDep, TenantDep
 from karlo_api.job_requests import webhook_url_issues
-from karlo_api.problems import Problem, invalid_input
+from karlo_api.problems import Problem, invalid_input, problems_for
 from karlo_api.webhook_targets import require_secret
 from karlo_api.webhook_views import (
     DefaultUrlRequest,
@@ -39,13 +39,13 @@ def _settings_view(state: ApiState, tenant: str) -> WebhookSettingsView:
     )
 
 
-@router.get("", response_model=WebhookSettingsView)
+@router.get("", response_model=WebhookSettingsView, responses=problems_for(401, 422, 503))
 def read_webhook_settings(state: StateDep, tenant: TenantDep) -> WebhookSettingsView:
     """The default receiver, endpoints disabled by a 410 answer, and the secret's dates (never its value)."""
     return _settings_view(state, tenant)
 
 
-@router.put("/default", response_model=WebhookSettingsView)
+@router.put("/default", response_model=WebhookSettingsView, responses=problems_for(401, 409, 422, 503))
 def set_default_url(body: DefaultUrlRequest, state: StateDep, tenant: TenantDep) -> WebhookSettingsView:
     """Set the receiver for jobs created from now on without their own ``webhook``; it is enabled again."""
     if body.url is not None:
@@ -57,7 +57,9 @@ def set_default_url(body: DefaultUrlRequest, state: StateDep, tenant: TenantDep)
     return _settings_view(state, tenant)
 
 
-@router.delete("/disabled-endpoints", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/disabled-endpoints", status_code=status.HTTP_204_NO_CONTENT, responses=problems_for(401, 404, 422, 503)
+)
 def enable_endpoint(state: StateDep, tenant: TenantDep, url: str = Query(max_length=2048)) -> Response:
     """Send to an endpoint again after it answered 410 Gone."""
     if not state.outbox.enable(tenant, url):
@@ -65,13 +67,18 @@ def enable_endpoint(state: StateDep, tenant: TenantDep, url: str = Query(max_len
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/secret", response_model=SecretInfoView)
+@router.get("/secret", response_model=SecretInfoView, responses=problems_for(401, 422, 503))
 def read_secret(state: StateDep, tenant: TenantDep) -> SecretInfoView:
     """Whether the tenant has a signing secret, and since when; the secret itself is shown only on rotation."""
     return secret_info_view(state.webhook_secrets.info(tenant))
 
 
-@router.post("/secret/rotate", status_code=status.HTTP_201_CREATED, response_model=RotatedSecretView)
+@router.post(
+    "/secret/rotate",
+    status_code=status.HTTP_201_CREATED,
+    response_model=RotatedSecretView,
+    responses=problems_for(401, 422, 503),
+)
 def rotate_secret(state: StateDep, tenant: TenantDep) -> RotatedSecretView:
     """A new signing secret, shown only now; the previous one keeps signing too until its grace period ends."""
     rotated = state.webhook_secrets.rotate(tenant)
@@ -83,14 +90,14 @@ def rotate_secret(state: StateDep, tenant: TenantDep) -> RotatedSecretView:
     )
 
 
-@router.get("/dead-letters", response_model=DeliveryList)
+@router.get("/dead-letters", response_model=DeliveryList, responses=problems_for(401, 422, 503))
 def list_dead_letters(state: StateDep, tenant: TenantDep) -> DeliveryList:
     """Deliveries whose retries ran out."""
     found = [state.outbox.get(job_id, seq) for job_id, seq in state.outbox.dead_letters(tenant)]
     return DeliveryList(deliveries=[delivery_view(d) for d in found if d is not None])
 
 
-@router.post("/dead-letters/replay", response_model=ReplayView)
+@router.post("/dead-letters/replay", response_model=ReplayView, responses=problems_for(401, 422, 503))
 def replay_dead_letters(state: StateDep, tenant: TenantDep) -> ReplayView:
     """Send every dead letter again, from the start of the retry schedule, with their original webhook-ids."""
     return ReplayView(replayed=state.outbox.replay_dead_letters(tenant))
