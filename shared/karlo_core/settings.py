@@ -103,6 +103,8 @@ class Settings(BaseSettings):
     #: Queues a worker consumes; a worker started with KARLOQ_WORKER_QUEUES=webhooks only delivers webhooks.
     worker_queues: str = "jobs,webhooks"
     webhook_timeout_seconds: float = Field(default=15.0, gt=0)
+    #: How often each worker moves due deliveries to the webhooks queue (the delay before a first attempt).
+    webhook_dispatch_interval_seconds: float = Field(default=1.0, gt=0)
     #: An attempt not recorded this long after it was dispatched counts as lost (its worker died, its message
     #: vanished) and is dispatched again. Must be well over the timeout.
     webhook_dispatch_lease_seconds: float = Field(default=120.0, gt=0)

@@ -29,9 +29,6 @@ def test_many_workers_never_exceed_the_window_and_use_almost_all_of_it(services:
         KARLOQ_QUOTA_WINDOW_GUARD_SECONDS="0.1",
         KARLOQ_SWEEP_INTERVAL_SECONDS="0.05",
         KARLOQ_WORKER_CONCURRENCY="4",
-        # Generation-only workers, as production runs them; this test's 0.1 s window guard is sensitive to
-        # timing on a loaded machine (it failed twice in a loaded run with workers on both queues, passed 3/3 alone).
-        KARLOQ_WORKER_QUEUES="jobs",
     )
     stack = AppStack(Path(services.workdir) / "quota-hammer", env).start(workers=4)  # 4 processes x 4 threads
     try:

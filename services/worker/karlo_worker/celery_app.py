@@ -61,7 +61,7 @@ def make_worker_app(settings: Settings) -> Celery:
                 Periodic(
                     "karloq-webhook-dispatch",
                     lambda: dispatch_deliveries(rt.outbox, app, lease=settings.webhook_dispatch_lease_seconds),
-                    interval=settings.sweep_interval_seconds,
+                    interval=settings.webhook_dispatch_interval_seconds,
                 ),
                 Periodic(
                     "karloq-retention",
