@@ -81,7 +81,7 @@ def test_every_event_arrives_after_an_outage_and_jobs_do_not_wait_for_it(
             for delivery in wait_for_deliveries(stack, job_id, count=2, statuses={"delivered"}, timeout=60):
                 expected[delivery["id"]] = delivery["event"]
         records = receiver.received("/down")
-        got = verified(receiver, secret, "/down")
+        got = verified(receiver, secret, "/down", records)
     finally:
         receiver.stop()
 

@@ -44,10 +44,12 @@ def wait_for_deliveries(
     return found
 
 
-def verified(receiver: Receiver, secret: str, path: str) -> list[tuple[dict[str, str], dict[str, Any]]]:
-    """Every request the receiver got on ``path``, each verified with the standardwebhooks library."""
+def verified(
+    receiver: Receiver, secret: str, path: str, records: list[dict[str, Any]] | None = None
+) -> list[tuple[dict[str, str], dict[str, Any]]]:
+    """Every request the receiver got on ``path`` (or ``records``), each verified with the standardwebhooks library."""
     checked = []
-    for record in receiver.received(path):
+    for record in receiver.received(path) if records is None else records:
         body = Webhook(secret).verify(record["body"], record["headers"])
         checked.append((record["headers"], body))
     return checked
