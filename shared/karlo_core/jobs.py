@@ -82,3 +82,5 @@ class Job:
     failures: int = 0
     #: While waiting for quota: when it is expected to run.
     quota_eta: float | None = None
+    #: When the current wait for quota began (cleared once the job settles after getting quota).
+    quota_wait_since: float | None = None

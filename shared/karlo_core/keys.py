@@ -68,3 +68,8 @@ def tenant_api_keys(tenant_id: str) -> str:
 def idempotency(tenant_id: str, key: str) -> str:
     """String: one tenant's Idempotency-Key record (body fingerprint, then the first answer), kept 24 h."""
     return f"{PREFIX}:idempotency:{tenant_id}:{key}"
+
+
+def worker_heartbeats() -> str:
+    """Sorted set: worker id (host:pid) -> Unix time of its last heartbeat; a stale score is a dead worker."""
+    return f"{PREFIX}:workers:heartbeats"

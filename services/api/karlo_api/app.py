@@ -11,8 +11,10 @@ from karlo_api.body_limit import BodyLimitMiddleware
 from karlo_api.deps import ApiState
 from karlo_api.job_requests import CREATE_JOB_ADAPTER, JobRequestParser
 from karlo_api.problems import install_problem_handlers
-from karlo_api.routes import files, health, jobs, quota
+from karlo_api.request_metrics import RequestMetricsMiddleware
+from karlo_api.routes import files, health, jobs, metrics, quota
 from karlo_core import __version__
+from karlo_core.exposition import make_registry
 from karlo_core.jobstore import JobStore
 from karlo_core.netguard import NetGuard, guarded_client, parse_networks
 from karlo_core.queue import make_celery
@@ -47,12 +49,16 @@ def create_app(settings: Settings) -> FastAPI:
         parser=JobRequestParser(fetcher=fetcher, allow_non_english=settings.allow_non_english_prompts),
         quota=make_buckets(settings, client),
     )
+    app.state.metrics_registry = make_registry(settings, client)
     install_problem_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_body_bytes)
+    # Added last, so it wraps everything: even a 413 from the body limit is counted.
+    app.add_middleware(RequestMetricsMiddleware)
     app.include_router(jobs.router)
     app.include_router(files.router)
     app.include_router(quota.router)
     app.include_router(health.router)
+    app.include_router(metrics.router)
     _publish_request_schemas(app)
     return app
 

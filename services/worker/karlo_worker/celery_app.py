@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import threading
+from pathlib import Path
 from typing import Any
 
 from celery import Celery, signals
 
+from karlo_core.exposition import make_heartbeats
 from karlo_core.queue import RUN_JOB_TASK, Queue, make_celery
+from karlo_core.redis_client import make_redis
 from karlo_core.settings import Settings
 from karlo_worker import pipeline
+from karlo_worker.heartbeat import WorkerHeartbeat, heartbeat_step
 from karlo_worker.runtime import WorkerRuntime, make_runtime
 from karlo_worker.sweeper import Sweeper
 
@@ -54,4 +60,13 @@ def make_worker_app(settings: Settings) -> Celery:
 
     signals.worker_ready.connect(start_sweeper, weak=False)
     signals.worker_shutdown.connect(stop_sweeper, weak=False)
+    app.steps["consumer"].add(heartbeat_step(make_heartbeat(settings), interval=settings.worker_heartbeat_seconds))
     return app
+
+
+def make_heartbeat(settings: Settings) -> WorkerHeartbeat:
+    return WorkerHeartbeat(
+        path=Path(settings.worker_heartbeat_file),
+        heartbeats=make_heartbeats(settings, make_redis(settings)),
+        worker_id=f"{socket.gethostname()}:{os.getpid()}",
+    )

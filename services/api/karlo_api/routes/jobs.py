@@ -18,6 +18,7 @@ from karlo_core.errors import StorageError
 from karlo_core.ids import is_job_id, new_job_id
 from karlo_core.jobs import Job, JobStatus
 from karlo_core.karlo import rules
+from karlo_core.metrics import JOBS_ACCEPTED
 from karlo_core.queue import enqueue_job
 from karlo_core.quota.policy import tenant_scope, upstream_scope
 from karlo_core.storage import input_key
@@ -104,6 +105,7 @@ def _accept(state: ApiState, tenant: str, parsed: ParsedJob) -> Job:
         raise Problem(
             503, "queue-unavailable", "The job queue is unavailable; nothing was accepted", headers={"Retry-After": "5"}
         ) from exc
+    JOBS_ACCEPTED.labels(job.kind.value).inc()
     log.info("job accepted", extra={"job_id": job.id, "kind": job.kind.value, "tenant": tenant})
     return job
 
