@@ -157,4 +157,3 @@ def series_names() -> frozenset[str]:
         for family in instrument.describe():
             names.update(family.name + suffix for suffix in _SUFFIXES[family.type])
     return frozenset(names)
-
