@@ -14,6 +14,7 @@ from karlo_core.images import NotAnImage, inspect_image
 from karlo_core.jobs import Job, JobError, JobStatus, StoredImage
 from karlo_core.karlo import rules
 from karlo_core.karlo.wire import KarloImage, KarloResult
+from karlo_core.logs import bind_log_fields, log_context
 from karlo_core.queue import enqueue_job
 from karlo_core.quota.buckets import Denied
 from karlo_core.quota.policy import generated_nothing, scopes_for
@@ -29,6 +30,12 @@ STORAGE_ATTEMPTS = 3
 
 
 def run_job(job_id: str, rt: WorkerRuntime) -> None:
+    """Every line logged while the job runs carries its id, tenant and (once known) Karlo's request id."""
+    with log_context(job_id=job_id):
+        _claim_and_run(job_id, rt)
+
+
+def _claim_and_run(job_id: str, rt: WorkerRuntime) -> None:
     token = uuid.uuid4().hex
     claim = rt.store.claim(job_id, token, lease_seconds=rt.settings.job_lease_seconds)
     if not claim.claimed:
@@ -37,6 +44,7 @@ def run_job(job_id: str, rt: WorkerRuntime) -> None:
     job = rt.store.get(job_id)
     if job is None:
         return
+    bind_log_fields(tenant=job.tenant, kind=job.kind.value)
     job_metrics.job_started(job, attempt=claim.attempts)
     log.info("job started", extra={"job_id": job_id, "attempt": claim.attempts, "tenant": job.tenant})
     try:
@@ -94,6 +102,7 @@ def _wait_or_fail_for_quota(job: Job, token: str, denied: Denied, rt: WorkerRunt
 def _generate_and_store(job: Job, rt: WorkerRuntime) -> tuple[list[StoredImage], dict[str, Any]]:
     path, body = karlo_request(job, rt.storage)
     result = job_metrics.upstream_call(job, path, lambda: rt.karlo.infer(path, body))
+    bind_log_fields(karlo_request_id=result.request_id)
     images = [_store_image(job.id, index, image, rt) for index, image in enumerate(result.images)]
     return images, _upstream_facts(result)
 
