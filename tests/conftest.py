@@ -11,7 +11,7 @@ import pytest
 import redis
 
 from karlo_devstack.services import start_moto, start_redis, start_simulator
-from support.stacks import BUCKET, SIM_KEY, Services
+from support.stacks import BUCKET, IDENTITY_KEYS, SIM_KEY, Services
 
 
 @pytest.fixture(scope="session")
@@ -42,10 +42,11 @@ def _clean_state(request: pytest.FixtureRequest) -> None:
         return
     services: Services = request.getfixturevalue("services")
     # Only our own keys, in every database test stacks use: kombu's routing tables must survive for the
-    # workers already running.
+    # workers already running, and so must the tenants and API keys issued when a stack started.
     for db in range(16):
-        client = redis.Redis.from_url(services.redis_url.rsplit("/", 1)[0] + f"/{db}")
+        client = redis.Redis.from_url(services.redis_url.rsplit("/", 1)[0] + f"/{db}", decode_responses=True)
         for key in client.scan_iter("karloq:*", count=1000):
-            client.delete(key)
+            if not key.startswith(IDENTITY_KEYS):
+                client.delete(key)
         client.close()
     httpx.post(f"{services.sim_url}/_sim/reset", timeout=5).raise_for_status()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from karlo_devstack.services import sim_control
 from support.api import submit, wait_for_status, wait_until_terminal
-from support.stacks import AppStack, Services, base_env, sim_stats
+from support.stacks import AppStack, Services, base_env, job_state_keys, sim_stats
 
 
 def test_job_survives_a_sigkilled_worker(services: Services) -> None:
@@ -12,13 +12,13 @@ def test_job_survives_a_sigkilled_worker(services: Services) -> None:
     stack = AppStack(services.workdir / "worker-kill", env).start(workers=1)
     try:
         sim_control(services.sim_url, latency_ms=3000)
-        job_id = submit(stack.api_url, {"input": {"prompt": "survive", "width": 384, "height": 384}}).json()["id"]
-        wait_for_status(stack.api_url, job_id, {"running"}, timeout=30)
+        job_id = submit(stack, {"input": {"prompt": "survive", "width": 384, "height": 384}}).json()["id"]
+        wait_for_status(stack, job_id, {"running"}, timeout=30)
         doomed = stack.workers[0]
         stack.add_worker()
         doomed.kill()
 
-        job = wait_until_terminal(stack.api_url, job_id, timeout=60)
+        job = wait_until_terminal(stack, job_id, timeout=60)
         assert job["status"] == "succeeded", job
         assert job["attempts"] == 2
         assert len(job["output"]["images"]) == 1
@@ -31,10 +31,10 @@ def test_accepting_a_job_when_the_queue_is_down_leaves_nothing_behind(services: 
     env = base_env(services, "local", KARLOQ_BROKER_URL="redis://127.0.0.1:1/0")
     stack = AppStack(services.workdir / "broker-down", env).start(workers=0)
     try:
-        response = submit(stack.api_url, {"input": {"prompt": "lost?", "width": 384, "height": 384}})
+        response = submit(stack, {"input": {"prompt": "lost?", "width": 384, "height": 384}})
         assert response.status_code == 503
         assert response.headers["content-type"] == "application/problem+json"
         assert response.headers["retry-after"] == "5"
-        assert list(stack.redis().scan_iter("karloq:*")) == []
+        assert job_state_keys(stack.redis()) == []
     finally:
         stack.stop()

@@ -11,7 +11,7 @@ import pytest
 
 from support.api import submit
 from support.images import b64, image_bytes, mask_bytes
-from support.stacks import AppStack, Services, base_env
+from support.stacks import AppStack, Services, base_env, job_state_keys
 
 PNG = b64(image_bytes(64, 64, "PNG"))
 PDF = b64(b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n")
@@ -121,19 +121,22 @@ def test_there_are_at_least_forty_cases() -> None:
 def test_bad_input_is_refused(api: AppStack, name: str, body: Any, field: str) -> None:
     redis_client = api.redis()
     queued_before = redis_client.llen("jobs")
-    response = submit(api.api_url, body)
+    response = submit(api, body)
     assert 400 <= response.status_code < 500, response.text
     assert response.headers["content-type"] == "application/problem+json"
     problem = response.json()
     assert field in [e["field"] for e in problem["errors"]], problem
     assert all(e["message"] for e in problem["errors"])
-    assert list(redis_client.scan_iter("karloq:*")) == []
+    assert job_state_keys(redis_client) == []
     assert redis_client.llen("jobs") == queued_before
 
 
 def test_invalid_json_is_a_problem(api: AppStack) -> None:
     response = httpx.post(
-        f"{api.api_url}/v1/jobs", content=b"{not json", timeout=10, headers={"content-type": "application/json"}
+        f"{api.api_url}/v1/jobs",
+        content=b"{not json",
+        timeout=10,
+        headers={**api.headers, "content-type": "application/json"},
     )
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "body"
@@ -143,12 +146,12 @@ def test_non_english_prompts_can_be_let_through(services: Services) -> None:
     env = base_env(services, "local", KARLOQ_ALLOW_NON_ENGLISH_PROMPTS="true")
     app_stack = AppStack(Path(services.workdir) / "non-english", env).start(workers=0)
     try:
-        assert submit(app_stack.api_url, gen(prompt="고양이")).status_code == 202
+        assert submit(app_stack, gen(prompt="고양이")).status_code == 202
     finally:
         app_stack.stop()
 
 
 def test_oversize_bodies_are_refused_before_being_read_whole(api: AppStack) -> None:
-    response = submit(api.api_url, gen(prompt="x" * (17 * 1024 * 1024)))
+    response = submit(api, gen(prompt="x" * (17 * 1024 * 1024)))
     assert response.status_code == 413
     assert response.headers["content-type"] == "application/problem+json"

@@ -50,13 +50,13 @@ def test_job_travels_the_whole_path(stack: AppStack, services: Services) -> None
             "image_format": "png",
         },
     }
-    response = submit(stack.api_url, body)
+    response = submit(stack, body)
     assert response.status_code == 202, response.text
     accepted = response.json()
     assert accepted["status"] == "queued"
     assert response.headers["location"] == accepted["urls"]["get"]
 
-    job = wait_until_terminal(stack.api_url, accepted["id"])
+    job = wait_until_terminal(stack, accepted["id"])
     assert job["status"] == "succeeded", job
     images = job["output"]["images"]
     assert [i["seed"] for i in images] == [7, 8]
@@ -70,8 +70,8 @@ def test_job_travels_the_whole_path(stack: AppStack, services: Services) -> None
 
 
 def test_images_land_in_the_configured_backend(stack: AppStack, services: Services) -> None:
-    response = submit(stack.api_url, {"input": {"prompt": "a red kite", "width": 512, "height": 512}})
-    job = wait_until_terminal(stack.api_url, response.json()["id"])
+    response = submit(stack, {"input": {"prompt": "a red kite", "width": 512, "height": 512}})
+    job = wait_until_terminal(stack, response.json()["id"])
     key = job["output"]["images"][0]["key"]
     assert key == f"jobs/{job['id']}/0.webp"
     if stack.env["TEST_STORAGE"] == "s3":
@@ -92,20 +92,20 @@ def test_images_land_in_the_configured_backend(stack: AppStack, services: Servic
 
 def test_same_seed_gives_the_same_bytes(stack: AppStack) -> None:
     body = {"input": {"prompt": "two identical foxes", "width": 384, "height": 384, "seed": [42]}}
-    first, second = (wait_until_terminal(stack.api_url, submit(stack.api_url, body).json()["id"]) for _ in range(2))
+    first, second = (wait_until_terminal(stack, submit(stack, body).json()["id"]) for _ in range(2))
     assert _download(first["output"]["images"][0]["url"]) == _download(second["output"]["images"][0]["url"])
 
 
 def test_a_redelivered_message_does_not_run_a_finished_job_again(stack: AppStack, services: Services) -> None:
-    job_id = submit(stack.api_url, {"input": {"prompt": "once only", "width": 384, "height": 384}}).json()["id"]
-    finished = wait_until_terminal(stack.api_url, job_id)
+    job_id = submit(stack, {"input": {"prompt": "once only", "width": 384, "height": 384}}).json()["id"]
+    finished = wait_until_terminal(stack, job_id)
     celery = make_celery(Settings(redis_url=stack.redis_url), "redelivery-test")
     enqueue_job(celery, job_id)
     enqueue_job(celery, job_id)
     # A fresh job after the duplicates proves the worker has consumed them (one worker, FIFO queue).
-    marker = submit(stack.api_url, {"input": {"prompt": "marker", "width": 384, "height": 384}}).json()["id"]
-    wait_until_terminal(stack.api_url, marker)
-    again = get_job(stack.api_url, job_id)
+    marker = submit(stack, {"input": {"prompt": "marker", "width": 384, "height": 384}}).json()["id"]
+    wait_until_terminal(stack, marker)
+    again = get_job(stack, job_id)
     # Image links are signed afresh on every read; everything else must be exactly as it was.
     assert without_links(again) == without_links(finished)
     assert again["attempts"] == 1
@@ -113,7 +113,7 @@ def test_a_redelivered_message_does_not_run_a_finished_job_again(stack: AppStack
 
 
 def test_invalid_input_is_refused_and_nothing_is_stored(stack: AppStack) -> None:
-    response = submit(stack.api_url, {"input": {"prompt": "x" * 257, "width": 500, "samples": 9}})
+    response = submit(stack, {"input": {"prompt": "x" * 257, "width": 500, "samples": 9}})
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
     problem = response.json()
@@ -122,6 +122,6 @@ def test_invalid_input_is_refused_and_nothing_is_stored(stack: AppStack) -> None
 
 
 def test_unknown_job_is_a_404_problem(stack: AppStack) -> None:
-    response = httpx.get(f"{stack.api_url}/v1/jobs/01aaaaaaaaaaaaaaaaaaaaaaaa", timeout=5)
+    response = httpx.get(f"{stack.api_url}/v1/jobs/01aaaaaaaaaaaaaaaaaaaaaaaa", headers=stack.headers, timeout=5)
     assert response.status_code == 404
     assert response.json()["type"] == "/problems/job-not-found"

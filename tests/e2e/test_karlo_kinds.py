@@ -60,7 +60,7 @@ def test_generate_with_upscale(stack: AppStack) -> None:
             "image_format": "jpeg",
         },
     }
-    job = wait_until_terminal(stack.api_url, submit(stack.api_url, body).json()["id"])
+    job = wait_until_terminal(stack, submit(stack, body).json()["id"])
     images = _images_of(stack, job)
     assert [(i.format, i.size) for i in images] == [("JPEG", (2048, 1638))] * 3
 
@@ -77,9 +77,9 @@ def test_variation_from_base64(stack: AppStack, services: Services) -> None:
             "seed": [1, 2],
         },
     }
-    response = submit(stack.api_url, body)
+    response = submit(stack, body)
     assert response.status_code == 202, response.text
-    job = wait_until_terminal(stack.api_url, response.json()["id"])
+    job = wait_until_terminal(stack, response.json()["id"])
     assert [(i.format, i.size) for i in _images_of(stack, job)] == [("WEBP", (768, 512))] * 2
     assert job["input"]["image"]["format"] == "webp"
     assert job["notices"] == []
@@ -96,9 +96,9 @@ def test_inpaint_from_multipart_upload(stack: AppStack, services: Services) -> N
         "mask": ("mask.png", mask_bytes(512, 512, (100, 100, 300, 300)), "image/png"),
     }
     data = {"kind": "inpaint", "input": '{"prompt": "a red door", "image_format": "png", "samples": 2}'}
-    response = httpx.post(f"{stack.api_url}/v1/jobs", data=data, files=files, timeout=30)
+    response = httpx.post(f"{stack.api_url}/v1/jobs", data=data, files=files, headers=stack.headers, timeout=30)
     assert response.status_code == 202, response.text
-    job = wait_until_terminal(stack.api_url, response.json()["id"])
+    job = wait_until_terminal(stack, response.json()["id"])
     assert [(i.format, i.size) for i in _images_of(stack, job)] == [("PNG", (512, 512))] * 2
     received = sim_stats(services.sim_url)["last_inputs"]["inpainting"]
     assert received["image"]["format"] == "JPEG"
@@ -114,9 +114,9 @@ def test_extend_builds_canvas_and_mask_from_a_url_image(stack: AppStack, service
             "extend": {"left": 48, "right": 80, "top": 96, "bottom": 32},
         },
     }
-    response = submit(stack.api_url, body)
+    response = submit(stack, body)
     assert response.status_code == 202, response.text
-    job = wait_until_terminal(stack.api_url, response.json()["id"])
+    job = wait_until_terminal(stack, response.json()["id"])
     images = _images_of(stack, job)
     received = sim_stats(services.sim_url)["last_inputs"]["inpainting"]
     # 400x384 grows to 528x512; the original sits at (48, 96) and is the only area the mask keeps.

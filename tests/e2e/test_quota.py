@@ -33,8 +33,8 @@ def test_many_workers_never_exceed_the_window_and_use_almost_all_of_it(services:
     stack = AppStack(Path(services.workdir) / "quota-hammer", env).start(workers=4)  # 4 processes x 4 threads
     try:
         sim_control(services.sim_url, quota={"per_window": LIMIT, "window_seconds": WINDOW})
-        ids = [submit(stack.api_url, BODY).json()["id"] for _ in range(25)]  # a backlog of 50 images
-        jobs = [wait_until_terminal(stack.api_url, job_id, timeout=120) for job_id in ids]
+        ids = [submit(stack, BODY).json()["id"] for _ in range(25)]  # a backlog of 50 images
+        jobs = [wait_until_terminal(stack, job_id, timeout=120) for job_id in ids]
         assert {job["status"] for job in jobs} == {"succeeded"}
         stats = sim_stats(services.sim_url)
         calls = calls_of(stats)
@@ -55,14 +55,14 @@ def test_when_our_limits_are_too_high_minus_10_makes_jobs_wait_not_fail(services
     stack = AppStack(Path(services.workdir) / "quota-too-high", env).start(workers=1)
     try:
         sim_control(services.sim_url, quota={"per_window": 4, "window_seconds": 3})
-        ids = [submit(stack.api_url, BODY).json()["id"] for _ in range(6)]
+        ids = [submit(stack, BODY).json()["id"] for _ in range(6)]
         seen_waiting: set[str] = set()
         for job_id in ids:
-            job = get_job(stack.api_url, job_id)
+            job = get_job(stack, job_id)
             if job["status"] == "waiting_for_quota":
                 seen_waiting.add(job_id)
                 assert job["estimated_start_at"] is not None
-        jobs = [wait_until_terminal(stack.api_url, job_id, timeout=90) for job_id in ids]
+        jobs = [wait_until_terminal(stack, job_id, timeout=90) for job_id in ids]
         assert {job["status"] for job in jobs} == {"succeeded"}
         assert sim_stats(services.sim_url)["quota"]["refused"] > 0  # type: ignore[index]
         assert sum(job["attempts"] for job in jobs) > len(jobs)
@@ -74,18 +74,18 @@ def test_quota_is_shown_and_a_spent_tenant_share_is_refused_with_429(services: S
     env = base_env(services, "local", KARLOQ_QUOTA_PER_MINUTE="30", KARLOQ_TENANT_QUOTA_PER_DAY="3")
     stack = AppStack(Path(services.workdir) / "quota-tenant", env).start(workers=1)
     try:
-        accepted = submit(stack.api_url, BODY)
+        accepted = submit(stack, BODY)
         assert accepted.status_code == 202
         assert accepted.headers["ratelimit-policy"] == '"day";q=3;w=86400'
-        wait_until_terminal(stack.api_url, accepted.json()["id"])
+        wait_until_terminal(stack, accepted.json()["id"])
 
-        quota = httpx.get(f"{stack.api_url}/v1/quota", timeout=10)
+        quota = httpx.get(f"{stack.api_url}/v1/quota", headers=stack.headers, timeout=10)
         windows = {s["scope"]: {w["window"]: w for w in s["windows"]} for s in quota.json()["scopes"]}
         assert (windows["karlo"]["minute"]["limit"], windows["karlo"]["minute"]["used"]) == (30, 2)
         assert (windows["tenant"]["day"]["used"], windows["tenant"]["day"]["remaining"]) == (2, 1)
         assert '"day";r=1;t=' in quota.headers["ratelimit"]
 
-        refused = submit(stack.api_url, BODY)
+        refused = submit(stack, BODY)
         assert refused.status_code == 429
         assert refused.headers["content-type"] == "application/problem+json"
         problem = refused.json()

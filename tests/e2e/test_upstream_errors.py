@@ -65,7 +65,7 @@ def test_upstream_answer(
     calls: int,
 ) -> None:
     sim_control(services.sim_url, faults=faults)
-    job = wait_until_terminal(stack.api_url, submit(stack.api_url, BODY).json()["id"], timeout=60)
+    job = wait_until_terminal(stack, submit(stack, BODY).json()["id"], timeout=60)
     assert job["status"] == status, job
     assert job["attempts"] == calls
     if error is None:
@@ -80,7 +80,7 @@ def test_connection_refused_is_retried_then_fails(services: Services) -> None:
     env = base_env(services, "local", KARLOQ_JOB_MAX_ATTEMPTS="2", KARLOQ_KARLO_BASE_URL="http://127.0.0.1:9")
     app_stack = AppStack(Path(services.workdir) / "upstream-down", env).start(workers=1)
     try:
-        job = wait_until_terminal(app_stack.api_url, submit(app_stack.api_url, BODY).json()["id"])
+        job = wait_until_terminal(app_stack, submit(app_stack, BODY).json()["id"])
         assert (job["status"], job["attempts"]) == ("failed", 2)
         assert job["error"]["code"] == "upstream_unavailable"
         assert "connect" in job["error"]["message"]
@@ -89,15 +89,15 @@ def test_connection_refused_is_retried_then_fails(services: Services) -> None:
 
 
 def minute_used(stack: AppStack) -> int:
-    scopes = httpx.get(f"{stack.api_url}/v1/quota", timeout=10).json()["scopes"]
+    scopes = httpx.get(f"{stack.api_url}/v1/quota", headers=stack.headers, timeout=10).json()["scopes"]
     return int(scopes[0]["windows"][0]["used"])
 
 
 def test_quota_is_refunded_only_when_karlo_certainly_generated_nothing(stack: AppStack, services: Services) -> None:
     sim_control(services.sim_url, faults=[fault(-2, 400)])
-    wait_until_terminal(stack.api_url, submit(stack.api_url, BODY).json()["id"])
+    wait_until_terminal(stack, submit(stack, BODY).json()["id"])
     assert minute_used(stack) == 0  # refused: refunded
     sim_control(services.sim_url, faults=[fault(None, 200, hang_ms=2500)])
-    job = wait_until_terminal(stack.api_url, submit(stack.api_url, BODY).json()["id"])
+    job = wait_until_terminal(stack, submit(stack, BODY).json()["id"])
     assert job["status"] == "succeeded"
     assert minute_used(stack) == 2  # the timed-out call may have generated: kept, plus the retry

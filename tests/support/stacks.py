@@ -9,13 +9,22 @@ from pathlib import Path
 import httpx
 import redis
 
+from karlo_core import keys, tenants
 from karlo_devstack.processes import ManagedProcess
 from karlo_devstack.services import start_api, start_worker
+from support.api import Tenant
 
 SIM_KEY = "test-sim-key"
 #: Redis databases 1-15 go to test stacks in turn, so a stack's workers never take another stack's jobs.
 _DATABASES = itertools.cycle(range(1, 16))
 BUCKET = "karloq-test"
+#: Tenants and API keys, issued when a stack starts; the state tests reset is everything else of ours.
+IDENTITY_KEYS = (keys.tenants(), keys.tenant(""), keys.api_key(""))
+
+
+def job_state_keys(client: redis.Redis) -> list[str]:
+    """Our keys other than tenants and API keys: what a refused request must not have written."""
+    return [str(k) for k in client.scan_iter("karloq:*") if not str(k).startswith(IDENTITY_KEYS)]
 
 
 @dataclass
@@ -62,6 +71,7 @@ class AppStack:
     env: dict[str, str]
     api_url: str = ""
     api: ManagedProcess | None = None
+    tenant: Tenant = field(init=False)
     workers: list[ManagedProcess] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -74,8 +84,19 @@ class AppStack:
     def redis(self) -> redis.Redis:
         return redis.Redis.from_url(self.redis_url, decode_responses=True)
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """The first tenant's credentials: what the support helpers send when given the stack."""
+        return self.tenant.headers
+
+    def new_tenant(self, name: str) -> Tenant:
+        with self.redis() as client:
+            issued = tenants.issue_key(client, tenants.create_tenant(client, name))
+        return Tenant(self.api_url, issued.tenant_id, issued.secret_key)
+
     def start(self, *, workers: int = 1) -> AppStack:
         self.api, self.api_url = start_api(self.workdir, self.env)
+        self.tenant = self.new_tenant("tests")
         for _ in range(workers):
             self.add_worker()
         return self

@@ -25,8 +25,11 @@ def main(argv: list[str]) -> int:
         for note in stack.notes:
             print(f"  {note}")
         print(f"  api: {stack.api_url}   (docs: {stack.api_url}/docs, logs: {args.workdir}/logs)")
+        print(f"  api key of the dev tenant: {stack.api_key}   (kept in {args.workdir}/dev-api-key)")
         print("\nSubmit a job:")
-        print(f"  curl -s -X POST {stack.api_url}/v1/jobs -H 'Content-Type: application/json' \\")
+        print(f"  export KARLOQ_API_KEY=$(cat {args.workdir}/dev-api-key)")
+        print(f'  curl -s -X POST {stack.api_url}/v1/jobs -H "Authorization: Bearer $KARLOQ_API_KEY" \\')
+        print("       -H 'Content-Type: application/json' \\")
         print('       -d \'{"kind":"generate","input":{"prompt":"a cat in a spacesuit","samples":2}}\'')
         print("\nPress Ctrl-C to stop.", flush=True)
         stopping.wait()

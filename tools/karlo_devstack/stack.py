@@ -7,11 +7,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import redis
+
+from karlo_core import tenants
 from karlo_devstack.processes import ManagedProcess, port_open
 from karlo_devstack.services import start_api, start_redis, start_simulator, start_worker
 from karlo_sim.config import DEFAULT_SIM_KEY
 
 DEFAULT_API_PORT = 8000
+DEV_KEY_FILE = "dev-api-key"
 
 
 @dataclass
@@ -23,6 +27,7 @@ class Stack:
     env: dict[str, str] = field(default_factory=dict)
     api_url: str = ""
     notes: list[str] = field(default_factory=list)
+    api_key: str = ""
 
     def start(self) -> Stack:
         self.env = {k: v for k, v in self.environ.items() if k.startswith(("KARLOQ_", "KAKAO_", "AWS_"))}
@@ -40,6 +45,7 @@ class Stack:
         else:
             self.notes.append(f"karlo: {self.env.get('KARLOQ_KARLO_BASE_URL', 'https://api.kakaobrain.com')}")
         self.notes.append(f"storage: {self.env['KARLOQ_STORAGE_URL']}")
+        self.api_key = dev_api_key(self.env["KARLOQ_REDIS_URL"], self.workdir / DEV_KEY_FILE)
         proc, self.api_url = start_api(self.workdir, self.env, port=self._api_port())
         self.processes.append(proc)
         for index in range(self.workers):
@@ -56,3 +62,16 @@ class Stack:
         for proc in reversed(self.processes):
             proc.stop()
         self.processes.clear()
+
+
+def dev_api_key(redis_url: str, path: Path) -> str:
+    """The local stack's API key for a "dev" tenant: kept in ``path`` and reused while Redis still knows it."""
+    with redis.Redis.from_url(redis_url, decode_responses=True) as client:
+        if path.exists():
+            kept = path.read_text().strip()
+            if tenants.authenticate(client, kept) is not None:
+                return kept
+        issued = tenants.issue_key(client, tenants.create_tenant(client, "dev"))
+    path.write_text(issued.secret_key + "\n")
+    path.chmod(0o600)
+    return issued.secret_key

@@ -8,13 +8,16 @@ from typing import Annotated
 import redis
 from celery import Celery
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from karlo_api.job_requests import JobRequestParser
+from karlo_api.problems import Problem
 from karlo_core.jobstore import JobStore
 from karlo_core.quota.buckets import QuotaBuckets
 from karlo_core.settings import Settings
 from karlo_core.storage import Storage
 from karlo_core.storage.links import LinkSigner
+from karlo_core.tenants import authenticate
 
 
 @dataclass
@@ -40,12 +43,24 @@ def get_state(request: Request) -> ApiState:
 
 StateDep = Annotated[ApiState, Depends(get_state)]
 
-DEFAULT_TENANT = "default"
+_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+
+#: Declares the scheme in the OpenAPI document; the check itself is :func:`get_tenant`'s.
+bearer_scheme = HTTPBearer(auto_error=False, description="An API key issued by `python -m karlo_api.admin issue-key`")
 
 
-def get_tenant() -> str:
-    """The tenant making the request. Until API keys exist every caller is the one default tenant."""
-    return DEFAULT_TENANT
+def get_tenant(
+    state: StateDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
+) -> str:
+    """The tenant whose API key the request carries (``Authorization: Bearer kq_...``); 401 otherwise."""
+    if credentials is None:
+        raise Problem(
+            401, "unauthorized", "An API key is required", "send Authorization: Bearer <key>", headers=_CHALLENGE
+        )
+    tenant = authenticate(state.redis, credentials.credentials)
+    if tenant is None:
+        raise Problem(401, "unauthorized", "The API key is not valid", "unknown or revoked key", headers=_CHALLENGE)
+    return tenant
 
 
 TenantDep = Annotated[str, Depends(get_tenant)]
