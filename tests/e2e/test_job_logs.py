@@ -27,9 +27,9 @@ def json_lines(path: Path) -> list[dict[str, Any]]:
 def test_worker_logs_of_a_job_carry_its_context_and_no_secrets(services: Services) -> None:
     stack = AppStack(services.workdir / "job-logs", base_env(services, "s3")).start(workers=1)
     try:
-        ok = wait_until_terminal(stack.api_url, submit(stack.api_url, BODY).json()["id"])
+        ok = wait_until_terminal(stack, submit(stack, BODY).json()["id"])
         sim_control(services.sim_url, faults=[{"code": -2, "http_status": 400, "msg": "bad parameter", "times": 1}])
-        bad = wait_until_terminal(stack.api_url, submit(stack.api_url, BODY).json()["id"])
+        bad = wait_until_terminal(stack, submit(stack, BODY).json()["id"])
         assert (ok["status"], bad["status"]) == ("succeeded", "failed")
         assert "X-Amz-Signature=" in ok["output"]["images"][0]["url"]
     finally:
@@ -40,7 +40,7 @@ def test_worker_logs_of_a_job_carry_its_context_and_no_secrets(services: Service
     for job in (ok, bad):
         pipeline = [e for e in entries if e["logger"].startswith("karlo_worker") and e.get("job_id") == job["id"]]
         assert {e["msg"] for e in pipeline} >= {"job started"}
-        assert all(e["tenant"] == "default" and e["kind"] == "generate" for e in pipeline), pipeline
+        assert all(e["tenant"] == stack.tenant.tenant_id and e["kind"] == "generate" for e in pipeline), pipeline
     succeeded = next(e for e in entries if e["msg"] == "job succeeded" and e["job_id"] == ok["id"])
     assert succeeded["karlo_request_id"] == ok["upstream"]["request_id"]
     failed = next(e for e in entries if e["msg"] == "job failed" and e["job_id"] == bad["id"])
@@ -48,6 +48,7 @@ def test_worker_logs_of_a_job_carry_its_context_and_no_secrets(services: Service
 
     text = worker_log.read_text() + stack.api.log_path.read_text()  # type: ignore[union-attr]
     assert SIM_KEY not in text
+    assert stack.tenant.api_key not in text
     assert "KakaoAK" not in text
     assert "X-Amz-Signature" not in text
     assert "testing" not in text  # the S3 secret key
