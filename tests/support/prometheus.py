@@ -34,9 +34,7 @@ def value(prometheus_url: str, promql: str) -> float | None:
     return float(result[0]["value"][1]) if result else None
 
 
-def wait_for_value(
-    prometheus_url: str, promql: str, accept: Callable[[float], bool], *, timeout: float = 30
-) -> float:
+def wait_for_value(prometheus_url: str, promql: str, accept: Callable[[float], bool], *, timeout: float = 30) -> float:
     """Poll until the query's value is accepted (scrapes and rule evaluations happen every second)."""
     deadline = time.monotonic() + timeout
     last: float | None = None
