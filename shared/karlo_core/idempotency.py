@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import redis
@@ -28,6 +28,7 @@ class Claimed:
 class Replay:
     status_code: int
     body: Any
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -61,11 +62,20 @@ def claim(client: redis.Redis, tenant_id: str, key: str, body: Any) -> Outcome:
         return Mismatch()
     if "status_code" not in record:
         return InFlight()
-    return Replay(status_code=record["status_code"], body=record["body"])
+    return Replay(status_code=record["status_code"], body=record["body"], headers=record.get("headers", {}))
 
 
-def complete(client: redis.Redis, tenant_id: str, key: str, body: Any, status_code: int, answer: Any) -> None:
-    record = {"fingerprint": fingerprint(body), "status_code": status_code, "body": answer}
+def complete(
+    client: redis.Redis,
+    tenant_id: str,
+    key: str,
+    body: Any,
+    status_code: int,
+    answer: Any,
+    headers: dict[str, str] | None = None,
+) -> None:
+    """Keep the first answer (status, body and the headers worth replaying) for the rest of the key's life."""
+    record = {"fingerprint": fingerprint(body), "status_code": status_code, "body": answer, "headers": headers or {}}
     client.set(keys.idempotency(tenant_id, key), json.dumps(record), xx=True, keepttl=True)
 
 

@@ -21,3 +21,8 @@ def new_job_id(now_ms: int | None = None) -> str:
 
 def is_job_id(text: str) -> bool:
     return len(text) == 26 and all(c in _ALPHABET for c in text)
+
+
+def smallest_id_at(ms: int) -> str:
+    """The lowest id a job created at ``ms`` can have: ids below it were created earlier."""
+    return new_job_id(ms)[:10] + "0" * 16

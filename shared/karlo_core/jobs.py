@@ -84,3 +84,5 @@ class Job:
     quota_eta: float | None = None
     #: When the current wait for quota began (cleared once the job settles after getting quota).
     quota_wait_since: float | None = None
+    #: A cancel arrived while the job was running; it ends canceled once the upstream call returns.
+    cancel_requested: bool = False

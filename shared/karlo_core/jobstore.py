@@ -9,8 +9,9 @@ Every active job also sits in a deadlines sorted set; the sweeper re-dispatches 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 import redis
@@ -24,6 +25,14 @@ from karlo_core.jobs import (
     JobStatus,
     StoredImage,
 )
+
+
+class CancelOutcome(StrEnum):
+    CANCELED = "canceled"
+    REQUESTED = "requested"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    MISSING = "missing"
 
 
 @dataclass(frozen=True)
@@ -43,6 +52,7 @@ class JobStore:
         self._extend = client.register_script(lua.load("job_extend"))
         self._settle = client.register_script(lua.load("job_settle"))
         self._due = client.register_script(lua.load("jobs_due"))
+        self._cancel = client.register_script(lua.load("job_cancel"))
 
     def create(self, job: Job, *, dispatch_grace: float) -> bool:
         """Store a new job; False if the id exists already (nothing is overwritten)."""
@@ -61,6 +71,24 @@ class JobStore:
     def get(self, job_id: str) -> Job | None:
         raw = self._redis.hgetall(keys.job(job_id))
         return _job_from_hash({str(k): str(v) for k, v in raw.items()}) if raw else None
+
+    def get_many(self, job_ids: Sequence[str]) -> list[Job | None]:
+        with self._redis.pipeline(transaction=False) as pipe:
+            for job_id in job_ids:
+                pipe.hgetall(keys.job(job_id))
+            found = pipe.execute()
+        return [_job_from_hash({str(k): str(v) for k, v in raw.items()}) if raw else None for raw in found]
+
+    def cancel(self, job_id: str) -> CancelOutcome:
+        """Cancel a queued or waiting job now, or mark a running one to end canceled when its worker settles."""
+        return CancelOutcome(str(self._cancel(keys=[keys.job(job_id), keys.job_deadlines()], args=[job_id])))
+
+    def end_canceled(self, job_id: str, token: str) -> bool:
+        """Settle a running job whose cancel was requested, dropping what its attempt produced."""
+        return self._settle_lease(job_id, token, JobStatus.CANCELED, None, {})
+
+    def cancel_requested(self, job_id: str) -> bool:
+        return bool(self._redis.hget(keys.job(job_id), "cancel_requested") == "1")
 
     def delete(self, job_id: str) -> None:
         """Remove a job that could not be dispatched, so no half-made job is left behind."""
@@ -157,4 +185,5 @@ def _job_from_hash(raw: dict[str, str]) -> Job:
         failures=int(raw.get("failures", 0)),
         quota_eta=_optional_float(raw.get("quota_eta")),
         quota_wait_since=_optional_float(raw.get("quota_wait_since")),
+        cancel_requested=raw.get("cancel_requested") == "1",
     )

@@ -70,6 +70,16 @@ def idempotency(tenant_id: str, key: str) -> str:
     return f"{PREFIX}:idempotency:{tenant_id}:{key}"
 
 
+def tenant_jobs(tenant_id: str) -> str:
+    """Sorted set (all scores 0, so ordered by id, which is by creation time): every job of a tenant."""
+    return f"{PREFIX}:tenant-jobs:{tenant_id}"
+
+
+def tenant_active_jobs(tenant_id: str) -> str:
+    """Sorted set: a tenant's jobs counted against its concurrent-job cap (pruned of finished ones)."""
+    return f"{PREFIX}:tenant-active:{tenant_id}"
+
+
 def worker_heartbeats() -> str:
     """Sorted set: worker id (host:pid) -> Unix time of its last heartbeat; a stale score is a dead worker."""
     return f"{PREFIX}:workers:heartbeats"

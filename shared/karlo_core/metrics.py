@@ -12,6 +12,7 @@ alerts read them with ``max``, not ``sum``.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from prometheus_client import Counter, Histogram
@@ -146,6 +147,13 @@ STATE_GAUGES: tuple[GaugeSpec, ...] = (
     WORKERS_LIVE,
     STATE_UP,
 )
+
+
+def observe_job_finished(kind: str, outcome: str, *, created_at: float) -> None:
+    """Count a job that reached a terminal status, in whichever process ended it (worker, or API on cancel)."""
+    JOBS_FINISHED.labels(kind, outcome).inc()
+    JOB_END_TO_END_SECONDS.labels(kind, outcome).observe(max(time.time() - created_at, 0.0))
+
 
 _SUFFIXES = {"counter": ("_total", "_created"), "histogram": ("_bucket", "_sum", "_count", "_created")}
 

@@ -94,6 +94,18 @@ class Settings(BaseSettings):
     # --- API edge limits ---
     #: Request bodies over this many bytes are refused with 413 as they stream (inline images are <= 2 MB each).
     max_request_body_bytes: int = Field(default=16 * 1024 * 1024, gt=0)
+    #: A request that takes longer is answered 503 request-timeout (a ``Prefer: wait`` adds its wait to this).
+    request_timeout_seconds: float = Field(default=30.0, gt=0)
+    #: The longest ``Prefer: wait=N`` honoured on job creation.
+    max_wait_seconds: int = Field(default=60, ge=0, le=300)
+    #: Jobs a tenant may have in progress (queued, waiting for quota or running); 0 for no cap.
+    max_active_jobs_per_tenant: int = Field(default=1000, ge=0)
+
+    # --- Retention ---
+    #: Job records and their images (inputs and outputs) are deleted this long after the job was created,
+    #: once it has finished.
+    job_retention_seconds: int = Field(default=7 * 24 * 3600, ge=60)
+    retention_sweep_interval_seconds: float = Field(default=300.0, gt=0)
 
     @model_validator(mode="after")
     def _refuse_dev_secrets_in_production(self) -> Settings:

@@ -10,7 +10,7 @@ import redis
 
 from karlo_core.ids import new_job_id
 from karlo_core.jobs import Job, JobError, JobKind, JobStatus, StoredImage
-from karlo_core.jobstore import JobStore
+from karlo_core.jobstore import CancelOutcome, JobStore
 from support.stacks import Services
 
 
@@ -93,3 +93,46 @@ def test_a_settled_job_leaves_the_schedule(store: JobStore) -> None:
     store.claim(job.id, "a", lease_seconds=0)
     store.succeed(job.id, "a", [IMAGE], {})
     assert store.due_for_dispatch(limit=10, grace=60) == []
+
+
+def test_cancel_ends_queued_and_waiting_jobs_at_once(store: JobStore) -> None:
+    job = make_job(store)
+    assert store.cancel(job.id) is CancelOutcome.CANCELED
+    assert store.cancel(job.id) is CancelOutcome.CANCELED
+    assert not store.claim(job.id, "a", lease_seconds=30).claimed
+    canceled = store.get(job.id)
+    assert canceled is not None and canceled.status is JobStatus.CANCELED and canceled.completed_at is not None
+    assert store.due_for_dispatch(limit=10, grace=1) == []
+
+
+def test_a_canceled_running_job_drops_its_outcome_whatever_its_worker_reports(store: JobStore) -> None:
+    for settle in ("succeed", "release", "wait"):
+        job = make_job(store)
+        assert store.claim(job.id, "a", lease_seconds=30).claimed
+        assert store.cancel(job.id) is CancelOutcome.REQUESTED
+        if settle == "succeed":
+            assert not store.succeed(job.id, "a", [IMAGE], {})
+        elif settle == "release":
+            assert not store.release(job.id, "a", next_deadline=1, error=JobError("x", "y"), failures=1)
+        else:
+            assert not store.wait_for_quota(job.id, "a", eta=time.time(), delay=1)
+        ended = store.get(job.id)
+        assert ended is not None and (ended.status, ended.images) == (JobStatus.CANCELED, []), settle
+
+
+def test_a_job_whose_worker_died_after_a_cancel_is_not_run_again(store: JobStore) -> None:
+    job = make_job(store)
+    assert store.claim(job.id, "a", lease_seconds=0.05).claimed
+    assert store.cancel(job.id) is CancelOutcome.REQUESTED
+    time.sleep(0.1)
+    retaken = store.claim(job.id, "b", lease_seconds=30)
+    assert (retaken.claimed, retaken.reason) == (False, "canceled")
+    assert store.get(job.id).status is JobStatus.CANCELED  # type: ignore[union-attr]
+
+
+def test_finished_jobs_are_not_canceled(store: JobStore) -> None:
+    job = make_job(store)
+    assert store.claim(job.id, "a", lease_seconds=30).claimed
+    assert store.succeed(job.id, "a", [IMAGE], {})
+    assert store.cancel(job.id) is CancelOutcome.SUCCEEDED
+    assert store.cancel(new_job_id()) is CancelOutcome.MISSING

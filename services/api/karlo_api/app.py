@@ -13,6 +13,7 @@ from karlo_api.job_requests import CREATE_JOB_ADAPTER, JobRequestParser
 from karlo_api.problems import install_problem_handlers
 from karlo_api.request_metrics import RequestMetricsMiddleware
 from karlo_api.routes import files, health, jobs, metrics, quota
+from karlo_api.timeouts import RequestTimeoutMiddleware
 from karlo_core import __version__
 from karlo_core.exposition import make_registry
 from karlo_core.jobstore import JobStore
@@ -22,6 +23,7 @@ from karlo_core.quota.policy import make_buckets
 from karlo_core.redis_client import make_redis
 from karlo_core.settings import Settings
 from karlo_core.storage.factory import link_signer, make_storage
+from karlo_core.tenant_jobs import TenantJobs
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -48,10 +50,14 @@ def create_app(settings: Settings) -> FastAPI:
         signer=link_signer(settings),
         parser=JobRequestParser(fetcher=fetcher, allow_non_english=settings.allow_non_english_prompts),
         quota=make_buckets(settings, client),
+        tenant_jobs=TenantJobs(client),
     )
     app.state.metrics_registry = make_registry(settings, client)
     install_problem_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_body_bytes)
+    app.add_middleware(
+        RequestTimeoutMiddleware, seconds=settings.request_timeout_seconds, max_wait_seconds=settings.max_wait_seconds
+    )
     # Added last, so it wraps everything: even a 413 from the body limit is counted.
     app.add_middleware(RequestMetricsMiddleware)
     app.include_router(jobs.router)

@@ -17,6 +17,7 @@ from karlo_core.quota.buckets import QuotaBuckets
 from karlo_core.settings import Settings
 from karlo_core.storage import Storage
 from karlo_core.storage.links import LinkSigner
+from karlo_core.tenant_jobs import TenantJobs
 from karlo_core.tenants import authenticate
 
 
@@ -30,6 +31,7 @@ class ApiState:
     signer: LinkSigner
     parser: JobRequestParser
     quota: QuotaBuckets
+    tenant_jobs: TenantJobs
 
     @property
     def minute_seconds(self) -> float:

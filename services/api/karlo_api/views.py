@@ -34,7 +34,8 @@ class ErrorView(BaseModel):
 
 
 class JobUrls(BaseModel):
-    get: str
+    get: str = Field(description="This job")
+    cancel: str = Field(description="POST here to cancel it")
 
 
 class JobView(BaseModel):
@@ -52,6 +53,9 @@ class JobView(BaseModel):
     notices: list[str] = Field(description="Things worth knowing about how Karlo treats this input")
     estimated_start_at: datetime | None = Field(
         description="While the job waits for quota: when quota is expected to be available for it"
+    )
+    cancel_requested: bool = Field(
+        description="A cancel arrived while the job was running: it ends canceled once Karlo answers"
     )
     urls: JobUrls
 
@@ -81,5 +85,6 @@ def job_view(job: Job, *, storage: Storage, base_url: str, url_ttl: int) -> JobV
         upstream=job.upstream,
         notices=job.notices,
         estimated_start_at=_time(job.quota_eta) if job.status is JobStatus.WAITING_FOR_QUOTA else None,
-        urls=JobUrls(get=f"{base_url}/v1/jobs/{job.id}"),
+        cancel_requested=job.cancel_requested,
+        urls=JobUrls(get=f"{base_url}/v1/jobs/{job.id}", cancel=f"{base_url}/v1/jobs/{job.id}/cancel"),
     )

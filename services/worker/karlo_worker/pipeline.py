@@ -52,8 +52,8 @@ def _claim_and_run(job_id: str, rt: WorkerRuntime) -> None:
             _run_claimed(job, token, f"{job_id}:{claim.attempts}", rt)
     except Exception:
         log.exception("job crashed", extra={"job_id": job_id})
-        if rt.store.fail(job_id, token, JobError("internal_error", "an internal error stopped this job")):
-            job_metrics.job_finished(job, JobStatus.FAILED)
+        ok = rt.store.fail(job_id, token, JobError("internal_error", "an internal error stopped this job"))
+        job_metrics.job_settled(job, JobStatus.FAILED, ok=ok, store=rt.store)
 
 
 def _run_claimed(job: Job, token: str, reservation_id: str, rt: WorkerRuntime) -> None:
@@ -65,7 +65,7 @@ def _run_claimed(job: Job, token: str, reservation_id: str, rt: WorkerRuntime) -
         return
     job_metrics.quota_granted(job, at=decision.at)
     try:
-        images, upstream = _generate_and_store(job, rt)
+        outcome = _generate_and_store(job, rt)
     except KarloQueueError as exc:
         if generated_nothing(exc) and rt.quota.refund(reservation_id):
             job_metrics.quota_refunded()
@@ -79,30 +79,41 @@ def _run_claimed(job: Job, token: str, reservation_id: str, rt: WorkerRuntime) -
         else:
             _settle_failure(job, token, exc, rt)
         return
-    if rt.store.succeed(job.id, token, images, upstream):
-        job_metrics.job_finished(job, JobStatus.SUCCEEDED)
+    if outcome is None:
+        ok = rt.store.end_canceled(job.id, token)
+        job_metrics.job_settled(job, JobStatus.CANCELED, ok=ok, store=rt.store)
+        log.info("job canceled while running; its images were not kept", extra={"job_id": job.id})
+        return
+    images, upstream = outcome
+    ok = rt.store.succeed(job.id, token, images, upstream)
+    job_metrics.job_settled(job, JobStatus.SUCCEEDED, ok=ok, store=rt.store)
+    if ok:
         log.info("job succeeded", extra={"job_id": job.id, "images": len(images)})
     else:
-        log.warning("job result discarded: lease lost", extra={"job_id": job.id})
+        log.warning("job result discarded: canceled meanwhile, or lease lost", extra={"job_id": job.id})
 
 
 def _wait_or_fail_for_quota(job: Job, token: str, denied: Denied, rt: WorkerRuntime, *, since: float) -> None:
     extra = {"job_id": job.id, "window": denied.window, "scope": denied.scope}
     if math.isinf(denied.retry_at):
         error = JobError("quota_too_small", f"the job needs more images than the {denied.window} quota allows")
-        if rt.store.fail(job.id, token, error):
-            job_metrics.job_finished(job, JobStatus.FAILED)
+        ok = rt.store.fail(job.id, token, error)
+        job_metrics.job_settled(job, JobStatus.FAILED, ok=ok, store=rt.store)
         log.warning("job failed: larger than the quota", extra=extra)
         return
     delay = max(denied.retry_at - rt.quota.now(), 0.0)
-    rt.store.wait_for_quota(job.id, token, eta=denied.retry_at, delay=delay, since=since)
+    ok = rt.store.wait_for_quota(job.id, token, eta=denied.retry_at, delay=delay, since=since)
+    job_metrics.job_settled(job, JobStatus.WAITING_FOR_QUOTA, ok=ok, store=rt.store)
     log.info("job waits for quota", extra={**extra, "delay_seconds": round(delay, 2)})
 
 
-def _generate_and_store(job: Job, rt: WorkerRuntime) -> tuple[list[StoredImage], dict[str, Any]]:
+def _generate_and_store(job: Job, rt: WorkerRuntime) -> tuple[list[StoredImage], dict[str, Any]] | None:
+    """The stored images and Karlo's facts; None when the job was canceled while Karlo worked."""
     path, body = karlo_request(job, rt.storage)
     result = job_metrics.upstream_call(job, path, lambda: rt.karlo.infer(path, body))
     bind_log_fields(karlo_request_id=result.request_id)
+    if rt.store.cancel_requested(job.id):
+        return None
     images = [_store_image(job.id, index, image, rt) for index, image in enumerate(result.images)]
     return images, _upstream_facts(result)
 
@@ -149,13 +160,15 @@ def _settle_failure(job: Job, token: str, exc: KarloQueueError, rt: WorkerRuntim
     error = JobError(exc.slug, str(exc), exc.code if isinstance(exc, UpstreamError) else None)
     extra = {"job_id": job.id, "error": exc.slug, "upstream_code": error.upstream_code, "failures": failures}
     if not exc.retryable or failures >= settings.job_max_attempts:
-        if rt.store.fail(job.id, token, error):
-            job_metrics.job_finished(job, JobStatus.FAILED)
+        ok = rt.store.fail(job.id, token, error)
+        job_metrics.job_settled(job, JobStatus.FAILED, ok=ok, store=rt.store)
         log.warning("job failed", extra=extra)
         return
     delay = backoff_seconds(failures, base=settings.retry_base_seconds, cap=settings.retry_max_seconds)
     deadline = delay + settings.dispatch_grace_seconds
-    if not rt.store.release(job.id, token, next_deadline=deadline, error=error, failures=failures):
+    ok = rt.store.release(job.id, token, next_deadline=deadline, error=error, failures=failures)
+    job_metrics.job_settled(job, JobStatus.QUEUED, ok=ok, store=rt.store)
+    if not ok:
         return
     log.info("job will retry", extra={**extra, "delay_seconds": round(delay, 2)})
     try:

@@ -2,7 +2,8 @@
 -- The lease lives in the job ('lease_until'); the deadlines zset is only the sweeper's schedule.
 -- KEYS[1] job hash, KEYS[2] deadlines zset
 -- ARGV[1] job id, ARGV[2] lease token, ARGV[3] lease seconds, ARGV[4..] claimable statuses
--- Returns {'claimed', attempts} or {reason}: 'missing', 'leased', or the job's current status.
+-- Returns {'claimed', attempts} or {reason}: 'missing', 'leased', 'canceled' (a cancel was pending),
+-- or the job's current status.
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then
   return {'missing'}
@@ -21,6 +22,13 @@ if status == 'running' then
   if lease_until > now then
     return {'leased'}
   end
+end
+if redis.call('HGET', KEYS[1], 'cancel_requested') == '1' then
+  -- its worker died after a cancel was asked for: end it rather than run it again
+  redis.call('HSET', KEYS[1], 'status', 'canceled', 'completed_at', string.format('%.6f', now))
+  redis.call('HDEL', KEYS[1], 'lease_token', 'lease_until')
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  return {'canceled'}
 end
 local lease_until = now + tonumber(ARGV[3])
 redis.call('HSET', KEYS[1], 'status', 'running', 'lease_token', ARGV[2],

@@ -4,15 +4,22 @@
 -- ARGV[1] job id, ARGV[2] lease token, ARGV[3] new status,
 -- ARGV[4] seconds until the next deadline, or '' for a terminal status (no deadline, completed_at set),
 -- ARGV[5..] field/value pairs to store.
--- Returns 'ok', or the current status when the lease is not ours.
+-- Returns 'ok'; 'canceled' when a cancel was requested meanwhile (the job is canceled instead);
+-- or the current status when the lease is not ours.
 local status = redis.call('HGET', KEYS[1], 'status')
 if status ~= 'running' or redis.call('HGET', KEYS[1], 'lease_token') ~= ARGV[2] then
   return status or 'missing'
 end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1e6
-redis.call('HSET', KEYS[1], 'status', ARGV[3])
 redis.call('HDEL', KEYS[1], 'lease_token', 'lease_until')
+if redis.call('HGET', KEYS[1], 'cancel_requested') == '1' then
+  -- canceled while running: the outcome of the attempt is dropped
+  redis.call('HSET', KEYS[1], 'status', 'canceled', 'completed_at', string.format('%.6f', now))
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  return 'canceled'
+end
+redis.call('HSET', KEYS[1], 'status', ARGV[3])
 for i = 5, #ARGV, 2 do
   redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
 end

@@ -1,29 +1,28 @@
-"""``/v1/jobs``: accept a job, show a job."""
+"""``/v1/jobs``: accept, list, show and cancel jobs."""
 
 from __future__ import annotations
 
-import logging
-import time
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Header, Query, Request, status
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from karlo_api.accept import accept_job
 from karlo_api.deps import ApiState, StateDep, TenantDep
-from karlo_api.job_requests import ParsedJob, read_job_request
+from karlo_api.idempotent import Answer, answer_once
+from karlo_api.job_requests import read_job_request
+from karlo_api.prefer import requested_wait, wait_until_finished
 from karlo_api.problems import Problem
 from karlo_api.ratelimit import limited, rate_limit_headers, refuse_if_spent
+from karlo_api.timeouts import mark_committed
 from karlo_api.views import JobView, job_view
-from karlo_core.errors import StorageError
-from karlo_core.ids import is_job_id, new_job_id
-from karlo_core.jobs import Job, JobStatus
-from karlo_core.karlo import rules
-from karlo_core.metrics import JOBS_ACCEPTED
-from karlo_core.queue import enqueue_job
+from karlo_core.ids import is_job_id
+from karlo_core.jobs import Job, JobKind, JobStatus
+from karlo_core.jobstore import CancelOutcome
+from karlo_core.metrics import observe_job_finished
 from karlo_core.quota.policy import tenant_scope, upstream_scope
-from karlo_core.storage import input_key
-
-log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
@@ -59,80 +58,137 @@ def _view(state: ApiState, job: Job) -> JobView:
     )
 
 
-def _store_inputs(state: ApiState, job_id: str, parsed: ParsedJob) -> dict[str, Any]:
-    """Input images go to storage before the job exists; the record keeps their keys."""
-    stored: dict[str, Any] = {}
-    for name, image in parsed.images.items():
-        key = input_key(job_id, name, image.info.format)
-        state.storage.put(key, image.data, rules.CONTENT_TYPES[image.info.format])
-        info = image.info
-        stored[name] = {
-            "key": key,
-            "format": info.format,
-            "width": info.width,
-            "height": info.height,
-            "bytes": len(image.data),
-        }
-    return stored
-
-
-def _accept(state: ApiState, tenant: str, parsed: ParsedJob) -> Job:
-    job_id = new_job_id()
-    try:
-        stored = _store_inputs(state, job_id, parsed)
-    except StorageError as exc:
-        raise Problem(
-            503,
-            "storage-unavailable",
-            "Image storage is unavailable; nothing was accepted",
-            headers={"Retry-After": "5"},
-        ) from exc
-    job = Job(
-        id=job_id,
-        kind=parsed.kind,
-        status=JobStatus.QUEUED,
-        input={**parsed.params, **stored},
-        created_at=time.time(),
-        tenant=tenant,
-        notices=parsed.notices,
-    )
-    state.store.create(job, dispatch_grace=state.settings.dispatch_grace_seconds)
-    try:
-        enqueue_job(state.celery, job.id)
-    except Exception as exc:
-        state.store.delete(job.id)
-        log.exception("enqueue failed; job withdrawn", extra={"job_id": job.id})
-        raise Problem(
-            503, "queue-unavailable", "The job queue is unavailable; nothing was accepted", headers={"Retry-After": "5"}
-        ) from exc
-    JOBS_ACCEPTED.labels(job.kind.value).inc()
-    log.info("job accepted", extra={"job_id": job.id, "kind": job.kind.value, "tenant": tenant})
+def _own_job(state: ApiState, tenant: str, job_id: str) -> Job:
+    """The tenant's job; another tenant's job is as missing as one that never existed."""
+    job = state.store.get(job_id) if is_job_id(job_id) else None
+    if job is None or job.tenant != tenant:
+        raise Problem(404, "job-not-found", "Job not found", f"no job with id {job_id!r}")
     return job
 
 
-@router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=JobView, openapi_extra=CREATE_JOB_BODY)
-async def create_job(request: Request, state: StateDep, tenant: TenantDep, response: Response) -> JobView:
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[\x21-\x7e]+$",
+        description="Repeats with the same key and body within 24 h get the first answer again",
+    ),
+]
+Prefer = Annotated[
+    str | None,
+    Header(description="`wait=N` (N up to 60): answer when the job finishes, if it does within N seconds"),
+]
+
+CREATE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"model": JobView, "description": "With `Prefer: wait=N`: the job finished within N seconds"},
+}
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=JobView,
+    responses=CREATE_RESPONSES,
+    openapi_extra=CREATE_JOB_BODY,
+)
+async def create_job(
+    request: Request, state: StateDep, tenant: TenantDep, idempotency_key: IdempotencyKey = None, prefer: Prefer = None
+) -> JSONResponse:
     """Accept a job (JSON, or multipart with ``image``/``mask`` file parts); it runs in the background.
 
-    Poll ``urls.get`` for its result.
+    Poll ``urls.get`` for its result, or ask for it to be awaited with ``Prefer: wait=N``.
     """
     raw = await read_job_request(request)
+
+    async def accept() -> Answer:
+        return await _accept(request, state, tenant, raw)
+
+    answer = await (answer_once(state, tenant, idempotency_key, raw, accept) if idempotency_key else accept())
+    wait = requested_wait(prefer, state.settings.max_wait_seconds)
+    if wait is None or answer.status_code != status.HTTP_202_ACCEPTED:
+        return answer.response()
+    job = await wait_until_finished(state.store, _own_job(state, tenant, answer.body["id"]), wait)
+    headers = {**answer.headers, "Preference-Applied": f"wait={wait}"}
+    if not job.status.is_terminal:
+        return Answer(answer.status_code, answer.body, headers).response()
+    return Answer(status.HTTP_200_OK, _view(state, job).model_dump(mode="json"), headers).response()
+
+
+async def _accept(request: Request, state: ApiState, tenant: str, raw: dict[str, Any]) -> Answer:
     parsed = await run_in_threadpool(state.parser.parse, raw)
     own = tenant_scope(state.settings, tenant)
     usages = limited(await run_in_threadpool(state.quota.usage, own or upstream_scope(state.settings)))
     if own is not None:
         refuse_if_spent(usages, int(parsed.params.get("samples", 1)), state.minute_seconds)
-    job = await run_in_threadpool(_accept, state, tenant, parsed)
+    mark_committed(request)
+    job = await run_in_threadpool(accept_job, state, tenant, parsed)
     view = _view(state, job)
-    response.headers["Location"] = view.urls.get
-    response.headers.update(rate_limit_headers(usages, state.minute_seconds))
-    return view
+    headers = {"Location": view.urls.get, **rate_limit_headers(usages, state.minute_seconds)}
+    return Answer(status.HTTP_202_ACCEPTED, view.model_dump(mode="json"), headers)
+
+
+class JobPage(BaseModel):
+    data: list[JobView] = Field(description="Jobs, newest first")
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")
+
+
+#: Jobs read per request at most while filtering, so a rare status cannot make one request scan everything.
+LIST_SCAN_LIMIT = 1000
+
+
+@router.get("", response_model=JobPage)
+def list_jobs(
+    state: StateDep,
+    tenant: TenantDep,
+    job_status: Annotated[list[JobStatus] | None, Query(alias="status", description="Only these statuses")] = None,
+    kind: Annotated[list[JobKind] | None, Query(description="Only these kinds")] = None,
+    limit: Annotated[int, Query(ge=1, le=100, description="Page size")] = 20,
+    cursor: Annotated[
+        str | None, Query(min_length=26, max_length=26, pattern="^[0-9a-z]{26}$", description="`next_cursor`")
+    ] = None,
+) -> JobPage:
+    """The tenant's jobs, newest first, a page at a time; filters apply before paging."""
+    found: list[Job] = []
+    scanned = 0
+    before = cursor
+    while len(found) < limit and scanned < LIST_SCAN_LIMIT:
+        ids = state.tenant_jobs.newest(tenant, before=before, count=min(max(limit * 2, 20), LIST_SCAN_LIMIT - scanned))
+        if not ids:
+            return JobPage(data=[_view(state, j) for j in found], next_cursor=None)
+        for job_id, job in zip(ids, state.store.get_many(ids), strict=True):
+            scanned += 1
+            before = job_id
+            if job is None or (job_status and job.status not in job_status) or (kind and job.kind not in kind):
+                continue
+            found.append(job)
+            if len(found) == limit:
+                break
+    return JobPage(data=[_view(state, j) for j in found], next_cursor=before)
 
 
 @router.get("/{job_id}", response_model=JobView)
 def read_job(job_id: str, state: StateDep, tenant: TenantDep) -> JobView:
     """The job as it stands now, with fresh links to its images once it has succeeded."""
-    job = state.store.get(job_id) if is_job_id(job_id) else None
-    if job is None or job.tenant != tenant:
-        raise Problem(404, "job-not-found", "Job not found", f"no job with id {job_id!r}")
-    return _view(state, job)
+    return _view(state, _own_job(state, tenant, job_id))
+
+
+CANCEL_RESPONSES: dict[int | str, dict[str, Any]] = {
+    202: {"model": JobView, "description": "The job is running: it ends canceled as soon as Karlo answers"},
+}
+
+
+@router.post("/{job_id}/cancel", response_model=JobView, responses=CANCEL_RESPONSES)
+def cancel_job(job_id: str, state: StateDep, tenant: TenantDep) -> JSONResponse:
+    """Cancel a job: a queued or waiting one at once (200); a running one once Karlo answers (202), with
+    its quota spent. Canceling a canceled job is a no-op; a finished one is a 409."""
+    before = _own_job(state, tenant, job_id)
+    outcome = state.store.cancel(job_id)
+    if outcome is CancelOutcome.CANCELED and not before.status.is_terminal:
+        observe_job_finished(before.kind.value, JobStatus.CANCELED.value, created_at=before.created_at)
+    if outcome in (CancelOutcome.SUCCEEDED, CancelOutcome.FAILED):
+        raise Problem(409, "job-finished", "The job has already finished", f"job {job_id} {outcome.value}")
+    job = _own_job(state, tenant, job_id)
+    code = status.HTTP_202_ACCEPTED if outcome is CancelOutcome.REQUESTED else status.HTTP_200_OK
+    return JSONResponse(_view(state, job).model_dump(mode="json"), status_code=code)
