@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from karlo_devstack.processes import ManagedProcess
@@ -106,6 +107,16 @@ def test_prometheus_sees_jobs_quota_queue_and_workers(observed: tuple[AppStack, 
     assert (value(prom, 'max(max_over_time(karlo_queue_jobs_active{status="waiting_for_quota"}[5m]))') or 0) >= 1
     wait_for_value(prom, 'max(karlo_queue_queue_depth{queue="jobs"})', lambda n: n == 0)
     assert value(prom, 'max(karlo_queue_jobs_active{status="running"})') == 0
+
+    # The day's quota is spent: a fifth job waits for tomorrow, until it is canceled (counted by the API).
+    late = submit(stack, ONE_IMAGE).json()["id"]
+    wait_for_status(stack, late, {"waiting_for_quota"})
+    wait_for_value(prom, 'max(karlo_queue_jobs_active{status="waiting_for_quota"})', lambda n: n == 1)
+    canceled = httpx.post(f"{stack.api_url}/v1/jobs/{late}/cancel", headers=stack.headers, timeout=10)
+    assert canceled.status_code == 200, canceled.text
+    assert wait_for_value(prom, finished % "canceled", lambda n: n == 1) == 1
+    assert value(prom, 'sum(karlo_queue_jobs_accepted_total{kind="generate"})') == 5
+    wait_for_value(prom, 'max(karlo_queue_jobs_active{status="waiting_for_quota"})', lambda n: n == 0)
 
     # The shipped alert rules run in this Prometheus: the day quota is spent, so its alert is pending.
     wait_for_value(prom, 'count(ALERTS{alertname="KarloQuotaNearlySpent", window="day"})', lambda n: n == 1)
