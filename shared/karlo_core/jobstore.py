@@ -122,7 +122,7 @@ class JobStore:
         fields = {"error": error.to_dict(), "failures": failures, **_WAIT_OVER}
         return self._settle_lease(job_id, token, JobStatus.QUEUED, next_deadline, fields)
 
-    def wait_for_quota(self, job_id: str, token: str, *, eta: float, delay: float, since: float) -> bool:
+    def wait_for_quota(self, job_id: str, token: str, *, eta: float, delay: float, since: float | None = None) -> bool:
         """Park a running job until quota frees up; the dispatch schedule brings it back after ``delay``.
 
         ``since`` is when this wait began (kept across re-parks), so the wait can be measured when it ends.

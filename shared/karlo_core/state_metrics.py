@@ -72,14 +72,16 @@ class RedisStateCollector(Collector):
         yield up
 
     def _queue_families(self) -> list[Metric]:
+        """One MULTI, so a message moving between a list and the unacked hash is never counted twice."""
         depth, messages = _family(metrics.QUEUE_DEPTH), _family(metrics.QUEUE_MESSAGES)
-        unacked = self._unacked_by_queue()
-        with self._broker.pipeline(transaction=False) as pipe:
+        with self._broker.pipeline(transaction=True) as pipe:
+            pipe.hvals(UNACKED_HASH)
             for queue in self._queues:
                 pipe.llen(queue)
                 for step in PRIORITY_STEPS:
                     pipe.llen(f"{queue}{PRIORITY_SEPARATOR}{step}")
-            lengths = pipe.execute()
+            raw_unacked, *lengths = pipe.execute()
+        unacked = self._unacked_by_queue(raw_unacked)
         per_queue = 1 + len(PRIORITY_STEPS)
         for index, queue in enumerate(self._queues):
             waiting = sum(int(n) for n in lengths[index * per_queue : (index + 1) * per_queue])
@@ -88,10 +90,10 @@ class RedisStateCollector(Collector):
             depth.add_metric([queue], waiting + unacked[queue])
         return [depth, messages]
 
-    def _unacked_by_queue(self) -> Counter[str]:
+    def _unacked_by_queue(self, entries: list[str]) -> Counter[str]:
         """Entries are JSON ``[message, exchange, routing_key]``; our queues are routed by their own name."""
         counts: Counter[str] = Counter()
-        for raw in self._broker.hvals(UNACKED_HASH):
+        for raw in entries:
             try:
                 _, exchange, routing_key = json.loads(raw)
             except (ValueError, TypeError):
