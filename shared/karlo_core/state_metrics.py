@@ -19,7 +19,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
-from karlo_core import keys, metrics
+from karlo_core import keys, lua, metrics
 from karlo_core.heartbeats import Heartbeats
 from karlo_core.jobs import JobStatus
 from karlo_core.quota.buckets import QuotaBuckets, Scope
@@ -31,8 +31,8 @@ PRIORITY_SEPARATOR = "\x06\x16"
 PRIORITY_STEPS = (3, 6, 9)
 UNACKED_HASH = "unacked"
 ACTIVE_STATUSES = (JobStatus.QUEUED, JobStatus.WAITING_FOR_QUOTA, JobStatus.RUNNING)
-#: Jobs read per round trip when counting active jobs by status.
-CHUNK = 500
+#: Jobs counted per script call: about a millisecond of Redis time each.
+CHUNK = 1000
 
 
 class RedisStateCollector(Collector):
@@ -49,6 +49,7 @@ class RedisStateCollector(Collector):
         heartbeats: Heartbeats,
     ) -> None:
         self._store = store
+        self._count_statuses = store.register_script(lua.load("jobs_by_status"))
         self._broker = broker
         self._queues = tuple(queues)
         self._quota = quota
@@ -106,13 +107,11 @@ class RedisStateCollector(Collector):
         counts: Counter[str] = Counter()
         start = 0
         while True:
-            ids = self._store.zrange(keys.job_deadlines(), start, start + CHUNK - 1)
-            if not ids:
+            reply = self._count_statuses(keys=[keys.job_deadlines()], args=[keys.job(""), start, start + CHUNK - 1])
+            if not reply:
                 break
-            with self._store.pipeline(transaction=False) as pipe:
-                for job_id in ids:
-                    pipe.hget(keys.job(str(job_id)), "status")
-                counts.update(str(status) for status in pipe.execute() if status)
+            for status, count in zip(reply[::2], reply[1::2], strict=True):
+                counts[str(status)] += int(count)
             start += CHUNK
         for status in ACTIVE_STATUSES:
             family.add_metric([status.value], counts[status.value])
