@@ -69,4 +69,5 @@ def make_heartbeat(settings: Settings) -> WorkerHeartbeat:
         path=Path(settings.worker_heartbeat_file),
         heartbeats=make_heartbeats(settings, make_redis(settings)),
         worker_id=f"{socket.gethostname()}:{os.getpid()}",
+        max_age_seconds=settings.worker_heartbeat_max_age_seconds,
     )
