@@ -8,13 +8,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: help install run test lint typecheck check bench clean
+.PHONY: help install run test lint typecheck check bench fuzz clean
 
 help:
 	@echo "make run        start Redis, the Karlo simulator (no KAKAO_REST_API_KEY), API and a worker"
 	@echo "make test       install everything and run the tests"
 	@echo "make check      lint + typecheck + test (what CI runs)"
 	@echo "make bench      run the benchmarks in bench/ (results in docs/benchmarks.md)"
+	@echo "make fuzz       a longer schemathesis run against the API with a fresh seed (FUZZ_EXAMPLES=300)"
 
 $(STAMP): pyproject.toml scripts/system-deps.sh
 	./scripts/system-deps.sh
@@ -42,6 +43,10 @@ check: lint typecheck test
 
 bench: install
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+FUZZ_EXAMPLES ?= 300
+fuzz: install
+	KARLOQ_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) KARLOQ_FUZZ_SEED= $(BIN)/python -m pytest tests/fuzz $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

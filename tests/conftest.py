@@ -5,13 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import httpx
 import pytest
 import redis
 
 from karlo_devstack.services import start_moto, start_redis, start_simulator
-from support.stacks import BUCKET, IDENTITY_KEYS, SIM_KEY, Services
+from support.stacks import BUCKET, IDENTITY_KEYS, SIM_KEY, Services, s3_client
 
 
 @pytest.fixture(scope="session")
@@ -24,9 +23,7 @@ def services(workdir: Path) -> Iterator[Services]:
     redis_proc, redis_url = start_redis(workdir, persist=False)
     sim_proc, sim_url = start_simulator(workdir, {"KARLO_SIM_API_KEY": SIM_KEY})
     moto_proc, s3_url = start_moto(workdir)
-    s3 = boto3.client(
-        "s3", endpoint_url=s3_url, region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
-    )
+    s3 = s3_client(s3_url)
     s3.create_bucket(Bucket=BUCKET)
     try:
         yield Services(workdir=workdir, redis_url=redis_url, sim_url=sim_url, s3_url=s3_url)

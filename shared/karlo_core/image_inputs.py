@@ -75,5 +75,7 @@ def fetch_image(url: str, client: httpx.Client) -> bytes:
             return bytes(data)
     except BlockedDestination as exc:
         raise InvalidImage(f"is not allowed: {exc}") from exc
+    except httpx.InvalidURL as exc:
+        raise InvalidImage("is not a valid URL") from exc
     except httpx.HTTPError as exc:
         raise InvalidImage(f"could not be fetched: {type(exc).__name__}") from exc

@@ -15,9 +15,19 @@ from karlo_core.karlo import rules
 
 ImageFormat = Literal["webp", "jpeg", "png"]
 Scheduler = Literal["decoder_ddim_v_prediction", "decoder_ddpm_v_prediction"]
-Prompt = Annotated[str, Field(min_length=1, max_length=rules.PROMPT_MAX_CHARS)]
+Prompt = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=rules.PROMPT_MAX_CHARS,
+        description=f"What to draw, in English, at most {rules.PROMPT_MAX_CHARS} characters",
+        examples=["a cat in a spacesuit, watercolor"],
+    ),
+]
 Steps = Annotated[int, Field(ge=rules.STEPS_RANGE[0], le=rules.STEPS_RANGE[1])]
 Guidance = Annotated[float, Field(ge=rules.GUIDANCE_RANGE[0], le=rules.GUIDANCE_RANGE[1])]
+STEPS = f"{rules.STEPS_RANGE[0]}-{rules.STEPS_RANGE[1]}"
+GUIDANCE = f"{rules.GUIDANCE_RANGE[0]:g}-{rules.GUIDANCE_RANGE[1]:g}"
 #: The only image fields a request may carry; they never reach the job record as such.
 IMAGE_FIELDS = ("image", "image_url", "mask", "mask_url")
 
@@ -40,25 +50,43 @@ class _Strict(BaseModel):
 class FaceRefiner(_Strict):
     """Karlo 2.1 face correction; ranges are not published, so these bound the values seen in use."""
 
-    bbox_size_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
-    bbox_filter_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
-    restoration_repeats: int | None = Field(default=None, ge=1, le=10)
-    weight_sft: float | None = Field(default=None, ge=0.0, le=1.0)
+    bbox_size_threshold: float | None = Field(default=None, ge=0.0, le=1.0, description="Smallest face to refine")
+    bbox_filter_threshold: float | None = Field(
+        default=None, ge=0.0, le=1.0, description="Confidence a face needs to be refined"
+    )
+    restoration_repeats: int | None = Field(default=None, ge=1, le=10, description="Refinement passes")
+    weight_sft: float | None = Field(default=None, ge=0.0, le=1.0, description="Strength of the refinement")
 
 
 class OutputOptions(_Strict):
     """Options every Karlo endpoint shares: how many images, their seeds, format and post-processing."""
 
-    negative_prompt: str | None = Field(default=None, max_length=rules.PROMPT_MAX_CHARS)
-    samples: int = Field(default=1, ge=rules.SAMPLES_MIN, le=rules.SAMPLES_MAX)
+    negative_prompt: str | None = Field(
+        default=None,
+        max_length=rules.PROMPT_MAX_CHARS,
+        description="What the images should not show, in English",
+        examples=["text, watermark"],
+    )
+    samples: int = Field(
+        default=1,
+        ge=rules.SAMPLES_MIN,
+        le=rules.SAMPLES_MAX,
+        description="How many images to make; each one counts against the quota",
+    )
     seed: list[int] | None = Field(default=None, description="One seed per sample, 0..4294967295")
-    image_format: ImageFormat = rules.DEFAULT_IMAGE_FORMAT
-    image_quality: int = Field(default=rules.DEFAULT_IMAGE_QUALITY, ge=1, le=100)
-    upscale: bool = False
+    image_format: ImageFormat = Field(default=rules.DEFAULT_IMAGE_FORMAT, description="Format of the output images")
+    image_quality: int = Field(
+        default=rules.DEFAULT_IMAGE_QUALITY, ge=1, le=100, description="Compression quality of webp and jpeg output"
+    )
+    upscale: bool = Field(default=False, description="Enlarge each image by `scale` with Karlo's upscaler")
     scale: Literal[2, 4] = Field(default=2, description="Upscale factor; the longest side is capped at 2048")
-    num_inference_steps: Steps | None = None
-    guidance_scale: Guidance | None = None
-    nsfw_checker: bool = False
+    num_inference_steps: Steps | None = Field(default=None, description=f"Decoder denoising steps, {STEPS}")
+    guidance_scale: Guidance | None = Field(
+        default=None, description=f"Decoder guidance, {GUIDANCE}: how closely to follow the prompt"
+    )
+    nsfw_checker: bool = Field(
+        default=False, description="Have Karlo score each image (`nsfw_content_detected`, `nsfw_score`)"
+    )
 
     @field_validator("seed")
     @classmethod
@@ -76,10 +104,14 @@ class OutputOptions(_Strict):
 class _SizedOutput(OutputOptions):
     """Kinds whose output size the caller chooses (per-version range, multiple of 8)."""
 
-    version: Literal["v2.1", "v2.0"] = rules.DEFAULT_VERSION
-    width: int | None = Field(default=None, description="Per-version range, multiple of 8")
-    height: int | None = Field(default=None, description="Per-version range, multiple of 8")
-    scheduler: Scheduler | None = None
+    version: Literal["v2.1", "v2.0"] = Field(default=rules.DEFAULT_VERSION, description="Karlo's model")
+    width: int | None = Field(
+        default=None, description="384-1280 on v2.1 (default 1024), 384-640 on v2.0 (default 512); multiple of 8"
+    )
+    height: int | None = Field(
+        default=None, description="384-1280 on v2.1 (default 1024), 384-640 on v2.0 (default 512); multiple of 8"
+    )
+    scheduler: Scheduler | None = Field(default=None, description="Decoder scheduler")
 
     @field_validator("width", "height")
     @classmethod
@@ -98,9 +130,9 @@ class GenerateParams(_SizedOutput):
     """Text to image (``/v2/inference/karlo/t2i``)."""
 
     prompt: Prompt
-    prior_num_inference_steps: Steps | None = None
-    prior_guidance_scale: Guidance | None = None
-    face_refiner: FaceRefiner | None = None
+    prior_num_inference_steps: Steps | None = Field(default=None, description=f"Prior denoising steps, {STEPS}")
+    prior_guidance_scale: Guidance | None = Field(default=None, description=f"Prior guidance, {GUIDANCE}")
+    face_refiner: FaceRefiner | None = Field(default=None, description="Model v2.1 only: refine faces")
 
     @field_validator("face_refiner")
     @classmethod
@@ -113,26 +145,26 @@ class GenerateParams(_SizedOutput):
 class VariationParams(_SizedOutput):
     """New images in the manner of a given one (``/v2/inference/karlo/variations``)."""
 
-    prompt: Prompt | None = None
+    prompt: Prompt | None = Field(default=None, description="Optional guidance for the variations, in English")
 
 
 class InpaintParams(OutputOptions):
     """Repaint the black area of a mask (``/v2/inference/karlo/inpainting``). Karlo documents this for
     model 2.0 only, so 2.0 is the one version offered; the output keeps the input image's size."""
 
-    version: Literal["v2.0"] = "v2.0"
+    version: Literal["v2.0"] = Field(default="v2.0", description="Karlo's model (inpainting is offered on v2.0)")
     prompt: Prompt
-    prior_num_inference_steps: Steps | None = None
-    prior_guidance_scale: Guidance | None = None
+    prior_num_inference_steps: Steps | None = Field(default=None, description=f"Prior denoising steps, {STEPS}")
+    prior_guidance_scale: Guidance | None = Field(default=None, description=f"Prior guidance, {GUIDANCE}")
 
 
 class Margins(_Strict):
     """How many pixels to add on each side of the image."""
 
-    left: int = Field(default=0, ge=0, le=1024)
-    top: int = Field(default=0, ge=0, le=1024)
-    right: int = Field(default=0, ge=0, le=1024)
-    bottom: int = Field(default=0, ge=0, le=1024)
+    left: int = Field(default=0, ge=0, le=1024, description="Pixels added on the left")
+    top: int = Field(default=0, ge=0, le=1024, description="Pixels added at the top")
+    right: int = Field(default=0, ge=0, le=1024, description="Pixels added on the right")
+    bottom: int = Field(default=0, ge=0, le=1024, description="Pixels added at the bottom")
 
     @model_validator(mode="after")
     def _grows_somewhere(self) -> Margins:
@@ -144,7 +176,10 @@ class Margins(_Strict):
 class ExtendParams(InpaintParams):
     """Outpainting: the service builds a larger canvas and its mask and sends an inpainting call."""
 
-    extend: Margins
+    extend: Margins = Field(
+        description="Pixels to add per side (one at least); the canvas stays within 2048 px per side",
+        examples=[{"top": 128, "left": 64}],
+    )
 
 
 def _not_both(url: str | None, info: ValidationInfo) -> str | None:

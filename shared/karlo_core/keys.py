@@ -80,6 +80,11 @@ def tenant_active_jobs(tenant_id: str) -> str:
     return f"{PREFIX}:tenant-active:{tenant_id}"
 
 
+def retention_lock() -> str:
+    """String with a TTL: held by the one worker running the retention purge this interval."""
+    return f"{PREFIX}:retention:lock"
+
+
 def worker_heartbeats() -> str:
     """Sorted set: worker id (host:pid) -> Unix time of its last heartbeat; a stale score is a dead worker."""
     return f"{PREFIX}:workers:heartbeats"

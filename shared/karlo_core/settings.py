@@ -104,7 +104,7 @@ class Settings(BaseSettings):
     # --- Retention ---
     #: Job records and their images (inputs and outputs) are deleted this long after the job was created,
     #: once it has finished.
-    job_retention_seconds: int = Field(default=7 * 24 * 3600, ge=60)
+    job_retention_seconds: int = Field(default=7 * 24 * 3600, ge=1)
     retention_sweep_interval_seconds: float = Field(default=300.0, gt=0)
 
     @model_validator(mode="after")

@@ -42,8 +42,9 @@ class TenantJobs:
         found = self._redis.zrevrangebylex(keys.tenant_jobs(tenant), upper, "-", start=0, num=count)
         return [str(i) for i in found]
 
-    def created_before(self, tenant: str, epoch_seconds: float, *, count: int) -> list[str]:
-        """Up to ``count`` of the oldest job ids created before ``epoch_seconds``."""
+    def created_before(self, tenant: str, epoch_seconds: float, *, after: str | None, count: int) -> list[str]:
+        """Up to ``count`` of the oldest job ids created before ``epoch_seconds`` (and after the id ``after``)."""
+        lower = f"({after}" if after else "-"
         upper = "(" + smallest_id_at(int(epoch_seconds * 1000))
-        found = self._redis.zrangebylex(keys.tenant_jobs(tenant), "-", upper, start=0, num=count)
+        found = self._redis.zrangebylex(keys.tenant_jobs(tenant), lower, upper, start=0, num=count)
         return [str(i) for i in found]

@@ -6,7 +6,6 @@ import io
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import httpx
 import pytest
 from PIL import Image
@@ -14,7 +13,7 @@ from PIL import Image
 from karlo_core.queue import enqueue_job, make_celery
 from karlo_core.settings import Settings
 from support.api import get_job, submit, wait_until_terminal
-from support.stacks import BUCKET, AppStack, Services, base_env, sim_stats
+from support.stacks import BUCKET, AppStack, Services, base_env, s3_client, sim_stats
 
 
 @pytest.fixture(scope="module", params=["s3", "local"])
@@ -75,14 +74,7 @@ def test_images_land_in_the_configured_backend(stack: AppStack, services: Servic
     key = job["output"]["images"][0]["key"]
     assert key == f"jobs/{job['id']}/0.webp"
     if stack.env["TEST_STORAGE"] == "s3":
-        s3 = boto3.client(
-            "s3",
-            endpoint_url=services.s3_url,
-            region_name="us-east-1",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
-        head = s3.head_object(Bucket=BUCKET, Key=f"images/{key}")
+        head = s3_client(services.s3_url).head_object(Bucket=BUCKET, Key=f"images/{key}")
         assert head["ContentType"] == "image/webp"
         assert "X-Amz-Signature=" in job["output"]["images"][0]["url"]
     else:

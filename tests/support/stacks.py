@@ -5,7 +5,9 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import boto3
 import httpx
 import redis
 
@@ -13,6 +15,9 @@ from karlo_core import keys, tenants
 from karlo_devstack.processes import ManagedProcess
 from karlo_devstack.services import start_api, start_worker
 from support.api import Tenant
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 SIM_KEY = "test-sim-key"
 #: Redis databases 1-15 go to test stacks in turn, so a stack's workers never take another stack's jobs.
@@ -112,6 +117,13 @@ class AppStack:
         for proc in [*self.workers, self.api]:
             if proc is not None:
                 proc.stop()
+
+
+def s3_client(s3_url: str) -> S3Client:
+    """A client of the test S3 server, with the credentials the stacks use."""
+    return boto3.client(
+        "s3", endpoint_url=s3_url, region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
+    )
 
 
 def sim_stats(sim_url: str) -> dict[str, object]:

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from karlo_api.body_limit import BodyLimitMiddleware
 from karlo_api.deps import ApiState
 from karlo_api.job_requests import CREATE_JOB_ADAPTER, JobRequestParser
-from karlo_api.problems import install_problem_handlers
+from karlo_api.problems import ProblemDocument, install_problem_handlers
 from karlo_api.request_metrics import RequestMetricsMiddleware
 from karlo_api.routes import files, health, jobs, metrics, quota
 from karlo_api.timeouts import RequestTimeoutMiddleware
@@ -70,7 +70,8 @@ def create_app(settings: Settings) -> FastAPI:
 
 
 def _publish_request_schemas(app: FastAPI) -> None:
-    """The create-job body is parsed by hand (JSON or multipart); add its schema to the OpenAPI document."""
+    """Add what routes name but FastAPI does not generate: the create-job body (parsed by hand, JSON or
+    multipart) and the problem document of every error answer."""
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -80,6 +81,9 @@ def _publish_request_schemas(app: FastAPI) -> None:
             components = schema.setdefault("components", {}).setdefault("schemas", {})
             components.update(extra.pop("$defs", {}))
             components["CreateJobRequest"] = extra
+            problem = ProblemDocument.model_json_schema(ref_template="#/components/schemas/{model}")
+            components.update(problem.pop("$defs", {}))
+            components["ProblemDocument"] = problem
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -15,6 +15,7 @@ import httpx
 from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 
 from karlo_api.problems import Problem, invalid_input, validation_problem
 from karlo_core.image_inputs import InputImage, InvalidImage, decode_base64, fetch_image, validate_image
@@ -38,23 +39,26 @@ class _Job(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+KIND_DESCRIPTION = "generate (text to image, the default), variation, inpaint or extend"
+
+
 class GenerateJob(_Job):
-    kind: Literal["generate"] = "generate"
+    kind: Literal["generate"] = Field(default="generate", description=KIND_DESCRIPTION)
     input: GenerateParams
 
 
 class VariationJob(_Job):
-    kind: Literal["variation"]
+    kind: Literal["variation"] = Field(description=KIND_DESCRIPTION)
     input: VariationRequest
 
 
 class InpaintJob(_Job):
-    kind: Literal["inpaint"]
+    kind: Literal["inpaint"] = Field(description=KIND_DESCRIPTION)
     input: InpaintRequest
 
 
 class ExtendJob(_Job):
-    kind: Literal["extend"]
+    kind: Literal["extend"] = Field(description=KIND_DESCRIPTION)
     input: ExtendRequest
 
 
@@ -90,7 +94,10 @@ async def read_job_request(request: Request) -> dict[str, Any]:
 
 
 async def _read_multipart(request: Request) -> dict[str, Any]:
-    form = await request.form(max_files=2, max_fields=4)
+    try:
+        form = await request.form(max_files=2, max_fields=4)
+    except HTTPException as exc:  # Starlette's answer to a malformed or oversized form
+        raise invalid_input([{"field": "body", "rule": "multipart", "message": str(exc.detail)}]) from exc
     unknown = set(form.keys()) - {"kind", "input", "image", "mask"}
     if unknown:
         raise invalid_input(

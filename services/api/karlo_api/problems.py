@@ -9,7 +9,9 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Route
 
 log = logging.getLogger(__name__)
 
@@ -74,11 +76,59 @@ def invalid_input(items: list[dict[str, str]]) -> Problem:
     return Problem(422, "validation-error", "Your request is not valid", detail, extra={"errors": items})
 
 
+class ProblemItem(BaseModel):
+    field: str = Field(description="The field broken, e.g. `input.width` or `Idempotency-Key`")
+    rule: str = Field(description="The rule it broke, e.g. `literal_error`, `image`, `english_only`")
+    message: str = Field(description="What is wrong with it, for people")
+
+
+class ProblemDocument(BaseModel):
+    """The RFC 9457 body of every error answer."""
+
+    type: str = Field(description="`/problems/<slug>`: a stable identifier of the kind of problem")
+    title: str = Field(description="A short summary of the kind of problem")
+    status: int = Field(description="The HTTP status code")
+    detail: str | None = Field(default=None, description="What went wrong in this case")
+    errors: list[ProblemItem] | None = Field(default=None, description="With 422: each field and rule broken")
+
+
+PROBLEM_SCHEMA_REF = {"$ref": "#/components/schemas/ProblemDocument"}
+
+_RESPONSE_DESCRIPTIONS = {
+    401: "No valid API key (`Authorization: Bearer kq_...`)",
+    403: "The link is invalid or has expired",
+    404: "No such resource for this tenant",
+    409: "Conflicts with the resource's current state",
+    413: "The request body is larger than the limit",
+    422: "The request is not valid: `errors` names each field and rule",
+    429: "A limit is reached: see `Retry-After`",
+    503: "A dependency is unavailable or the request took too long: see `Retry-After`",
+}
+
+
+def problems_for(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries for these error statuses, each an ``application/problem+json`` body."""
+    return {
+        code: {"description": _RESPONSE_DESCRIPTIONS[code], "content": {PROBLEM_JSON: {"schema": PROBLEM_SCHEMA_REF}}}
+        for code in codes
+    }
+
+
 _HTTP_TITLES = {
     404: ("not-found", "Not found"),
     405: ("method-not-allowed", "Method not allowed"),
+    400: ("bad-request", "Bad request"),
     413: ("payload-too-large", "Request body too large"),
 }
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at this path (Starlette names only the first route's)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, Route) and route.matches(request.scope)[0] is not Match.NONE:
+            methods |= route.methods or set()
+    return sorted(methods)
 
 
 def install_problem_handlers(app: FastAPI) -> None:
@@ -90,11 +140,13 @@ def install_problem_handlers(app: FastAPI) -> None:
         assert isinstance(exc, RequestValidationError)
         return problem_response(validation_problem(exc.errors()))
 
-    async def on_http(_: Request, exc: Exception) -> JSONResponse:
+    async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
         slug, title = _HTTP_TITLES.get(exc.status_code, ("http-error", "Request failed"))
         detail = exc.detail if isinstance(exc.detail, str) and exc.detail != title else None
         headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(_allowed_methods(request))
         return problem_response(Problem(exc.status_code, slug, title, detail, headers=headers))
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -5,31 +5,66 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from karlo_core.jobs import Job, JobStatus
 from karlo_core.storage import Storage
 
+JOB_EXAMPLE: dict[str, Any] = {
+    "id": "01jd2m8k6q3v9x0f4t7b2c5n8r",
+    "kind": "generate",
+    "status": "succeeded",
+    "input": {"prompt": "a cat in a spacesuit, watercolor", "samples": 1, "width": 1024, "height": 1024},
+    "output": {
+        "images": [
+            {
+                "url": "https://s3.example.com/bucket/karlo/jobs/01jd2m8k6q3v9x0f4t7b2c5n8r/0.webp?X-Amz-Signature=...",
+                "key": "jobs/01jd2m8k6q3v9x0f4t7b2c5n8r/0.webp",
+                "width": 1024,
+                "height": 1024,
+                "format": "webp",
+                "bytes": 183204,
+                "seed": 3878985338,
+                "nsfw_content_detected": None,
+                "nsfw_score": None,
+            }
+        ]
+    },
+    "error": None,
+    "attempts": 1,
+    "created_at": "2026-11-25T06:00:00Z",
+    "started_at": "2026-11-25T06:00:00.120Z",
+    "completed_at": "2026-11-25T06:00:04.800Z",
+    "upstream": {"request_id": "5e0f1c1e-7e43-4b1e-9c5c-1d0e9a3f1b2a", "model_version": "v2.1"},
+    "notices": [],
+    "estimated_start_at": None,
+    "cancel_requested": False,
+    "urls": {
+        "get": "https://karlo-queue.example.com/v1/jobs/01jd2m8k6q3v9x0f4t7b2c5n8r",
+        "cancel": "https://karlo-queue.example.com/v1/jobs/01jd2m8k6q3v9x0f4t7b2c5n8r/cancel",
+    },
+}
+
 
 class ImageView(BaseModel):
     url: str = Field(description="Download link; expires, and is issued anew on every read")
-    key: str
-    width: int
-    height: int
-    format: str
-    bytes: int
-    seed: int | None
-    nsfw_content_detected: bool | None
-    nsfw_score: float | None
+    key: str = Field(description="Where the image is stored, under the storage prefix")
+    width: int = Field(description="Pixels")
+    height: int = Field(description="Pixels")
+    format: str = Field(description="webp, jpeg or png")
+    bytes: int = Field(description="Size of the stored file")
+    seed: int | None = Field(description="The seed Karlo used: the same seed and input give the same image")
+    nsfw_content_detected: bool | None = Field(description="With `nsfw_checker`: Karlo's verdict")
+    nsfw_score: float | None = Field(description="With `nsfw_checker`: Karlo's score, 0-1")
 
 
 class OutputView(BaseModel):
-    images: list[ImageView]
+    images: list[ImageView] = Field(description="In the order Karlo returned them")
 
 
 class ErrorView(BaseModel):
     code: str = Field(description="Stable machine-readable reason, e.g. upstream_rejected")
-    message: str
+    message: str = Field(description="What went wrong, for people")
     upstream_code: int | None = Field(description="Karlo's own error code, when Karlo gave one")
 
 
@@ -39,17 +74,19 @@ class JobUrls(BaseModel):
 
 
 class JobView(BaseModel):
-    id: str
-    kind: str
-    status: str
-    input: dict[str, Any]
-    output: OutputView | None
-    error: ErrorView | None
-    attempts: int
-    created_at: datetime
-    started_at: datetime | None
-    completed_at: datetime | None
-    upstream: dict[str, Any]
+    model_config = ConfigDict(json_schema_extra={"examples": [JOB_EXAMPLE]})
+
+    id: str = Field(description="26 characters, sorting by creation time")
+    kind: str = Field(description="generate, variation, inpaint or extend")
+    status: str = Field(description="queued, waiting_for_quota, running, succeeded, failed or canceled")
+    input: dict[str, Any] = Field(description="The checked parameters; input images as stored keys, never bytes")
+    output: OutputView | None = Field(description="Once succeeded: the images")
+    error: ErrorView | None = Field(description="Once failed: why (the last error while it is retried)")
+    attempts: int = Field(description="Times a worker has started it")
+    created_at: datetime = Field(description="When the API accepted it")
+    started_at: datetime | None = Field(description="When a worker first started it")
+    completed_at: datetime | None = Field(description="When it reached a terminal status")
+    upstream: dict[str, Any] = Field(description="Karlo's request id and model version, once Karlo answered")
     notices: list[str] = Field(description="Things worth knowing about how Karlo treats this input")
     estimated_start_at: datetime | None = Field(
         description="While the job waits for quota: when quota is expected to be available for it"

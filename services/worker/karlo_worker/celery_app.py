@@ -1,4 +1,4 @@
-"""The worker's Celery app: shared reliability settings, the tasks, and the sweeper's life cycle."""
+"""The worker's Celery app: shared reliability settings, the tasks, and its periodic chores (sweeper, retention)."""
 
 from __future__ import annotations
 
@@ -13,11 +13,13 @@ from celery import Celery, signals
 from karlo_core.exposition import make_heartbeats
 from karlo_core.queue import RUN_JOB_TASK, Queue, make_celery
 from karlo_core.redis_client import make_redis
+from karlo_core.retention import purge_if_due
 from karlo_core.settings import Settings
 from karlo_worker import pipeline
 from karlo_worker.heartbeat import WorkerHeartbeat, heartbeat_step
+from karlo_worker.periodic import Periodic
 from karlo_worker.runtime import WorkerRuntime, make_runtime
-from karlo_worker.sweeper import Sweeper
+from karlo_worker.sweeper import sweep_once
 
 
 class _RuntimeHolder:
@@ -44,22 +46,36 @@ def make_worker_app(settings: Settings) -> Celery:
     def run_job(*, job_id: str) -> None:
         pipeline.run_job(job_id, runtime.get())
 
-    sweepers: list[Sweeper] = []
+    chores: list[Periodic] = []
 
-    def start_sweeper(**_: Any) -> None:
+    def start_chores(**_: Any) -> None:
         rt = runtime.get()
-        sweeper = Sweeper(
-            rt.store, app, interval=settings.sweep_interval_seconds, grace=settings.dispatch_grace_seconds
+        grace = settings.dispatch_grace_seconds
+        retention = settings.job_retention_seconds
+        interval = settings.retention_sweep_interval_seconds
+        chores.extend(
+            [
+                Periodic(
+                    "karloq-sweeper",
+                    lambda: sweep_once(rt.store, app, grace=grace),
+                    interval=settings.sweep_interval_seconds,
+                ),
+                Periodic(
+                    "karloq-retention",
+                    lambda: purge_if_due(rt.redis, rt.storage, retention_seconds=retention, interval=interval),
+                    interval=interval,
+                ),
+            ]
         )
-        sweeper.start()
-        sweepers.append(sweeper)
+        for chore in chores:
+            chore.start()
 
-    def stop_sweeper(**_: Any) -> None:
-        for sweeper in sweepers:
-            sweeper.stop()
+    def stop_chores(**_: Any) -> None:
+        for chore in chores:
+            chore.stop()
 
-    signals.worker_ready.connect(start_sweeper, weak=False)
-    signals.worker_shutdown.connect(stop_sweeper, weak=False)
+    signals.worker_ready.connect(start_chores, weak=False)
+    signals.worker_shutdown.connect(stop_chores, weak=False)
     app.steps["consumer"].add(heartbeat_step(make_heartbeat(settings), interval=settings.worker_heartbeat_seconds))
     return app
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import httpx
+import redis
 from celery import Celery
 
 from karlo_core.jobstore import JobStore
@@ -20,6 +21,7 @@ from karlo_core.storage.factory import make_storage
 @dataclass
 class WorkerRuntime:
     settings: Settings
+    redis: redis.Redis
     store: JobStore
     karlo: KarloClient
     storage: Storage
@@ -44,6 +46,7 @@ def make_runtime(settings: Settings, celery: Celery) -> WorkerRuntime:
     client = make_redis(settings)
     return WorkerRuntime(
         settings=settings,
+        redis=client,
         store=JobStore(client),
         karlo=KarloClient(http, base_url=settings.karlo_base_url, api_key=settings.kakao_rest_api_key),
         storage=make_storage(settings),

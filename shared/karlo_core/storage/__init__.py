@@ -20,6 +20,9 @@ class Storage(Protocol):
     def check(self) -> None:
         """Raise StorageError when the store cannot be reached."""
 
+    def delete_prefix(self, prefix: str) -> int:
+        """Delete every object whose key starts with ``prefix``; returns how many there were."""
+
 
 def image_key(job_id: str, index: int, image_format: str) -> str:
     """Object keys derive from the job id, so a retried job overwrites rather than duplicates."""
@@ -29,3 +32,8 @@ def image_key(job_id: str, index: int, image_format: str) -> str:
 def input_key(job_id: str, name: str, image_format: str) -> str:
     """Where a job's input images (image, mask, the original of an extension) are kept."""
     return f"jobs/{job_id}/inputs/{name}.{rules.FILE_EXTENSIONS[image_format]}"
+
+
+def job_prefix(job_id: str) -> str:
+    """Everything stored for one job: its outputs and its inputs."""
+    return f"jobs/{job_id}/"

@@ -20,4 +20,5 @@ class LinkSigner:
         current = time.time() if now is None else now
         if expires < current:
             return False
-        return hmac.compare_digest(self.sign(key, expires), signature)
+        # bytes, so a signature with non-ASCII characters is merely wrong rather than an error
+        return hmac.compare_digest(self.sign(key, expires).encode(), signature.encode("utf-8", "surrogateescape"))

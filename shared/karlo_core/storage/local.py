@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -48,6 +49,20 @@ class LocalStorage:
         expires = int(time.time()) + ttl_seconds
         query = urlencode({"expires": expires, "signature": self._signer.sign(key, expires)})
         return f"{self._base_url}{FILES_ROUTE}/{quote(key)}?{query}"
+
+    def delete_prefix(self, prefix: str) -> int:
+        """Only whole directories are deleted here: ``prefix`` must end with ``/``."""
+        if not prefix.endswith("/"):
+            raise StorageError(f"not a directory prefix: {prefix!r}")
+        directory = self.path_of(prefix.rstrip("/"))
+        if not directory.is_dir():
+            return 0
+        count = sum(1 for item in directory.rglob("*") if item.is_file())
+        try:
+            shutil.rmtree(directory)
+        except OSError as exc:
+            raise StorageError(f"cannot delete {prefix}: {exc.strerror}") from exc
+        return count
 
     def check(self) -> None:
         try:

@@ -13,6 +13,7 @@ from karlo_core.errors import StorageError
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import ObjectIdentifierTypeDef
 
     from karlo_core.settings import Settings
 
@@ -41,6 +42,21 @@ class S3Storage:
     def url_for(self, key: str, *, ttl_seconds: int) -> str:
         params = {"Bucket": self.bucket, "Key": self._object_key(key)}
         return self._s3.generate_presigned_url("get_object", Params=params, ExpiresIn=ttl_seconds)
+
+    def delete_prefix(self, prefix: str) -> int:
+        deleted = 0
+        try:
+            pages = self._s3.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=self._object_key(prefix)
+            )
+            for page in pages:
+                objects: list[ObjectIdentifierTypeDef] = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+                if objects:
+                    self._s3.delete_objects(Bucket=self.bucket, Delete={"Objects": objects, "Quiet": True})
+                    deleted += len(objects)
+        except (BotoCoreError, ClientError) as exc:
+            raise StorageError(f"cannot delete {prefix}*: {type(exc).__name__}") from exc
+        return deleted
 
     def check(self) -> None:
         try:

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import FileResponse
 
 from karlo_api.deps import StateDep
-from karlo_api.problems import Problem
+from karlo_api.problems import Problem, problems_for
 from karlo_core.errors import StorageError
 from karlo_core.karlo import rules
 from karlo_core.storage.local import FILES_ROUTE, LocalStorage
@@ -16,7 +16,14 @@ router = APIRouter(prefix=FILES_ROUTE, tags=["files"])
 _EXTENSION_TYPES = {ext: rules.CONTENT_TYPES[fmt] for fmt, ext in rules.FILE_EXTENSIONS.items()}
 
 
-@router.get("/{key:path}", response_class=FileResponse)
+@router.get(
+    "/{key:path}",
+    response_class=FileResponse,
+    responses={
+        200: {"description": "The image", "content": {t: {} for t in sorted(set(_EXTENSION_TYPES.values()))}},
+        **problems_for(403, 404, 422, 503),
+    },
+)
 def read_file(key: str, expires: int, signature: str, state: StateDep) -> FileResponse:
     """Download a stored image; the link's signature and expiry are checked first."""
     if not isinstance(state.storage, LocalStorage):

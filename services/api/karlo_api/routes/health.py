@@ -17,7 +17,13 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get(
+    "/readyz",
+    responses={
+        200: {"description": "Redis and storage answer"},
+        503: {"description": "Redis or storage does not answer; `checks` says which"},
+    },
+)
 def readyz(state: StateDep) -> JSONResponse:
     checks: dict[str, Any] = {}
     try:

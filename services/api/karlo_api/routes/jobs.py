@@ -14,7 +14,7 @@ from karlo_api.deps import ApiState, StateDep, TenantDep
 from karlo_api.idempotent import Answer, answer_once
 from karlo_api.job_requests import read_job_request
 from karlo_api.prefer import requested_wait, wait_until_finished
-from karlo_api.problems import Problem
+from karlo_api.problems import Problem, problems_for
 from karlo_api.ratelimit import limited, rate_limit_headers, refuse_if_spent
 from karlo_api.timeouts import mark_committed
 from karlo_api.views import JobView, job_view
@@ -26,11 +26,55 @@ from karlo_core.quota.policy import tenant_scope, upstream_scope
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
+CREATE_JOB_EXAMPLES: dict[str, Any] = {
+    "generate": {
+        "summary": "Text to image: two 1024x768 PNGs with fixed seeds",
+        "value": {
+            "kind": "generate",
+            "input": {
+                "prompt": "a cat in a spacesuit, watercolor",
+                "negative_prompt": "text, watermark",
+                "version": "v2.1",
+                "width": 1024,
+                "height": 768,
+                "samples": 2,
+                "seed": [1, 2],
+                "image_format": "png",
+            },
+        },
+    },
+    "variation": {
+        "summary": "Variations of an image fetched from a URL",
+        "value": {"kind": "variation", "input": {"image_url": "https://example.com/photo.png", "samples": 2}},
+    },
+    "inpaint": {
+        "summary": "Repaint the black area of a mask",
+        "value": {
+            "kind": "inpaint",
+            "input": {
+                "prompt": "a red door",
+                "image_url": "https://example.com/house.png",
+                "mask_url": "https://example.com/door-mask.png",
+            },
+        },
+    },
+    "extend": {
+        "summary": "Extend an image 128 px upwards",
+        "value": {
+            "kind": "extend",
+            "input": {"prompt": "more sky", "image_url": "https://example.com/photo.png", "extend": {"top": 128}},
+        },
+    },
+}
+
 CREATE_JOB_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
         "content": {
-            "application/json": {"schema": {"$ref": "#/components/schemas/CreateJobRequest"}},
+            "application/json": {
+                "schema": {"$ref": "#/components/schemas/CreateJobRequest"},
+                "examples": CREATE_JOB_EXAMPLES,
+            },
             "multipart/form-data": {
                 "schema": {
                     "type": "object",
@@ -83,6 +127,7 @@ Prefer = Annotated[
 
 CREATE_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"model": JobView, "description": "With `Prefer: wait=N`: the job finished within N seconds"},
+    **problems_for(401, 409, 413, 422, 429, 503),
 }
 
 
@@ -138,7 +183,7 @@ class JobPage(BaseModel):
 LIST_SCAN_LIMIT = 1000
 
 
-@router.get("", response_model=JobPage)
+@router.get("", response_model=JobPage, responses=problems_for(401, 422, 503))
 def list_jobs(
     state: StateDep,
     tenant: TenantDep,
@@ -168,7 +213,7 @@ def list_jobs(
     return JobPage(data=[_view(state, j) for j in found], next_cursor=before)
 
 
-@router.get("/{job_id}", response_model=JobView)
+@router.get("/{job_id}", response_model=JobView, responses=problems_for(401, 404, 422, 503))
 def read_job(job_id: str, state: StateDep, tenant: TenantDep) -> JobView:
     """The job as it stands now, with fresh links to its images once it has succeeded."""
     return _view(state, _own_job(state, tenant, job_id))
@@ -176,6 +221,7 @@ def read_job(job_id: str, state: StateDep, tenant: TenantDep) -> JobView:
 
 CANCEL_RESPONSES: dict[int | str, dict[str, Any]] = {
     202: {"model": JobView, "description": "The job is running: it ends canceled as soon as Karlo answers"},
+    **problems_for(401, 404, 409, 422, 503),
 }
 
 

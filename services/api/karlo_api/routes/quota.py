@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from karlo_api.deps import StateDep, TenantDep
+from karlo_api.problems import problems_for
 from karlo_api.ratelimit import limited, rate_limit_headers
 from karlo_core.quota.policy import scopes_for
 
@@ -15,23 +16,23 @@ router = APIRouter(prefix="/v1/quota", tags=["quota"])
 
 
 class WindowView(BaseModel):
-    window: str
-    limit: int
-    used: int
-    remaining: int
-    resets_at: datetime
+    window: str = Field(description="minute (rolling), day or month (calendar, in the quota time zone)")
+    limit: int = Field(description="Images allowed in the window")
+    used: int = Field(description="Images reserved in the window so far")
+    remaining: int = Field(description="Images left")
+    resets_at: datetime = Field(description="When the window's use next falls")
 
 
 class ScopeView(BaseModel):
-    scope: str
-    windows: list[WindowView]
+    scope: str = Field(description="`karlo`: the shared upstream account; `tenant`: the caller's own share")
+    windows: list[WindowView] = Field(description="Each window that limits this scope")
 
 
 class QuotaView(BaseModel):
-    scopes: list[ScopeView]
+    scopes: list[ScopeView] = Field(description="The upstream account first, then the caller's share if one is set")
 
 
-@router.get("", response_model=QuotaView)
+@router.get("", response_model=QuotaView, responses=problems_for(401, 503))
 def read_quota(state: StateDep, tenant: TenantDep, response: Response) -> QuotaView:
     """Counted in generated images: a job with 8 samples uses 8. ``karlo`` is the upstream account."""
     usages = [state.quota.usage(scope) for scope in scopes_for(state.settings, tenant)]
