@@ -86,3 +86,7 @@ class Job:
     quota_wait_since: float | None = None
     #: A cancel arrived while the job was running; it ends canceled once the upstream call returns.
     cancel_requested: bool = False
+    #: Where this job's webhook events go (the job's own URL or the tenant default), and which events
+    #: (space-separated names; empty for all).
+    webhook_url: str | None = None
+    webhook_events: str = ""

@@ -4,6 +4,8 @@ A job is a hash: ``spec`` (immutable JSON: id, kind, tenant, input, created_at),
 ``lease_token`` while a worker holds it, timestamps, and ``images`` / ``error`` / ``upstream`` as JSON.
 Every active job also sits in a deadlines sorted set; the sweeper re-dispatches jobs whose deadline passed
 (a lost message, a worker that died), and a worker's lease is that deadline, kept alive while it works.
+Every status change also records the job's webhook event (``lua/job_events.lua``) in the same script, so an
+event is never lost between the change and its outbox entry, nor sent for a change that did not happen.
 """
 
 from __future__ import annotations
@@ -66,22 +68,24 @@ class JobStore:
         }
         keys_ = [keys.job(job.id), keys.job_deadlines()]
         args = [job.id, json.dumps(spec, separators=(",", ":")), job.status.value, dispatch_grace]
+        if job.webhook_url:
+            args += ["webhook_url", job.webhook_url, "webhook_events", job.webhook_events]
         return bool(self._create(keys=keys_, args=args))
 
     def get(self, job_id: str) -> Job | None:
         raw = self._redis.hgetall(keys.job(job_id))
-        return _job_from_hash({str(k): str(v) for k, v in raw.items()}) if raw else None
+        return job_from_hash({str(k): str(v) for k, v in raw.items()}) if raw else None
 
     def get_many(self, job_ids: Sequence[str]) -> list[Job | None]:
         with self._redis.pipeline(transaction=False) as pipe:
             for job_id in job_ids:
                 pipe.hgetall(keys.job(job_id))
             found = pipe.execute()
-        return [_job_from_hash({str(k): str(v) for k, v in raw.items()}) if raw else None for raw in found]
+        return [job_from_hash({str(k): str(v) for k, v in raw.items()}) if raw else None for raw in found]
 
     def cancel(self, job_id: str) -> CancelOutcome:
         """Cancel a queued or waiting job now, or mark a running one to end canceled when its worker settles."""
-        return CancelOutcome(str(self._cancel(keys=[keys.job(job_id), keys.job_deadlines()], args=[job_id])))
+        return CancelOutcome(str(self._cancel(keys=_transition_keys(job_id), args=[job_id])))
 
     def end_canceled(self, job_id: str, token: str) -> bool:
         """Settle a running job whose cancel was requested, dropping what its attempt produced."""
@@ -93,15 +97,13 @@ class JobStore:
     def delete(self, job_id: str) -> None:
         """Remove a job that could not be dispatched, so no half-made job is left behind."""
         with self._redis.pipeline() as pipe:
-            pipe.delete(keys.job(job_id))
+            pipe.delete(keys.job(job_id), keys.job_deliveries(job_id))
             pipe.zrem(keys.job_deadlines(), job_id)
             pipe.execute()
 
     def claim(self, job_id: str, token: str, *, lease_seconds: float) -> Claim:
         statuses = [s.value for s in CLAIMABLE_STATUSES]
-        reply = self._claim(
-            keys=[keys.job(job_id), keys.job_deadlines()], args=[job_id, token, lease_seconds, *statuses]
-        )
+        reply = self._claim(keys=_transition_keys(job_id), args=[job_id, token, lease_seconds, *statuses])
         if reply[0] == "claimed":
             return Claim(True, "claimed", int(reply[1]))
         return Claim(False, str(reply[0]))
@@ -146,15 +148,17 @@ class JobStore:
         for name, value in fields.items():
             pairs += [name, json.dumps(value, separators=(",", ":"))]
         deadline = "" if next_deadline is None else repr(next_deadline)
-        reply = self._settle(
-            keys=[keys.job(job_id), keys.job_deadlines()],
-            args=[job_id, token, status.value, deadline, *pairs],
-        )
+        reply = self._settle(keys=_transition_keys(job_id), args=[job_id, token, status.value, deadline, *pairs])
         return bool(reply == "ok")
 
 
 #: Settling a job after it got quota ends its wait.
 _WAIT_OVER: dict[str, Any] = {"quota_wait_since": None}
+
+
+def _transition_keys(job_id: str) -> list[str]:
+    """Keys of every script that changes a job's status: the change records its webhook event atomically."""
+    return [keys.job(job_id), keys.job_deadlines(), keys.job_deliveries(job_id), keys.webhook_schedule()]
 
 
 def _optional_float(value: str | None) -> float | None:
@@ -165,7 +169,8 @@ def _json_list(value: str | None) -> Iterable[dict[str, Any]]:
     return json.loads(value) if value else []
 
 
-def _job_from_hash(raw: dict[str, str]) -> Job:
+def job_from_hash(raw: dict[str, str]) -> Job:
+    """A job from its hash fields (also from the snapshot a webhook delivery keeps)."""
     spec = json.loads(raw["spec"])
     error = json.loads(raw["error"]) if raw.get("error") else None
     return Job(
@@ -185,5 +190,7 @@ def _job_from_hash(raw: dict[str, str]) -> Job:
         failures=int(raw.get("failures", 0)),
         quota_eta=_optional_float(raw.get("quota_eta")),
         quota_wait_since=_optional_float(raw.get("quota_wait_since")),
+        webhook_url=raw.get("webhook_url") or None,
+        webhook_events=raw.get("webhook_events", ""),
         cancel_requested=raw.get("cancel_requested") == "1",
     )

@@ -88,3 +88,38 @@ def retention_lock() -> str:
 def worker_heartbeats() -> str:
     """Sorted set: worker id (host:pid) -> Unix time of its last heartbeat; a stale score is a dead worker."""
     return f"{PREFIX}:workers:heartbeats"
+
+
+def job_deliveries(job_id: str) -> str:
+    """Hash: a job's webhook deliveries, event sequence number -> delivery record JSON (the outbox)."""
+    return f"{PREFIX}:job:{job_id}:deliveries"
+
+
+def webhook_schedule() -> str:
+    """Sorted set: pending deliveries ("job id:seq") scored by when their next attempt is due."""
+    return f"{PREFIX}:webhooks:schedule"
+
+
+def webhook_sending(job_id: str, seq: int) -> str:
+    """String with a TTL: one attempt of this delivery is in flight, so duplicate messages do not send twice."""
+    return f"{PREFIX}:webhooks:sending:{job_id}:{seq}"
+
+
+def webhook_secrets(tenant_id: str) -> str:
+    """Hash: a tenant's signing secrets (primary, and the previous one until its grace period ends)."""
+    return f"{PREFIX}:webhooks:{tenant_id}:secrets"
+
+
+def webhook_config(tenant_id: str) -> str:
+    """Hash: a tenant's webhook settings (default_url)."""
+    return f"{PREFIX}:webhooks:{tenant_id}:config"
+
+
+def webhook_disabled(tenant_id: str) -> str:
+    """Hash: endpoint URLs a receiver disabled with 410 Gone -> JSON {at, delivery_id}."""
+    return f"{PREFIX}:webhooks:{tenant_id}:disabled"
+
+
+def webhook_dead_letters(tenant_id: str) -> str:
+    """Sorted set: a tenant's exhausted deliveries ("job id:seq") scored by when they were given up."""
+    return f"{PREFIX}:webhooks:{tenant_id}:dead-letters"

@@ -14,9 +14,12 @@ from karlo_core.settings import Settings
 
 class Queue(StrEnum):
     JOBS = "jobs"
+    #: Webhook deliveries: a slow or dead receiver only ever holds up workers of this queue.
+    WEBHOOKS = "webhooks"
 
 
 RUN_JOB_TASK = "karloq.jobs.run"
+DELIVER_WEBHOOK_TASK = "karloq.webhooks.deliver"
 
 
 def make_celery(settings: Settings, name: str) -> Celery:
@@ -52,6 +55,17 @@ def enqueue_job(app: Celery, job_id: str, *, countdown: float = 0.0) -> None:
         kwargs={"job_id": job_id},
         queue=Queue.JOBS.value,
         countdown=countdown or None,
+        retry=True,
+        retry_policy={"max_retries": 3, "interval_start": 0.1, "interval_step": 0.2, "interval_max": 1.0},
+    )
+
+
+def enqueue_delivery(app: Celery, job_id: str, seq: int) -> None:
+    """Send one webhook delivery attempt to the webhooks queue."""
+    app.send_task(
+        DELIVER_WEBHOOK_TASK,
+        kwargs={"job_id": job_id, "seq": seq},
+        queue=Queue.WEBHOOKS.value,
         retry=True,
         retry_policy={"max_retries": 3, "interval_start": 0.1, "interval_step": 0.2, "interval_max": 1.0},
     )

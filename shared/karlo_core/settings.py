@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from karlo_core.webhooks.schedule import parse_schedule
 
 KAKAO_API_BASE_URL = "https://api.kakaobrain.com"
 
@@ -106,6 +108,39 @@ class Settings(BaseSettings):
     #: once it has finished.
     job_retention_seconds: int = Field(default=7 * 24 * 3600, ge=1)
     retention_sweep_interval_seconds: float = Field(default=300.0, gt=0)
+
+    # --- Webhooks ---
+    #: Queues a worker consumes; a worker started with KARLOQ_WORKER_QUEUES=webhooks only delivers webhooks.
+    worker_queues: str = "jobs,webhooks"
+    webhook_timeout_seconds: float = Field(default=15.0, gt=0)
+    #: How often each worker moves due deliveries to the webhooks queue (the delay before a first attempt).
+    webhook_dispatch_interval_seconds: float = Field(default=1.0, gt=0)
+    #: An attempt not recorded this long after it was dispatched counts as lost (its worker died, its message
+    #: vanished) and is dispatched again. Must be well over the timeout.
+    webhook_dispatch_lease_seconds: float = Field(default=120.0, gt=0)
+    #: Delays between attempts after the first (immediate) one; s/m/h/d units. Svix's schedule, about a day.
+    webhook_retry_schedule: str = "5s,5m,30m,2h,5h,10h,10h"
+    #: Each delay is spread by up to this fraction either way, so retries of many deliveries do not align.
+    webhook_retry_jitter: float = Field(default=0.2, ge=0, le=1)
+    #: A receiver's Retry-After is honoured up to this many seconds.
+    webhook_retry_after_max_seconds: float = Field(default=3600.0, ge=0)
+    #: Networks (CIDRs, comma-separated) receivers may be in besides public space, e.g. a trusted VPC.
+    webhook_allow_networks: str = ""
+    webhook_allow_http: bool = False
+    #: After a rotation the previous secret keeps signing (next to the new one) this long.
+    webhook_secret_grace_seconds: float = Field(default=86400.0, ge=0)
+
+    @model_validator(mode="after")
+    def _lease_outlasts_an_attempt(self) -> Settings:
+        if self.webhook_dispatch_lease_seconds <= self.webhook_timeout_seconds + 1:
+            raise ValueError("KARLOQ_WEBHOOK_DISPATCH_LEASE_SECONDS must exceed the webhook timeout by over a second")
+        return self
+
+    @field_validator("webhook_retry_schedule")
+    @classmethod
+    def _schedule_parses(cls, value: str) -> str:
+        parse_schedule(value)
+        return value
 
     @model_validator(mode="after")
     def _refuse_dev_secrets_in_production(self) -> Settings:

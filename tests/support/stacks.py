@@ -103,6 +103,8 @@ class AppStack:
 
     def start(self, *, workers: int = 1) -> AppStack:
         self.api, self.api_url = start_api(self.workdir, self.env)
+        # Workers render job links too (webhook bodies), so they must know where clients reach the API.
+        self.env.setdefault("KARLOQ_PUBLIC_BASE_URL", self.api_url)
         self.tenant = self.new_tenant("tests")
         for _ in range(workers):
             self.add_worker()

@@ -12,6 +12,7 @@ from typing import Any
 from karlo_api.deps import ApiState
 from karlo_api.job_requests import ParsedJob
 from karlo_api.problems import Problem
+from karlo_api.webhook_targets import webhook_target
 from karlo_core.errors import StorageError
 from karlo_core.ids import new_job_id
 from karlo_core.jobs import Job, JobStatus
@@ -26,6 +27,7 @@ RETRY_SOON = {"Retry-After": "5"}
 
 
 def accept_job(state: ApiState, tenant: str, parsed: ParsedJob) -> Job:
+    webhook = webhook_target(state, tenant, parsed.webhook)
     job_id = new_job_id()
     cap = state.settings.max_active_jobs_per_tenant
     if not state.tenant_jobs.admit(tenant, job_id, cap=cap):
@@ -37,13 +39,15 @@ def accept_job(state: ApiState, tenant: str, parsed: ParsedJob) -> Job:
             headers={"Retry-After": "10"},
         )
     try:
-        return _record_and_enqueue(state, tenant, job_id, parsed)
+        return _record_and_enqueue(state, tenant, job_id, parsed, webhook)
     except BaseException:
         state.tenant_jobs.withdraw(tenant, job_id)
         raise
 
 
-def _record_and_enqueue(state: ApiState, tenant: str, job_id: str, parsed: ParsedJob) -> Job:
+def _record_and_enqueue(
+    state: ApiState, tenant: str, job_id: str, parsed: ParsedJob, webhook: tuple[str | None, str]
+) -> Job:
     try:
         stored = _store_inputs(state, job_id, parsed)
     except StorageError as exc:
@@ -58,6 +62,8 @@ def _record_and_enqueue(state: ApiState, tenant: str, job_id: str, parsed: Parse
         created_at=time.time(),
         tenant=tenant,
         notices=parsed.notices,
+        webhook_url=webhook[0],
+        webhook_events=webhook[1],
     )
     state.store.create(job, dispatch_grace=state.settings.dispatch_grace_seconds)
     try:

@@ -12,7 +12,7 @@ from karlo_api.deps import ApiState
 from karlo_api.job_requests import CREATE_JOB_ADAPTER, JobRequestParser
 from karlo_api.problems import ProblemDocument, install_problem_handlers
 from karlo_api.request_metrics import RequestMetricsMiddleware
-from karlo_api.routes import files, health, jobs, metrics, quota
+from karlo_api.routes import deliveries, files, health, jobs, metrics, quota, webhooks
 from karlo_api.timeouts import RequestTimeoutMiddleware
 from karlo_core import __version__
 from karlo_core.exposition import make_registry
@@ -24,6 +24,8 @@ from karlo_core.redis_client import make_redis
 from karlo_core.settings import Settings
 from karlo_core.storage.factory import link_signer, make_storage
 from karlo_core.tenant_jobs import TenantJobs
+from karlo_core.webhooks.factory import secret_store, webhook_guard
+from karlo_core.webhooks.outbox import Outbox
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -48,8 +50,13 @@ def create_app(settings: Settings) -> FastAPI:
         storage=make_storage(settings),
         celery=make_celery(settings, "karlo_api"),
         signer=link_signer(settings),
-        parser=JobRequestParser(fetcher=fetcher, allow_non_english=settings.allow_non_english_prompts),
+        parser=JobRequestParser(
+            fetcher=fetcher, allow_non_english=settings.allow_non_english_prompts, webhook_guard=webhook_guard(settings)
+        ),
         quota=make_buckets(settings, client),
+        outbox=Outbox(client),
+        webhook_secrets=secret_store(settings, client),
+        webhook_guard=webhook_guard(settings),
         tenant_jobs=TenantJobs(client),
     )
     app.state.metrics_registry = make_registry(settings, client)
@@ -61,6 +68,8 @@ def create_app(settings: Settings) -> FastAPI:
     # Added last, so it wraps everything: even a 413 from the body limit is counted.
     app.add_middleware(RequestMetricsMiddleware)
     app.include_router(jobs.router)
+    app.include_router(deliveries.router)
+    app.include_router(webhooks.router)
     app.include_router(files.router)
     app.include_router(quota.router)
     app.include_router(health.router)

@@ -13,12 +13,15 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from karlo_api.job_requests import JobRequestParser
 from karlo_api.problems import Problem
 from karlo_core.jobstore import JobStore
+from karlo_core.netguard import NetGuard
 from karlo_core.quota.buckets import QuotaBuckets
 from karlo_core.settings import Settings
 from karlo_core.storage import Storage
 from karlo_core.storage.links import LinkSigner
 from karlo_core.tenant_jobs import TenantJobs
 from karlo_core.tenants import authenticate
+from karlo_core.webhooks.outbox import Outbox
+from karlo_core.webhooks.secrets import SecretStore
 
 
 @dataclass
@@ -31,6 +34,9 @@ class ApiState:
     signer: LinkSigner
     parser: JobRequestParser
     quota: QuotaBuckets
+    outbox: Outbox
+    webhook_secrets: SecretStore
+    webhook_guard: NetGuard
     tenant_jobs: TenantJobs
 
     @property

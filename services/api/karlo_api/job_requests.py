@@ -28,8 +28,10 @@ from karlo_core.job_inputs import (
     VariationRequest,
 )
 from karlo_core.jobs import JobKind
+from karlo_core.netguard import BlockedDestination, NetGuard
 from karlo_core.outpaint import build_canvas
 from karlo_core.prompts import non_english_characters
+from karlo_core.webhooks.events import WebhookOption
 
 MAX_CANVAS_SIDE = 2048
 NON_SQUARE_NOTICE = "The {what} is {w}x{h}; Karlo resizes images that are not square to 1:1, which may distort it."
@@ -37,6 +39,10 @@ NON_SQUARE_NOTICE = "The {what} is {w}x{h}; Karlo resizes images that are not sq
 
 class _Job(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    webhook: WebhookOption | None = Field(
+        default=None, description="Where to send this job's events (default: the tenant's default webhook URL)"
+    )
 
 
 KIND_DESCRIPTION = "generate (text to image, the default), variation, inpaint or extend"
@@ -73,6 +79,7 @@ class ParsedJob:
     params: dict[str, Any]
     images: dict[str, InputImage]
     notices: list[str] = field(default_factory=list)
+    webhook: WebhookOption | None = None
 
 
 def _issue(name: str, rule: str, message: str) -> dict[str, str]:
@@ -98,7 +105,7 @@ async def _read_multipart(request: Request) -> dict[str, Any]:
         form = await request.form(max_files=2, max_fields=4)
     except HTTPException as exc:  # Starlette's answer to a malformed or oversized form
         raise invalid_input([{"field": "body", "rule": "multipart", "message": str(exc.detail)}]) from exc
-    unknown = set(form.keys()) - {"kind", "input", "image", "mask"}
+    unknown = set(form.keys()) - {"kind", "input", "image", "mask", "webhook"}
     if unknown:
         raise invalid_input(
             [{"field": sorted(unknown)[0], "rule": "extra_forbidden", "message": "is not a known part"}]
@@ -114,13 +121,21 @@ async def _read_multipart(request: Request) -> dict[str, Any]:
         part = form.get(name)
         if isinstance(part, UploadFile):
             values[name] = base64.b64encode(await part.read()).decode("ascii")
-    return {"kind": form.get("kind") or "generate", "input": values}
+    raw: dict[str, Any] = {"kind": form.get("kind") or "generate", "input": values}
+    webhook = form.get("webhook")
+    if isinstance(webhook, str):
+        try:
+            raw["webhook"] = json.loads(webhook)
+        except ValueError:
+            raise invalid_input([{"field": "webhook", "rule": "json_invalid", "message": "must be JSON"}]) from None
+    return raw
 
 
 class JobRequestParser:
-    def __init__(self, *, fetcher: httpx.Client, allow_non_english: bool) -> None:
+    def __init__(self, *, fetcher: httpx.Client, allow_non_english: bool, webhook_guard: NetGuard) -> None:
         self._fetcher = fetcher
         self._allow_non_english = allow_non_english
+        self._webhook_guard = webhook_guard
 
     def parse(self, raw: dict[str, Any]) -> ParsedJob:
         raw = {"kind": "generate", **raw}
@@ -131,10 +146,12 @@ class JobRequestParser:
         issues = self._language_issues(job.input.model_dump())
         images, image_issues = self._images(job)
         issues += image_issues
+        if job.webhook is not None:
+            issues += webhook_url_issues(self._webhook_guard, job.webhook.url, "webhook.url")
         if issues:
             raise invalid_input(issues)
         params = job.input.model_dump(mode="json", exclude_none=True, exclude=set(IMAGE_FIELDS))
-        parsed = ParsedJob(JobKind(job.kind), params, images)
+        parsed = ParsedJob(JobKind(job.kind), params, images, webhook=job.webhook)
         if isinstance(job, ExtendJob):
             self._extend(parsed, job.input)
         else:
@@ -210,6 +227,15 @@ class JobRequestParser:
         parsed.params["canvas"] = {"width": width, "height": height, "placement": list(canvas.placement)}
         if width != height:
             parsed.notices.append(NON_SQUARE_NOTICE.format(what="extended canvas", w=width, h=height))
+
+
+def webhook_url_issues(guard: NetGuard, url: str, field_name: str) -> list[dict[str, str]]:
+    """A receiver URL must pass the SSRF guard now (it is checked again at every delivery)."""
+    try:
+        guard.check_url(url)
+    except BlockedDestination as exc:
+        return [{"field": field_name, "rule": "webhook_url", "message": str(exc)}]
+    return []
 
 
 def _problem_from(exc: ValidationError) -> Problem:

@@ -95,6 +95,7 @@ class ProblemDocument(BaseModel):
 PROBLEM_SCHEMA_REF = {"$ref": "#/components/schemas/ProblemDocument"}
 
 _RESPONSE_DESCRIPTIONS = {
+    400: "The body could not be read (for instance, not UTF-8)",
     401: "No valid API key (`Authorization: Bearer kq_...`)",
     403: "The link is invalid or has expired",
     404: "No such resource for this tenant",

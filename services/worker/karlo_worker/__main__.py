@@ -14,6 +14,12 @@ from karlo_worker.celery_app import make_worker_app
 from karlo_worker.exporter import start_exporter
 
 
+def _queues(settings: Settings) -> str:
+    """The queues named by KARLOQ_WORKER_QUEUES, checked against the known ones."""
+    names = [q.strip() for q in settings.worker_queues.split(",") if q.strip()]
+    return ",".join(Queue(name).value for name in names)
+
+
 def main(argv: list[str]) -> None:
     settings = Settings()
     configure_logging(settings.log_level)
@@ -24,7 +30,7 @@ def main(argv: list[str]) -> None:
             "worker",
             "--pool=threads",
             f"--concurrency={settings.worker_concurrency}",
-            f"--queues={Queue.JOBS.value}",
+            f"--queues={_queues(settings)}",
             f"--loglevel={settings.log_level}",
             f"--hostname=karloq-worker@{socket.gethostname()}",
             "--without-gossip",

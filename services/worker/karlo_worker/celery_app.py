@@ -11,7 +11,7 @@ from typing import Any
 from celery import Celery, signals
 
 from karlo_core.exposition import make_heartbeats
-from karlo_core.queue import RUN_JOB_TASK, Queue, make_celery
+from karlo_core.queue import DELIVER_WEBHOOK_TASK, RUN_JOB_TASK, Queue, make_celery
 from karlo_core.redis_client import make_redis
 from karlo_core.retention import purge_if_due
 from karlo_core.settings import Settings
@@ -19,7 +19,7 @@ from karlo_worker import pipeline
 from karlo_worker.heartbeat import WorkerHeartbeat, heartbeat_step
 from karlo_worker.periodic import Periodic
 from karlo_worker.runtime import WorkerRuntime, make_runtime
-from karlo_worker.sweeper import sweep_once
+from karlo_worker.sweeper import dispatch_deliveries, sweep_once
 
 
 class _RuntimeHolder:
@@ -46,6 +46,10 @@ def make_worker_app(settings: Settings) -> Celery:
     def run_job(*, job_id: str) -> None:
         pipeline.run_job(job_id, runtime.get())
 
+    @app.task(name=DELIVER_WEBHOOK_TASK, queue=Queue.WEBHOOKS.value, ignore_result=True)
+    def deliver_webhook(*, job_id: str, seq: int) -> None:
+        runtime.get().deliverer.deliver(job_id, seq)
+
     chores: list[Periodic] = []
 
     def start_chores(**_: Any) -> None:
@@ -59,6 +63,11 @@ def make_worker_app(settings: Settings) -> Celery:
                     "karloq-sweeper",
                     lambda: sweep_once(rt.store, app, grace=grace),
                     interval=settings.sweep_interval_seconds,
+                ),
+                Periodic(
+                    "karloq-webhook-dispatch",
+                    lambda: dispatch_deliveries(rt.outbox, app, lease=settings.webhook_dispatch_lease_seconds),
+                    interval=settings.webhook_dispatch_interval_seconds,
                 ),
                 Periodic(
                     "karloq-retention",

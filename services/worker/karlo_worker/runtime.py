@@ -16,6 +16,9 @@ from karlo_core.redis_client import make_redis
 from karlo_core.settings import Settings
 from karlo_core.storage import Storage
 from karlo_core.storage.factory import make_storage
+from karlo_core.webhooks.delivery import Deliverer
+from karlo_core.webhooks.factory import make_deliverer
+from karlo_core.webhooks.outbox import Outbox
 
 
 @dataclass
@@ -27,6 +30,8 @@ class WorkerRuntime:
     storage: Storage
     celery: Celery
     quota: QuotaBuckets
+    outbox: Outbox
+    deliverer: Deliverer
 
 
 def make_runtime(settings: Settings, celery: Celery) -> WorkerRuntime:
@@ -44,12 +49,16 @@ def make_runtime(settings: Settings, celery: Celery) -> WorkerRuntime:
         follow_redirects=False,
     )
     client = make_redis(settings)
+    storage = make_storage(settings)
+    deliverer = make_deliverer(settings, client, storage)
     return WorkerRuntime(
         settings=settings,
         redis=client,
         store=JobStore(client),
         karlo=KarloClient(http, base_url=settings.karlo_base_url, api_key=settings.kakao_rest_api_key),
-        storage=make_storage(settings),
+        storage=storage,
         celery=celery,
         quota=make_buckets(settings, client),
+        outbox=deliverer.outbox,
+        deliverer=deliverer,
     )

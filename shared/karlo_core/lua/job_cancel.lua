@@ -1,16 +1,19 @@
 -- Cancel a job. A queued or waiting job is canceled at once; a running one is marked, and becomes canceled
 -- when its worker settles it (after the upstream call returns), whatever that worker reports.
--- KEYS[1] job hash, KEYS[2] deadlines zset
+-- KEYS[1] job hash, KEYS[2] deadlines zset, KEYS[3] the job's deliveries hash, KEYS[4] webhook schedule zset
 -- ARGV[1] job id
 -- Returns 'canceled', 'requested' (running), or the finished status ('succeeded', 'failed'), or 'missing'.
+--!include job_events
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then
   return 'missing'
 end
 if status == 'queued' or status == 'waiting_for_quota' then
   local t = redis.call('TIME')
-  redis.call('HSET', KEYS[1], 'status', 'canceled', 'completed_at', string.format('%.6f', tonumber(t[1]) + tonumber(t[2]) / 1e6))
+  local now = tonumber(t[1]) + tonumber(t[2]) / 1e6
+  redis.call('HSET', KEYS[1], 'status', 'canceled', 'completed_at', string.format('%.6f', now))
   redis.call('ZREM', KEYS[2], ARGV[1])
+  record_job_event(KEYS[1], KEYS[3], KEYS[4], ARGV[1], status, 'canceled', now)
   return 'canceled'
 end
 if status == 'running' then

@@ -1,9 +1,10 @@
 -- Claim a job for one worker: from a claimable status, or from 'running' once its lease has expired.
 -- The lease lives in the job ('lease_until'); the deadlines zset is only the sweeper's schedule.
--- KEYS[1] job hash, KEYS[2] deadlines zset
+-- KEYS[1] job hash, KEYS[2] deadlines zset, KEYS[3] the job's deliveries hash, KEYS[4] webhook schedule zset
 -- ARGV[1] job id, ARGV[2] lease token, ARGV[3] lease seconds, ARGV[4..] claimable statuses
 -- Returns {'claimed', attempts} or {reason}: 'missing', 'leased', 'canceled' (a cancel was pending),
 -- or the job's current status.
+--!include job_events
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then
   return {'missing'}
@@ -28,6 +29,7 @@ if redis.call('HGET', KEYS[1], 'cancel_requested') == '1' then
   redis.call('HSET', KEYS[1], 'status', 'canceled', 'completed_at', string.format('%.6f', now))
   redis.call('HDEL', KEYS[1], 'lease_token', 'lease_until')
   redis.call('ZREM', KEYS[2], ARGV[1])
+  record_job_event(KEYS[1], KEYS[3], KEYS[4], ARGV[1], status, 'canceled', now)
   return {'canceled'}
 end
 local lease_until = now + tonumber(ARGV[3])
@@ -36,4 +38,5 @@ redis.call('HSET', KEYS[1], 'status', 'running', 'lease_token', ARGV[2],
 local attempts = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
 redis.call('HSETNX', KEYS[1], 'started_at', string.format('%.6f', now))
 redis.call('ZADD', KEYS[2], lease_until, ARGV[1])
+record_job_event(KEYS[1], KEYS[3], KEYS[4], ARGV[1], status, 'running', now)
 return {'claimed', attempts}

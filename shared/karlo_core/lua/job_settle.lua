@@ -1,11 +1,12 @@
 -- Move a running job out of its lease: to a terminal status, or back to a waiting one.
 -- Only the worker holding the lease may do it, so a redelivered or late task cannot overwrite a result.
--- KEYS[1] job hash, KEYS[2] deadlines zset
+-- KEYS[1] job hash, KEYS[2] deadlines zset, KEYS[3] the job's deliveries hash, KEYS[4] webhook schedule zset
 -- ARGV[1] job id, ARGV[2] lease token, ARGV[3] new status,
 -- ARGV[4] seconds until the next deadline, or '' for a terminal status (no deadline, completed_at set),
 -- ARGV[5..] field/value pairs to store.
 -- Returns 'ok'; 'canceled' when a cancel was requested meanwhile (the job is canceled instead);
 -- or the current status when the lease is not ours.
+--!include job_events
 local status = redis.call('HGET', KEYS[1], 'status')
 if status ~= 'running' or redis.call('HGET', KEYS[1], 'lease_token') ~= ARGV[2] then
   return status or 'missing'
@@ -17,6 +18,7 @@ if redis.call('HGET', KEYS[1], 'cancel_requested') == '1' then
   -- canceled while running: the outcome of the attempt is dropped
   redis.call('HSET', KEYS[1], 'status', 'canceled', 'completed_at', string.format('%.6f', now))
   redis.call('ZREM', KEYS[2], ARGV[1])
+  record_job_event(KEYS[1], KEYS[3], KEYS[4], ARGV[1], status, 'canceled', now)
   return 'canceled'
 end
 redis.call('HSET', KEYS[1], 'status', ARGV[3])
@@ -29,4 +31,5 @@ if ARGV[4] == '' then
 else
   redis.call('ZADD', KEYS[2], now + tonumber(ARGV[4]), ARGV[1])
 end
+record_job_event(KEYS[1], KEYS[3], KEYS[4], ARGV[1], status, ARGV[3], now)
 return 'ok'

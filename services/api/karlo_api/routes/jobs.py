@@ -17,12 +17,12 @@ from karlo_api.prefer import requested_wait, wait_until_finished
 from karlo_api.problems import Problem, problems_for
 from karlo_api.ratelimit import limited, rate_limit_headers, refuse_if_spent
 from karlo_api.timeouts import mark_committed
-from karlo_api.views import JobView, job_view
 from karlo_core.ids import is_job_id
 from karlo_core.jobs import Job, JobKind, JobStatus
 from karlo_core.jobstore import CancelOutcome
 from karlo_core.metrics import observe_job_finished
 from karlo_core.quota.policy import tenant_scope, upstream_scope
+from karlo_core.views import JobView, job_view
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 

@@ -1,0 +1,46 @@
+"""Building the webhook parts from settings, once per process."""
+
+from __future__ import annotations
+
+import httpx
+import redis
+
+from karlo_core.netguard import NetGuard, guarded_client, parse_networks
+from karlo_core.settings import Settings
+from karlo_core.storage import Storage
+from karlo_core.webhooks.delivery import Deliverer, RetryPolicy
+from karlo_core.webhooks.outbox import Outbox
+from karlo_core.webhooks.schedule import parse_schedule
+from karlo_core.webhooks.secrets import SecretStore
+
+
+def webhook_guard(settings: Settings) -> NetGuard:
+    """Receivers must be in public space, unless the operator allows networks (KARLOQ_WEBHOOK_ALLOW_NETWORKS)."""
+    return NetGuard(
+        allow_networks=parse_networks(settings.webhook_allow_networks.split(",")),
+        allow_http=settings.webhook_allow_http,
+    )
+
+
+def secret_store(settings: Settings, client: redis.Redis) -> SecretStore:
+    return SecretStore(client, grace_seconds=settings.webhook_secret_grace_seconds)
+
+
+def make_deliverer(settings: Settings, client: redis.Redis, storage: Storage) -> Deliverer:
+    http = guarded_client(webhook_guard(settings), timeout=httpx.Timeout(settings.webhook_timeout_seconds))
+    policy = RetryPolicy(
+        schedule=parse_schedule(settings.webhook_retry_schedule),
+        jitter=settings.webhook_retry_jitter,
+        retry_after_max=settings.webhook_retry_after_max_seconds,
+    )
+    return Deliverer(
+        outbox=Outbox(client),
+        secrets=secret_store(settings, client),
+        http=http,
+        storage=storage,
+        policy=policy,
+        base_url=settings.public_base_url.rstrip("/"),
+        url_ttl=settings.image_url_ttl_seconds,
+        # Over an attempt's longest run, and under the dispatch lease, so a re-dispatched lost attempt can proceed.
+        attempt_ttl=(settings.webhook_timeout_seconds + settings.webhook_dispatch_lease_seconds) / 2,
+    )
