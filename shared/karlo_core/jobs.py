@@ -82,6 +82,8 @@ class Job:
     failures: int = 0
     #: While waiting for quota: when it is expected to run.
     quota_eta: float | None = None
+    #: When the current wait for quota began (cleared once the job settles after getting quota).
+    quota_wait_since: float | None = None
     #: A cancel arrived while the job was running; it ends canceled once the upstream call returns.
     cancel_requested: bool = False
     #: Where this job's webhook events go (the job's own URL or the tenant default), and which events

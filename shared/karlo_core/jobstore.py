@@ -113,20 +113,24 @@ class JobStore:
         return bool(reply)
 
     def succeed(self, job_id: str, token: str, images: list[StoredImage], upstream: dict[str, Any]) -> bool:
-        fields = {"images": [i.to_dict() for i in images], "upstream": upstream, "error": None}
+        fields = {"images": [i.to_dict() for i in images], "upstream": upstream, "error": None, **_WAIT_OVER}
         return self._settle_lease(job_id, token, JobStatus.SUCCEEDED, None, fields)
 
     def fail(self, job_id: str, token: str, error: JobError) -> bool:
-        return self._settle_lease(job_id, token, JobStatus.FAILED, None, {"error": error.to_dict()})
+        return self._settle_lease(job_id, token, JobStatus.FAILED, None, {"error": error.to_dict(), **_WAIT_OVER})
 
     def release(self, job_id: str, token: str, *, next_deadline: float, error: JobError, failures: int) -> bool:
         """Give a running job back to the queue after a failed attempt; it must be re-dispatched in time."""
-        fields = {"error": error.to_dict(), "failures": failures}
+        fields = {"error": error.to_dict(), "failures": failures, **_WAIT_OVER}
         return self._settle_lease(job_id, token, JobStatus.QUEUED, next_deadline, fields)
 
-    def wait_for_quota(self, job_id: str, token: str, *, eta: float, delay: float) -> bool:
-        """Park a running job until quota frees up; the dispatch schedule brings it back after ``delay``."""
-        return self._settle_lease(job_id, token, JobStatus.WAITING_FOR_QUOTA, delay, {"quota_eta": eta})
+    def wait_for_quota(self, job_id: str, token: str, *, eta: float, delay: float, since: float | None = None) -> bool:
+        """Park a running job until quota frees up; the dispatch schedule brings it back after ``delay``.
+
+        ``since`` is when this wait began (kept across re-parks), so the wait can be measured when it ends.
+        """
+        fields = {"quota_eta": eta, "quota_wait_since": since}
+        return self._settle_lease(job_id, token, JobStatus.WAITING_FOR_QUOTA, delay, fields)
 
     def due_for_dispatch(self, *, limit: int, grace: float) -> list[str]:
         """Active jobs whose deadline passed; their deadline moves ``grace`` seconds ahead."""
@@ -148,13 +152,17 @@ class JobStore:
         return bool(reply == "ok")
 
 
+#: Settling a job after it got quota ends its wait.
+_WAIT_OVER: dict[str, Any] = {"quota_wait_since": None}
+
+
 def _transition_keys(job_id: str) -> list[str]:
     """Keys of every script that changes a job's status: the change records its webhook event atomically."""
     return [keys.job(job_id), keys.job_deadlines(), keys.job_deliveries(job_id), keys.webhook_schedule()]
 
 
 def _optional_float(value: str | None) -> float | None:
-    return float(value) if value else None
+    return float(value) if value and value != "null" else None
 
 
 def _json_list(value: str | None) -> Iterable[dict[str, Any]]:
@@ -181,6 +189,7 @@ def job_from_hash(raw: dict[str, str]) -> Job:
         notices=spec.get("notices", []),
         failures=int(raw.get("failures", 0)),
         quota_eta=_optional_float(raw.get("quota_eta")),
+        quota_wait_since=_optional_float(raw.get("quota_wait_since")),
         webhook_url=raw.get("webhook_url") or None,
         webhook_events=raw.get("webhook_events", ""),
         cancel_requested=raw.get("cancel_requested") == "1",

@@ -85,6 +85,11 @@ def retention_lock() -> str:
     return f"{PREFIX}:retention:lock"
 
 
+def worker_heartbeats() -> str:
+    """Sorted set: worker id (host:pid) -> Unix time of its last heartbeat; a stale score is a dead worker."""
+    return f"{PREFIX}:workers:heartbeats"
+
+
 def job_deliveries(job_id: str) -> str:
     """Hash: a job's webhook deliveries, event sequence number -> delivery record JSON (the outbox)."""
     return f"{PREFIX}:job:{job_id}:deliveries"

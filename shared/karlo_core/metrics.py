@@ -1,14 +1,21 @@
 """Every Prometheus metric karlo-queue exports, in one place (prefix ``karlo_queue_``, base units).
 
-Labels are bounded sets: kind, status, outcome, window, queue, event, error class, Karlo's code. Tenants are
+Labels are bounded sets: kind, status, outcome, window, queue, state, endpoint, event, Karlo's code. Tenants are
 never a label. The API serves these on ``/metrics``; each worker process on its own exporter port.
-Gauges that describe shared state (queue depth, quota use, dead letters) are read from Redis at scrape time
-by collectors, so every process reports the same truth rather than its own slice.
+
+Two sorts live here. Instruments (counters, histograms) count what one process did, so Prometheus sums them
+across processes. Gauges that describe shared state (queue depth, jobs by status, quota use, live workers) are
+listed in :data:`STATE_GAUGES` and filled from Redis at scrape time by
+:class:`karlo_core.state_metrics.RedisStateCollector`, so every process reports the same truth; dashboards and
+alerts read them with ``max``, not ``sum``.
 """
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+import time
+from dataclasses import dataclass
+
+from prometheus_client import Counter, Histogram
 
 PREFIX = "karlo_queue"
 
@@ -19,7 +26,9 @@ WAIT_BUCKETS = (0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600, 4 * 3600, 86400, 7 * 864
 
 # --- API -------------------------------------------------------------------------------------------
 API_REQUESTS = Counter(
-    f"{PREFIX}_api_requests_total", "HTTP requests answered by the API", ["route", "method", "status"]
+    f"{PREFIX}_api_requests_total",
+    "HTTP requests answered by the API, by route template",
+    ["route", "method", "status"],
 )
 API_REQUEST_SECONDS = Histogram(
     f"{PREFIX}_api_request_duration_seconds", "API request latency", ["route", "method"], buckets=LATENCY_BUCKETS
@@ -27,12 +36,19 @@ API_REQUEST_SECONDS = Histogram(
 
 # --- Jobs ------------------------------------------------------------------------------------------
 JOBS_ACCEPTED = Counter(f"{PREFIX}_jobs_accepted_total", "Jobs accepted by the API", ["kind"])
-JOBS_FINISHED = Counter(f"{PREFIX}_jobs_finished_total", "Jobs that reached a terminal status", ["kind", "outcome"])
+JOBS_FINISHED = Counter(
+    f"{PREFIX}_jobs_finished_total",
+    "Jobs that reached a terminal status (outcome: succeeded|failed|canceled)",
+    ["kind", "outcome"],
+)
 JOB_QUEUED_SECONDS = Histogram(
     f"{PREFIX}_job_queued_seconds", "Time from acceptance to first start", ["kind"], buckets=WAIT_BUCKETS
 )
 JOB_QUOTA_WAIT_SECONDS = Histogram(
-    f"{PREFIX}_job_quota_wait_seconds", "Time a job spent waiting for quota", ["kind"], buckets=WAIT_BUCKETS
+    f"{PREFIX}_job_quota_wait_seconds",
+    "Time a job spent waiting for quota, observed when quota is granted",
+    ["kind"],
+    buckets=WAIT_BUCKETS,
 )
 JOB_UPSTREAM_SECONDS = Histogram(
     f"{PREFIX}_job_upstream_seconds", "Duration of one Karlo call", ["kind"], buckets=LATENCY_BUCKETS
@@ -47,20 +63,17 @@ JOB_END_TO_END_SECONDS = Histogram(
 # --- Upstream and storage --------------------------------------------------------------------------
 UPSTREAM_CALLS = Counter(
     f"{PREFIX}_upstream_calls_total",
-    "Karlo calls by outcome class and Karlo error code",
+    "Karlo calls by endpoint, outcome class (ok|rejected|auth|quota|unavailable) and Karlo error code",
     ["endpoint", "outcome", "code"],
 )
 IMAGES_STORED = Counter(f"{PREFIX}_images_stored_total", "Images written to storage", ["format"])
 IMAGE_BYTES_STORED = Counter(f"{PREFIX}_image_bytes_stored_total", "Bytes of images written to storage", ["format"])
 
-# --- Quota (gauges filled from Redis at scrape time) ---------------------------------------------------
-QUOTA_LIMIT = Gauge(f"{PREFIX}_quota_limit_images", "Configured quota per window", ["window"])
-QUOTA_USED = Gauge(f"{PREFIX}_quota_used_images", "Images reserved in the current window", ["window"])
-QUOTA_REMAINING = Gauge(f"{PREFIX}_quota_remaining_images", "Images left in the current window", ["window"])
+# --- Quota -----------------------------------------------------------------------------------------
 QUOTA_RESERVATIONS = Counter(
     f"{PREFIX}_quota_reservations_total",
-    "Quota reservation attempts",
-    ["outcome"],  # granted|denied|refunded
+    "Quota reservation attempts and refunds (outcome: granted|denied|refunded)",
+    ["outcome"],
 )
 
 # --- Webhooks --------------------------------------------------------------------------------------
@@ -73,3 +86,82 @@ WEBHOOK_DELIVERY_LAG_SECONDS = Histogram(
     f"{PREFIX}_webhook_delivery_lag_seconds", "Time from event to successful delivery", ["event"], buckets=WAIT_BUCKETS
 )
 WEBHOOK_DEAD_LETTERS = Counter(f"{PREFIX}_webhook_dead_letters_total", "Deliveries given up", ["event"])
+
+INSTRUMENTS: tuple[Counter | Histogram, ...] = (
+    API_REQUESTS,
+    API_REQUEST_SECONDS,
+    JOBS_ACCEPTED,
+    JOBS_FINISHED,
+    JOB_QUEUED_SECONDS,
+    JOB_QUOTA_WAIT_SECONDS,
+    JOB_UPSTREAM_SECONDS,
+    JOB_END_TO_END_SECONDS,
+    UPSTREAM_CALLS,
+    IMAGES_STORED,
+    IMAGE_BYTES_STORED,
+    QUOTA_RESERVATIONS,
+    WEBHOOK_ATTEMPTS,
+    WEBHOOK_DELIVERY_LAG_SECONDS,
+    WEBHOOK_DEAD_LETTERS,
+)
+
+
+# --- Shared state, read from Redis at scrape time ---------------------------------------------------
+@dataclass(frozen=True)
+class GaugeSpec:
+    name: str
+    help: str
+    labels: tuple[str, ...] = ()
+
+
+QUEUE_DEPTH = GaugeSpec(
+    f"{PREFIX}_queue_depth",
+    "Work in a queue: waiting messages plus reserved and running ones (unacknowledged); what an autoscaler reads",
+    ("queue",),
+)
+QUEUE_MESSAGES = GaugeSpec(
+    f"{PREFIX}_queue_messages", "Broker messages of a queue by state (waiting|unacked)", ("queue", "state")
+)
+JOBS_ACTIVE = GaugeSpec(
+    f"{PREFIX}_jobs_active", "Jobs not yet finished, by status (queued|waiting_for_quota|running)", ("status",)
+)
+QUOTA_LIMIT = GaugeSpec(f"{PREFIX}_quota_limit_images", "Karlo quota per window, in images", ("window",))
+QUOTA_USED = GaugeSpec(f"{PREFIX}_quota_used_images", "Images reserved in the current window", ("window",))
+QUOTA_REMAINING = GaugeSpec(f"{PREFIX}_quota_remaining_images", "Images left in the current window", ("window",))
+QUOTA_RESETS_IN = GaugeSpec(
+    f"{PREFIX}_quota_resets_in_seconds", "Seconds until the window frees quota again", ("window",)
+)
+QUOTA_BLOCKED = GaugeSpec(f"{PREFIX}_quota_upstream_blocked", "1 while Karlo has said its quota is spent (-10)")
+WORKERS_LIVE = GaugeSpec(f"{PREFIX}_workers_live", "Worker processes whose heartbeat is fresh")
+STATE_UP = GaugeSpec(f"{PREFIX}_state_up", "1 when the scrape-time read of Redis succeeded")
+
+STATE_GAUGES: tuple[GaugeSpec, ...] = (
+    QUEUE_DEPTH,
+    QUEUE_MESSAGES,
+    JOBS_ACTIVE,
+    QUOTA_LIMIT,
+    QUOTA_USED,
+    QUOTA_REMAINING,
+    QUOTA_RESETS_IN,
+    QUOTA_BLOCKED,
+    WORKERS_LIVE,
+    STATE_UP,
+)
+
+
+def observe_job_finished(kind: str, outcome: str, *, created_at: float) -> None:
+    """Count a job that reached a terminal status, in whichever process ended it (worker, or API on cancel)."""
+    JOBS_FINISHED.labels(kind, outcome).inc()
+    JOB_END_TO_END_SECONDS.labels(kind, outcome).observe(max(time.time() - created_at, 0.0))
+
+
+_SUFFIXES = {"counter": ("_total", "_created"), "histogram": ("_bucket", "_sum", "_count", "_created")}
+
+
+def series_names() -> frozenset[str]:
+    """Every series name the catalogue can produce (``_bucket``, ``_total``... included)."""
+    names = {spec.name for spec in STATE_GAUGES}
+    for instrument in INSTRUMENTS:
+        for family in instrument.describe():
+            names.update(family.name + suffix for suffix in _SUFFIXES[family.type])
+    return frozenset(names)

@@ -59,6 +59,16 @@ class Settings(BaseSettings):
     retry_max_seconds: float = Field(default=60.0, ge=0)
     visibility_timeout_seconds: int = Field(default=3600, ge=60)
 
+    # Worker observability: a Prometheus exporter per worker process, and its liveness heartbeat.
+    #: Port of the worker's exporter; 0 picks a free port (logged at start). -1 turns the exporter off.
+    worker_metrics_port: int = Field(default=0, ge=-1, le=65535)
+    worker_metrics_host: str = "127.0.0.1"
+    #: Every this many seconds the worker's consumer loop touches the heartbeat file and stamps Redis.
+    worker_heartbeat_seconds: float = Field(default=10.0, gt=0)
+    #: A heartbeat older than this is a dead (or hung) worker, for the probe and the live-workers gauge.
+    worker_heartbeat_max_age_seconds: float = Field(default=60.0, gt=0)
+    worker_heartbeat_file: str = "/tmp/karloq-worker-heartbeat"  # noqa: S108 - one per container
+
     # Input checks (job kinds that take images).
     allow_non_english_prompts: bool = False
     input_url_allow_networks: str = Field(

@@ -57,9 +57,7 @@ def run_batch(stack: AppStack, url: str) -> tuple[list[str], float]:
     return ids, time.monotonic() - started
 
 
-def test_every_event_arrives_after_an_outage_and_jobs_do_not_wait_for_it(
-    stack: AppStack, services: Services
-) -> None:
+def test_every_event_arrives_after_an_outage_and_jobs_do_not_wait_for_it(stack: AppStack, services: Services) -> None:
     sim_control(services.sim_url, latency_ms=300)
     receiver = Receiver(Path(services.workdir), name="flaky-receiver").start()
     try:

@@ -11,7 +11,7 @@ from karlo_devstack.services import sim_control
 from support.api import get_job, submit, wait_until_terminal
 from support.stacks import AppStack, Services, base_env, sim_stats
 
-WINDOW = 8.0
+WINDOW = 10.0
 LIMIT = 10
 BODY = {"input": {"prompt": "a quota test", "width": 384, "height": 384, "samples": 2}}
 
@@ -26,7 +26,7 @@ def test_many_workers_never_exceed_the_window_and_use_almost_all_of_it(services:
         "local",
         KARLOQ_QUOTA_PER_MINUTE=str(LIMIT),
         KARLOQ_QUOTA_MINUTE_WINDOW_SECONDS=str(WINDOW),
-        KARLOQ_QUOTA_WINDOW_GUARD_SECONDS="0.1",
+        KARLOQ_QUOTA_WINDOW_GUARD_SECONDS="0.25",  # a loaded machine delays calls
         KARLOQ_SWEEP_INTERVAL_SECONDS="0.05",
         KARLOQ_WORKER_CONCURRENCY="4",
     )

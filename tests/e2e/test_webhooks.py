@@ -222,9 +222,7 @@ def test_multipart_jobs_take_the_webhook_as_a_json_part(stack: AppStack, receive
     assert [h["karloq-event"] for h, _ in verified(receiver, secret, "/multipart")] == ["job.succeeded"]
 
 
-def test_exhausted_deliveries_are_dead_letters_and_replay_keeps_their_ids(
-    stack: AppStack, receiver: Receiver
-) -> None:
+def test_exhausted_deliveries_are_dead_letters_and_replay_keeps_their_ids(stack: AppStack, receiver: Receiver) -> None:
     secret = rotate_secret(stack)
     receiver.script("/dead", status=500)
     job = run_job(stack, {"url": receiver.hook("/dead"), "events": ["job.succeeded"]})

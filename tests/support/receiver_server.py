@@ -79,4 +79,3 @@ def main(port: int, log_path: Path) -> None:
 
 if __name__ == "__main__":
     main(int(sys.argv[1]), Path(sys.argv[2]))
-

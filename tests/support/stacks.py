@@ -51,6 +51,8 @@ def base_env(services: Services, storage: str, **overrides: str) -> dict[str, st
         "KARLOQ_SWEEP_INTERVAL_SECONDS": "0.5",
         "KARLOQ_RETRY_BASE_SECONDS": "0.2",
         "KARLOQ_RETRY_MAX_SECONDS": "1",
+        "KARLOQ_WORKER_HEARTBEAT_SECONDS": "0.5",
+        "KARLOQ_WORKER_HEARTBEAT_MAX_AGE_SECONDS": "3",
     }
     if storage == "s3":
         env.update(

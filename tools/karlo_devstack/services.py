@@ -87,9 +87,15 @@ def start_api(
 
 
 def start_worker(workdir: Path, env: Mapping[str, str], *, name: str = "worker") -> ManagedProcess:
+    """A worker with its own exporter port and heartbeat file (unless ``env`` sets them)."""
     log_path = workdir / "logs" / f"{name}.log"
     start = log_path.stat().st_size if log_path.exists() else 0
-    proc = ManagedProcess(name, [sys.executable, "-m", "karlo_worker"], log_path=log_path, env=env).start()
+    own = {
+        "KARLOQ_WORKER_METRICS_PORT": str(free_port()),
+        "KARLOQ_WORKER_HEARTBEAT_FILE": str(workdir / name / "heartbeat"),
+    }
+    argv = [sys.executable, "-m", "karlo_worker"]
+    proc = ManagedProcess(name, argv, log_path=log_path, env={**own, **env}).start()
 
     def ready() -> bool:
         with log_path.open("rb") as handle:
@@ -98,6 +104,11 @@ def start_worker(workdir: Path, env: Mapping[str, str], *, name: str = "worker")
 
     proc.wait_ready(ready, timeout=60)
     return proc
+
+
+def worker_metrics_url(worker: ManagedProcess) -> str:
+    """Where a worker started by :func:`start_worker` serves its Prometheus metrics."""
+    return f"http://127.0.0.1:{worker.env['KARLOQ_WORKER_METRICS_PORT']}/metrics"
 
 
 def sim_control(sim_url: str, **control: object) -> dict[str, object]:

@@ -11,7 +11,7 @@ import redis
 
 from karlo_core import tenants
 from karlo_devstack.processes import ManagedProcess, port_open
-from karlo_devstack.services import start_api, start_redis, start_simulator, start_worker
+from karlo_devstack.services import start_api, start_redis, start_simulator, start_worker, worker_metrics_url
 from karlo_sim.config import DEFAULT_SIM_KEY
 
 DEFAULT_API_PORT = 8000
@@ -48,8 +48,11 @@ class Stack:
         self.api_key = dev_api_key(self.env["KARLOQ_REDIS_URL"], self.workdir / DEV_KEY_FILE)
         proc, self.api_url = start_api(self.workdir, self.env, port=self._api_port())
         self.processes.append(proc)
+        self.notes.append(f"metrics: {self.api_url}/metrics (API)")
         for index in range(self.workers):
-            self.processes.append(start_worker(self.workdir, self.env, name=f"worker-{index}"))
+            worker = start_worker(self.workdir, self.env, name=f"worker-{index}")
+            self.processes.append(worker)
+            self.notes.append(f"metrics: {worker_metrics_url(worker)} (worker-{index})")
         return self
 
     def _api_port(self) -> int | None:

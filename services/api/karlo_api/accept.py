@@ -17,6 +17,7 @@ from karlo_core.errors import StorageError
 from karlo_core.ids import new_job_id
 from karlo_core.jobs import Job, JobStatus
 from karlo_core.karlo import rules
+from karlo_core.metrics import JOBS_ACCEPTED
 from karlo_core.queue import enqueue_job
 from karlo_core.storage import input_key
 
@@ -73,6 +74,7 @@ def _record_and_enqueue(
         raise Problem(
             503, "queue-unavailable", "The job queue is unavailable; nothing was accepted", headers=RETRY_SOON
         ) from exc
+    JOBS_ACCEPTED.labels(job.kind.value).inc()
     log.info("job accepted", extra={"job_id": job.id, "kind": job.kind.value, "tenant": tenant})
     return job
 

@@ -11,9 +11,11 @@ from karlo_api.body_limit import BodyLimitMiddleware
 from karlo_api.deps import ApiState
 from karlo_api.job_requests import CREATE_JOB_ADAPTER, JobRequestParser
 from karlo_api.problems import ProblemDocument, install_problem_handlers
-from karlo_api.routes import deliveries, files, health, jobs, quota, webhooks
+from karlo_api.request_metrics import RequestMetricsMiddleware
+from karlo_api.routes import deliveries, files, health, jobs, metrics, quota, webhooks
 from karlo_api.timeouts import RequestTimeoutMiddleware
 from karlo_core import __version__
+from karlo_core.exposition import make_registry
 from karlo_core.jobstore import JobStore
 from karlo_core.netguard import NetGuard, guarded_client, parse_networks
 from karlo_core.queue import make_celery
@@ -57,17 +59,21 @@ def create_app(settings: Settings) -> FastAPI:
         webhook_guard=webhook_guard(settings),
         tenant_jobs=TenantJobs(client),
     )
+    app.state.metrics_registry = make_registry(settings, client)
     install_problem_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_body_bytes)
     app.add_middleware(
         RequestTimeoutMiddleware, seconds=settings.request_timeout_seconds, max_wait_seconds=settings.max_wait_seconds
     )
+    # Added last, so it wraps everything: even a 413 from the body limit is counted.
+    app.add_middleware(RequestMetricsMiddleware)
     app.include_router(jobs.router)
     app.include_router(deliveries.router)
     app.include_router(webhooks.router)
     app.include_router(files.router)
     app.include_router(quota.router)
     app.include_router(health.router)
+    app.include_router(metrics.router)
     _publish_request_schemas(app)
     return app
 

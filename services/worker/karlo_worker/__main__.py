@@ -5,10 +5,13 @@ from __future__ import annotations
 import socket
 import sys
 
+from karlo_core.exposition import make_registry
 from karlo_core.logs import configure_logging
 from karlo_core.queue import Queue
+from karlo_core.redis_client import make_redis
 from karlo_core.settings import Settings
 from karlo_worker.celery_app import make_worker_app
+from karlo_worker.exporter import start_exporter
 
 
 def _queues(settings: Settings) -> str:
@@ -21,6 +24,7 @@ def main(argv: list[str]) -> None:
     settings = Settings()
     configure_logging(settings.log_level)
     app = make_worker_app(settings)
+    start_exporter(settings, make_registry(settings, make_redis(settings)))
     app.worker_main(
         [
             "worker",

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import threading
+from pathlib import Path
 from typing import Any
 
 from celery import Celery, signals
 
+from karlo_core.exposition import make_heartbeats
 from karlo_core.queue import DELIVER_WEBHOOK_TASK, RUN_JOB_TASK, Queue, make_celery
+from karlo_core.redis_client import make_redis
 from karlo_core.retention import purge_if_due
 from karlo_core.settings import Settings
 from karlo_worker import pipeline
+from karlo_worker.heartbeat import WorkerHeartbeat, heartbeat_step
 from karlo_worker.periodic import Periodic
 from karlo_worker.runtime import WorkerRuntime, make_runtime
 from karlo_worker.sweeper import dispatch_deliveries, sweep_once
@@ -79,4 +85,14 @@ def make_worker_app(settings: Settings) -> Celery:
 
     signals.worker_ready.connect(start_chores, weak=False)
     signals.worker_shutdown.connect(stop_chores, weak=False)
+    app.steps["consumer"].add(heartbeat_step(make_heartbeat(settings), interval=settings.worker_heartbeat_seconds))
     return app
+
+
+def make_heartbeat(settings: Settings) -> WorkerHeartbeat:
+    return WorkerHeartbeat(
+        path=Path(settings.worker_heartbeat_file),
+        heartbeats=make_heartbeats(settings, make_redis(settings)),
+        worker_id=f"{socket.gethostname()}:{os.getpid()}",
+        max_age_seconds=settings.worker_heartbeat_max_age_seconds,
+    )

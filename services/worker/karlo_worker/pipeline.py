@@ -11,13 +11,15 @@ from typing import Any
 from karlo_core.backoff import backoff_seconds
 from karlo_core.errors import KarloQueueError, StorageError, UpstreamError, UpstreamQuotaExceeded, UpstreamUnavailable
 from karlo_core.images import NotAnImage, inspect_image
-from karlo_core.jobs import Job, JobError, StoredImage
+from karlo_core.jobs import Job, JobError, JobStatus, StoredImage
 from karlo_core.karlo import rules
 from karlo_core.karlo.wire import KarloImage, KarloResult
+from karlo_core.logs import bind_log_fields, log_context
 from karlo_core.queue import enqueue_job
 from karlo_core.quota.buckets import Denied
 from karlo_core.quota.policy import generated_nothing, scopes_for
 from karlo_core.storage import image_key
+from karlo_worker import job_metrics
 from karlo_worker.lease import LeaseKeeper
 from karlo_worker.requests import karlo_request
 from karlo_worker.runtime import WorkerRuntime
@@ -28,6 +30,12 @@ STORAGE_ATTEMPTS = 3
 
 
 def run_job(job_id: str, rt: WorkerRuntime) -> None:
+    """Every line logged while the job runs carries its id, tenant and (once known) Karlo's request id."""
+    with log_context(job_id=job_id):
+        _claim_and_run(job_id, rt)
+
+
+def _claim_and_run(job_id: str, rt: WorkerRuntime) -> None:
     token = uuid.uuid4().hex
     claim = rt.store.claim(job_id, token, lease_seconds=rt.settings.job_lease_seconds)
     if not claim.claimed:
@@ -36,61 +44,74 @@ def run_job(job_id: str, rt: WorkerRuntime) -> None:
     job = rt.store.get(job_id)
     if job is None:
         return
+    bind_log_fields(tenant=job.tenant, kind=job.kind.value)
+    job_metrics.job_started(job, attempt=claim.attempts)
     log.info("job started", extra={"job_id": job_id, "attempt": claim.attempts, "tenant": job.tenant})
     try:
         with LeaseKeeper(rt.store, job_id, token, lease_seconds=rt.settings.job_lease_seconds):
             _run_claimed(job, token, f"{job_id}:{claim.attempts}", rt)
     except Exception:
         log.exception("job crashed", extra={"job_id": job_id})
-        rt.store.fail(job_id, token, JobError("internal_error", "an internal error stopped this job"))
+        ok = rt.store.fail(job_id, token, JobError("internal_error", "an internal error stopped this job"))
+        job_metrics.job_settled(job, JobStatus.FAILED, ok=ok, store=rt.store)
 
 
 def _run_claimed(job: Job, token: str, reservation_id: str, rt: WorkerRuntime) -> None:
     images_wanted = int(job.input.get("samples", 1))
     decision = rt.quota.reserve(scopes_for(rt.settings, job.tenant), images_wanted, reservation_id)
     if isinstance(decision, Denied):
-        _wait_or_fail_for_quota(job, token, decision, rt)
+        job_metrics.quota_denied()
+        _wait_or_fail_for_quota(job, token, decision, rt, since=job.quota_wait_since or rt.quota.now())
         return
+    job_metrics.quota_granted(job, at=decision.at)
     try:
         outcome = _generate_and_store(job, rt)
     except KarloQueueError as exc:
         if generated_nothing(exc) and rt.quota.refund(reservation_id):
+            job_metrics.quota_refunded()
             log.info("quota refunded", extra={"job_id": job.id, "images": images_wanted})
         if isinstance(exc, UpstreamQuotaExceeded):
-            until = rt.quota.now() + rt.settings.quota_block_seconds
+            block = rt.settings.quota_block_seconds
+            until = rt.quota.now() + block
             rt.quota.block_until(until)
             log.warning("Karlo reports its quota spent", extra={"job_id": job.id, "upstream_code": exc.code})
-            _wait_or_fail_for_quota(job, token, Denied("karlo", "upstream", until), rt)
+            _wait_or_fail_for_quota(job, token, Denied("karlo", "upstream", until), rt, since=until - block)
         else:
             _settle_failure(job, token, exc, rt)
         return
     if outcome is None:
-        rt.store.end_canceled(job.id, token)
+        ok = rt.store.end_canceled(job.id, token)
+        job_metrics.job_settled(job, JobStatus.CANCELED, ok=ok, store=rt.store)
         log.info("job canceled while running; its images were not kept", extra={"job_id": job.id})
         return
     images, upstream = outcome
-    if rt.store.succeed(job.id, token, images, upstream):
+    ok = rt.store.succeed(job.id, token, images, upstream)
+    job_metrics.job_settled(job, JobStatus.SUCCEEDED, ok=ok, store=rt.store)
+    if ok:
         log.info("job succeeded", extra={"job_id": job.id, "images": len(images)})
     else:
         log.warning("job result discarded: canceled meanwhile, or lease lost", extra={"job_id": job.id})
 
 
-def _wait_or_fail_for_quota(job: Job, token: str, denied: Denied, rt: WorkerRuntime) -> None:
+def _wait_or_fail_for_quota(job: Job, token: str, denied: Denied, rt: WorkerRuntime, *, since: float) -> None:
     extra = {"job_id": job.id, "window": denied.window, "scope": denied.scope}
     if math.isinf(denied.retry_at):
         error = JobError("quota_too_small", f"the job needs more images than the {denied.window} quota allows")
-        rt.store.fail(job.id, token, error)
+        ok = rt.store.fail(job.id, token, error)
+        job_metrics.job_settled(job, JobStatus.FAILED, ok=ok, store=rt.store)
         log.warning("job failed: larger than the quota", extra=extra)
         return
     delay = max(denied.retry_at - rt.quota.now(), 0.0)
-    rt.store.wait_for_quota(job.id, token, eta=denied.retry_at, delay=delay)
+    ok = rt.store.wait_for_quota(job.id, token, eta=denied.retry_at, delay=delay, since=since)
+    job_metrics.job_settled(job, JobStatus.WAITING_FOR_QUOTA, ok=ok, store=rt.store)
     log.info("job waits for quota", extra={**extra, "delay_seconds": round(delay, 2)})
 
 
 def _generate_and_store(job: Job, rt: WorkerRuntime) -> tuple[list[StoredImage], dict[str, Any]] | None:
     """The stored images and Karlo's facts; None when the job was canceled while Karlo worked."""
     path, body = karlo_request(job, rt.storage)
-    result = rt.karlo.infer(path, body)
+    result = job_metrics.upstream_call(job, path, lambda: rt.karlo.infer(path, body))
+    bind_log_fields(karlo_request_id=result.request_id)
     if rt.store.cancel_requested(job.id):
         return None
     images = [_store_image(job.id, index, image, rt) for index, image in enumerate(result.images)]
@@ -104,6 +125,7 @@ def _store_image(job_id: str, index: int, image: KarloImage, rt: WorkerRuntime) 
         raise UpstreamUnavailable(f"Karlo returned image {index} that does not decode") from exc
     key = image_key(job_id, index, info.format)
     _put_with_retries(rt, key, image.data, rules.CONTENT_TYPES.get(info.format, "application/octet-stream"))
+    job_metrics.image_stored(info.format, len(image.data))
     return StoredImage(
         key=key,
         width=info.width,
@@ -138,12 +160,15 @@ def _settle_failure(job: Job, token: str, exc: KarloQueueError, rt: WorkerRuntim
     error = JobError(exc.slug, str(exc), exc.code if isinstance(exc, UpstreamError) else None)
     extra = {"job_id": job.id, "error": exc.slug, "upstream_code": error.upstream_code, "failures": failures}
     if not exc.retryable or failures >= settings.job_max_attempts:
-        rt.store.fail(job.id, token, error)
+        ok = rt.store.fail(job.id, token, error)
+        job_metrics.job_settled(job, JobStatus.FAILED, ok=ok, store=rt.store)
         log.warning("job failed", extra=extra)
         return
     delay = backoff_seconds(failures, base=settings.retry_base_seconds, cap=settings.retry_max_seconds)
     deadline = delay + settings.dispatch_grace_seconds
-    if not rt.store.release(job.id, token, next_deadline=deadline, error=error, failures=failures):
+    ok = rt.store.release(job.id, token, next_deadline=deadline, error=error, failures=failures)
+    job_metrics.job_settled(job, JobStatus.QUEUED, ok=ok, store=rt.store)
+    if not ok:
         return
     log.info("job will retry", extra={**extra, "delay_seconds": round(delay, 2)})
     try:

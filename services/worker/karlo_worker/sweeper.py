@@ -29,4 +29,3 @@ def dispatch_deliveries(outbox: Outbox, celery: Celery, *, lease: float) -> list
     for job_id, seq in due:
         enqueue_delivery(celery, job_id, seq)
     return due
-

@@ -20,6 +20,7 @@ from karlo_api.timeouts import mark_committed
 from karlo_core.ids import is_job_id
 from karlo_core.jobs import Job, JobKind, JobStatus
 from karlo_core.jobstore import CancelOutcome
+from karlo_core.metrics import observe_job_finished
 from karlo_core.quota.policy import tenant_scope, upstream_scope
 from karlo_core.views import JobView, job_view
 
@@ -228,8 +229,10 @@ CANCEL_RESPONSES: dict[int | str, dict[str, Any]] = {
 def cancel_job(job_id: str, state: StateDep, tenant: TenantDep) -> JSONResponse:
     """Cancel a job: a queued or waiting one at once (200); a running one once Karlo answers (202), with
     its quota spent. Canceling a canceled job is a no-op; a finished one is a 409."""
-    _own_job(state, tenant, job_id)
+    before = _own_job(state, tenant, job_id)
     outcome = state.store.cancel(job_id)
+    if outcome is CancelOutcome.CANCELED and not before.status.is_terminal:
+        observe_job_finished(before.kind.value, JobStatus.CANCELED.value, created_at=before.created_at)
     if outcome in (CancelOutcome.SUCCEEDED, CancelOutcome.FAILED):
         raise Problem(409, "job-finished", "The job has already finished", f"job {job_id} {outcome.value}")
     job = _own_job(state, tenant, job_id)
