@@ -7,6 +7,9 @@ import redis
 
 from karlo_api.admin import run
 from karlo_core import tenants
+from karlo_core.settings import Settings
+from karlo_core.webhooks.outbox import Outbox
+from karlo_core.webhooks.secrets import SecretStore
 from support.stacks import Services
 
 
@@ -24,5 +27,26 @@ def test_create_issue_list_and_revoke(services: Services, capsys: pytest.Capture
         assert run(client, ["revoke-key", key_id]) == 0
         assert tenants.authenticate(client, secret) is None
         assert run(client, ["issue-key", "t_missing"]) == 1
+    finally:
+        client.close()
+
+
+def test_webhook_secret_and_default_url(services: Services, capsys: pytest.CaptureFixture[str]) -> None:
+    client = redis.Redis.from_url(services.redis_url, decode_responses=True)
+    settings = Settings(redis_url=services.redis_url)
+    try:
+        tenant_id = tenants.create_tenant(client, "hooks")
+        assert run(client, ["set-webhook-url", tenant_id, "https://1.1.1.1/hook"], settings) == 1
+        assert "rotate-webhook-secret first" in capsys.readouterr().err
+        assert run(client, ["rotate-webhook-secret", tenant_id], settings) == 0
+        secret = capsys.readouterr().out.split()[-1]
+        assert SecretStore(client, grace_seconds=0).signing_secrets(tenant_id) == [secret]
+        for private in ("https://10.0.0.1/hook", "https://localhost/hook", "http://example.com/hook"):
+            assert run(client, ["set-webhook-url", tenant_id, private], settings) == 1
+        assert run(client, ["set-webhook-url", tenant_id, "https://1.1.1.1/hook"], settings) == 0
+        assert Outbox(client).default_url(tenant_id) == "https://1.1.1.1/hook"
+        assert run(client, ["set-webhook-url", tenant_id, ""], settings) == 0
+        assert Outbox(client).default_url(tenant_id) is None
+        assert run(client, ["rotate-webhook-secret", "t_missing"], settings) == 1
     finally:
         client.close()

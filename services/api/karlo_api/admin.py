@@ -4,6 +4,8 @@ python -m karlo_api.admin create-tenant NAME
 python -m karlo_api.admin issue-key TENANT_ID
 python -m karlo_api.admin revoke-key KEY_ID
 python -m karlo_api.admin list
+python -m karlo_api.admin rotate-webhook-secret TENANT_ID   # prints the new whsec_ secret, once
+python -m karlo_api.admin set-webhook-url TENANT_ID URL     # the tenant's default receiver ("" clears it)
 """
 
 from __future__ import annotations
@@ -14,18 +16,29 @@ import sys
 import redis
 
 from karlo_core import keys, tenants
+from karlo_core.netguard import BlockedDestination
 from karlo_core.redis_client import make_redis
 from karlo_core.settings import Settings
+from karlo_core.webhooks.factory import secret_store, webhook_guard
+from karlo_core.webhooks.outbox import Outbox
+
+WEBHOOK_COMMANDS = ("rotate-webhook-secret", "set-webhook-url")
 
 
-def run(client: redis.Redis, argv: list[str]) -> int:
+def run(client: redis.Redis, argv: list[str], settings: Settings | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m karlo_api.admin")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("create-tenant").add_argument("name")
     commands.add_parser("issue-key").add_argument("tenant_id")
     commands.add_parser("revoke-key").add_argument("key_id")
     commands.add_parser("list")
+    commands.add_parser("rotate-webhook-secret").add_argument("tenant_id")
+    set_url = commands.add_parser("set-webhook-url")
+    set_url.add_argument("tenant_id")
+    set_url.add_argument("url", help='the default receiver; "" clears it')
     args = parser.parse_args(argv)
+    if args.command in WEBHOOK_COMMANDS:
+        return _webhook_command(client, args, settings or Settings())
     if args.command == "create-tenant":
         print(tenants.create_tenant(client, args.name))
     elif args.command == "issue-key":
@@ -47,14 +60,37 @@ def run(client: redis.Redis, argv: list[str]) -> int:
     return 0
 
 
+def _webhook_command(client: redis.Redis, args: argparse.Namespace, settings: Settings) -> int:
+    if not client.sismember(keys.tenants(), args.tenant_id):
+        print(f"no tenant {args.tenant_id}", file=sys.stderr)
+        return 1
+    secrets_ = secret_store(settings, client)
+    if args.command == "rotate-webhook-secret":
+        print(f"webhook signing secret (shown only now): {secrets_.rotate(args.tenant_id).secret}")
+        return 0
+    if args.url:
+        try:
+            webhook_guard(settings).check_url(args.url)
+        except BlockedDestination as exc:
+            print(f"refused: {exc}", file=sys.stderr)
+            return 1
+        if not secrets_.has_secret(args.tenant_id):
+            print("the tenant has no webhook signing secret: run rotate-webhook-secret first", file=sys.stderr)
+            return 1
+    Outbox(client).set_default_url(args.tenant_id, args.url or None)
+    print(f"default webhook URL of {args.tenant_id}: {args.url or '(none)'}")
+    return 0
+
+
 def _text(value: object) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def main() -> int:
-    client = make_redis(Settings())
+    settings = Settings()
+    client = make_redis(settings)
     try:
-        return run(client, sys.argv[1:])
+        return run(client, sys.argv[1:], settings)
     finally:
         client.close()
 
