@@ -7,4 +7,5 @@ schedule  the retry timetable, jitter and Retry-After
 outbox    delivery records, the due schedule, dead letters, disabled endpoints, tenant defaults
 sender    one HTTP attempt and what it means (delivered, retry, gone, failed)
 delivery  one delivery run: render, sign, send through the SSRF guard, record
+factory   building these from settings, once per process
 """
