@@ -18,12 +18,20 @@ UNKNOWN_JOB = "01aaaaaaaaaaaaaaaaaaaaaaaa"
 JOB_ENDPOINTS = [
     ("GET", "/v1/jobs/{job_id}"),
     ("POST", "/v1/jobs/{job_id}/cancel"),
+    ("GET", "/v1/jobs/{job_id}/deliveries"),
+    ("POST", "/v1/jobs/{job_id}/deliveries/msg_{job_id}_1/retry"),
 ]
 
 
 @pytest.fixture(scope="module")
 def stack(services: Services) -> Iterator[AppStack]:
-    env = base_env(services, "local", KARLOQ_TENANT_QUOTA_PER_DAY="100")
+    env = base_env(
+        services,
+        "local",
+        KARLOQ_TENANT_QUOTA_PER_DAY="100",
+        KARLOQ_WEBHOOK_ALLOW_NETWORKS="127.0.0.0/8",
+        KARLOQ_WEBHOOK_ALLOW_HTTP="true",
+    )
     app_stack = AppStack(Path(services.workdir) / "isolation", env).start(workers=1)
     yield app_stack
     app_stack.stop()
@@ -32,9 +40,11 @@ def stack(services: Services) -> Iterator[AppStack]:
 @pytest.fixture
 def owner_and_stranger(stack: AppStack) -> tuple[Tenant, Tenant, dict[str, Any]]:
     owner, stranger = stack.new_tenant("owner"), stack.new_tenant("stranger")
-    job = wait_until_terminal(
-        owner, submit(owner, {"input": {"prompt": "mine", "width": 384, "height": 384}}).json()["id"]
-    )
+    body = {"input": {"prompt": "mine", "width": 384, "height": 384}, "webhook": {"url": "http://127.0.0.1:9/hook"}}
+    assert _call(owner, "POST", "/v1/webhooks/secret/rotate").status_code == 201
+    accepted = submit(owner, body)
+    assert accepted.status_code == 202, accepted.text
+    job = wait_until_terminal(owner, accepted.json()["id"])
     assert job["status"] == "succeeded"
     return owner, stranger, job
 
@@ -56,6 +66,19 @@ def test_another_tenants_job_is_not_found(
     assert job["id"] not in theirs.text.replace(f"'{job['id']}'", "")  # nothing beyond the id asked about
     after = get_job(owner, job["id"])
     assert (after["status"], after["completed_at"]) == (job["status"], job["completed_at"])
+
+
+def test_the_owner_sees_its_deliveries(owner_and_stranger: tuple[Tenant, Tenant, dict[str, Any]]) -> None:
+    owner, _, job = owner_and_stranger
+    deliveries = _call(owner, "GET", f"/v1/jobs/{job['id']}/deliveries").json()["deliveries"]
+    assert f"msg_{job['id']}_1" in [d["id"] for d in deliveries]
+    assert _call(owner, "POST", f"/v1/jobs/{job['id']}/deliveries/msg_{job['id']}_1/retry").status_code == 202
+
+
+def test_dead_letters_are_the_callers_own(owner_and_stranger: tuple[Tenant, Tenant, dict[str, Any]]) -> None:
+    _, stranger, _ = owner_and_stranger
+    assert _call(stranger, "GET", "/v1/webhooks/dead-letters").json()["deliveries"] == []
+    assert _call(stranger, "POST", "/v1/webhooks/dead-letters/replay").status_code == 200
 
 
 def test_listing_shows_only_the_callers_jobs(owner_and_stranger: tuple[Tenant, Tenant, dict[str, Any]]) -> None:
