@@ -1,5 +1,5 @@
 """A real Prometheus server scrapes the API and two workers while jobs run; its HTTP API shows the jobs,
-quota, queue and worker series with the values the jobs imply, and the quota alert goes pending."""
+quota, queue, worker and webhook series with the values the jobs imply, and the alerts go pending."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ from karlo_devstack.prometheus import scrape_config, start_prometheus
 from karlo_devstack.services import sim_control, worker_metrics_url
 from support.api import submit, wait_for_status, wait_until_terminal
 from support.prometheus import query, require_prometheus, value, wait_for_value
+from support.receiver import Receiver
 from support.stacks import AppStack, Services, base_env
+from support.webhooks import rotate_secret, wait_for_deliveries
 
 ROOT = Path(__file__).resolve().parents[2]
 ALERTS = ROOT / "deploy" / "prometheus" / "alerts.yml"
@@ -40,6 +42,10 @@ def observed(services: Services) -> Iterator[tuple[AppStack, str]]:
         KARLOQ_QUOTA_WINDOW_GUARD_SECONDS="0.1",
         KARLOQ_QUOTA_PER_DAY=str(DAY_QUOTA),
         KARLOQ_SWEEP_INTERVAL_SECONDS="0.2",
+        KARLOQ_WEBHOOK_ALLOW_NETWORKS="127.0.0.0/8",
+        KARLOQ_WEBHOOK_ALLOW_HTTP="true",
+        KARLOQ_WEBHOOK_RETRY_SCHEDULE="0.2s",
+        KARLOQ_WEBHOOK_DISPATCH_INTERVAL_SECONDS="0.2",
     )
     stack = AppStack(services.workdir / "observability", env).start(workers=2)
     targets = {
@@ -124,3 +130,34 @@ def test_prometheus_sees_jobs_quota_queue_and_workers(observed: tuple[AppStack, 
     # The shipped alert rules run in this Prometheus: the day quota is spent, so its alert is pending.
     wait_for_value(prom, 'count(ALERTS{alertname="KarloQuotaNearlySpent", window="day"})', lambda n: n == 1)
     assert query(prom, 'ALERTS{alertname="KarloNoLiveWorkers"}') == []
+
+
+@pytest.fixture
+def receiver(services: Services) -> Iterator[Receiver]:
+    started = Receiver(Path(services.workdir), "obs-receiver").start()
+    yield started
+    started.stop()
+
+
+def test_prometheus_sees_webhook_deliveries_and_dead_letters(
+    observed: tuple[AppStack, str], receiver: Receiver
+) -> None:
+    stack, prom = observed
+    wait_for_value(prom, "count(up == 1)", lambda n: n == 3)
+    rotate_secret(stack)
+    receiver.script("/dead", status=500)
+    small = {"input": {"prompt": "a hook", "width": 384, "height": 384}}
+    delivered = submit(stack, {**small, "webhook": {"url": receiver.hook("/ok")}}).json()["id"]
+    given_up = submit(stack, {**small, "webhook": {"url": receiver.hook("/dead"), "events": ["job.succeeded"]}})
+    wait_for_deliveries(stack, delivered, count=2, statuses={"delivered"})
+    wait_for_deliveries(stack, given_up.json()["id"], count=1, statuses={"dead"})
+
+    attempts = 'sum(karlo_queue_webhook_attempts_total{outcome="%s"})'
+    assert wait_for_value(prom, attempts % "delivered", lambda n: n == 2) == 2
+    assert wait_for_value(prom, attempts % "http_error", lambda n: n == 2) == 2  # the first try and one retry
+    dead = 'sum(karlo_queue_webhook_dead_letters_total{event="job.succeeded"})'
+    assert wait_for_value(prom, dead, lambda n: n == 1) == 1
+    lag = 'sum(karlo_queue_webhook_delivery_lag_seconds_count{event=~"job.started|job.succeeded"})'
+    assert wait_for_value(prom, lag, lambda n: n == 2) == 2
+    assert (value(prom, 'max(max_over_time(karlo_queue_queue_depth{queue="webhooks"}[5m]))') or 0) >= 0
+    wait_for_value(prom, 'count(ALERTS{alertname="KarloWebhookDeadLetters"})', lambda n: n == 1)

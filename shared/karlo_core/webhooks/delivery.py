@@ -15,6 +15,7 @@ import httpx
 from karlo_core import metrics
 from karlo_core.storage import Storage
 from karlo_core.views import job_view
+from karlo_core.webhooks.events import ALL_EVENTS
 from karlo_core.webhooks.outbox import Attempt, Delivery, Outbox
 from karlo_core.webhooks.schedule import next_delay
 from karlo_core.webhooks.secrets import SecretStore
@@ -24,6 +25,10 @@ from karlo_core.webhooks.signing import signed_headers
 log = logging.getLogger(__name__)
 
 EVENT_HEADER = "karloq-event"
+
+# Exported at 0 from the start: an alert on increase() cannot see a series whose first sample is already 1.
+for _event in ALL_EVENTS:
+    metrics.WEBHOOK_DEAD_LETTERS.labels(_event)
 
 
 @dataclass(frozen=True)
