@@ -7,16 +7,28 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.quota_reserve import run
+from bench import quota_reserve, webhook_isolation
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description="karlo-queue benchmarks")
     parser.add_argument("--operations", type=int, default=10000, help="operations per timed round")
     parser.add_argument("--rounds", type=int, default=5, help="alternating rounds; the median is reported")
+    parser.add_argument("--jobs", type=int, default=20, help="jobs per batch in the webhook benchmark")
+    parser.add_argument("--latency-ms", type=int, default=500, help="the simulator's answer time (webhook benchmark)")
+    parser.add_argument("--only", choices=["quota", "webhooks"], help="run one benchmark")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="karloq-bench-") as workdir:
-        print(run(Path(workdir), operations=args.operations, rounds=args.rounds))
+        if args.only in (None, "quota"):
+            print("## Quota reservation script\n")
+            print(quota_reserve.run(Path(workdir), operations=args.operations, rounds=args.rounds))
+        if args.only in (None, "webhooks"):
+            print("\n## Generation throughput while webhook receivers fail\n")
+            print(
+                webhook_isolation.run(
+                    Path(workdir) / "webhooks", jobs=args.jobs, rounds=args.rounds, latency_ms=args.latency_ms
+                )
+            )
     return 0
 
 
