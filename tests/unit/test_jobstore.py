@@ -9,8 +9,9 @@ import pytest
 import redis
 
 from karlo_core.ids import new_job_id
-from karlo_core.jobs import Job, JobError, JobKind, JobStatus, StoredImage
+from karlo_core.jobs import Job, JobError, JobStatus, StoredImage
 from karlo_core.jobstore import CancelOutcome, JobStore
+from support.jobs import create_job
 from support.stacks import Services
 
 
@@ -22,11 +23,7 @@ def store(services: Services) -> Iterator[JobStore]:
 
 
 def make_job(store: JobStore, grace: float = 60.0) -> Job:
-    job = Job(
-        id=new_job_id(), kind=JobKind.GENERATE, status=JobStatus.QUEUED, input={"prompt": "p"}, created_at=time.time()
-    )
-    assert store.create(job, dispatch_grace=grace)
-    return job
+    return create_job(store, grace=grace)
 
 
 IMAGE = StoredImage("jobs/x/0.webp", 8, 8, "webp", 10, 1, None, None)

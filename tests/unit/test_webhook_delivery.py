@@ -11,13 +11,13 @@ import redis
 from prometheus_client import REGISTRY
 from standardwebhooks import Webhook
 
-from karlo_core.ids import new_job_id
-from karlo_core.jobs import Job, JobKind, JobStatus
+from karlo_core.jobs import Job
 from karlo_core.jobstore import JobStore
 from karlo_core.settings import Settings
 from karlo_core.storage.factory import make_storage
 from karlo_core.webhooks.delivery import Deliverer
 from karlo_core.webhooks.factory import make_deliverer
+from support.jobs import create_job
 from support.receiver import Receiver
 from support.stacks import Services
 
@@ -50,17 +50,7 @@ def attempts_counted(outcome: str) -> float:
 
 
 def started_job(store: JobStore, url: str) -> Job:
-    job = Job(
-        id=new_job_id(),
-        kind=JobKind.GENERATE,
-        status=JobStatus.QUEUED,
-        input={"prompt": "p"},
-        created_at=time.time(),
-        tenant="t9",
-        webhook_url=url,
-        webhook_events="job.started",
-    )
-    store.create(job, dispatch_grace=60)
+    job = create_job(store, tenant="t9", webhook_url=url, webhook_events="job.started")
     store.claim(job.id, "a", lease_seconds=30)
     return job
 

@@ -10,10 +10,10 @@ import pytest
 import redis
 
 from karlo_core import keys
-from karlo_core.ids import new_job_id
-from karlo_core.jobs import Job, JobError, JobKind, JobStatus, StoredImage
+from karlo_core.jobs import Job, JobError, JobStatus, StoredImage
 from karlo_core.jobstore import JobStore
 from karlo_core.webhooks.outbox import Attempt, Outbox, parse_delivery_id
+from support.jobs import create_job
 from support.stacks import Services
 
 IMAGE = StoredImage("jobs/x/0.webp", 8, 8, "webp", 10, 1, None, None)
@@ -37,18 +37,7 @@ def outbox(client: redis.Redis) -> Outbox:
 
 
 def make_job(store: JobStore, url: str | None = "https://example.com/hook", events: str = "") -> Job:
-    job = Job(
-        id=new_job_id(),
-        kind=JobKind.GENERATE,
-        status=JobStatus.QUEUED,
-        input={"prompt": "p"},
-        created_at=time.time(),
-        tenant="t1",
-        webhook_url=url,
-        webhook_events=events,
-    )
-    assert store.create(job, dispatch_grace=60)
-    return job
+    return create_job(store, tenant="t1", webhook_url=url, webhook_events=events)
 
 
 def test_each_status_change_records_its_event_with_the_job_as_it_was(store: JobStore, outbox: Outbox) -> None:
