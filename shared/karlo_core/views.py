@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from karlo_core.jobs import Job, JobStatus
 from karlo_core.storage import Storage
+from karlo_core.webhooks.events import ALL_EVENTS
 
 JOB_EXAMPLE: dict[str, Any] = {
     "id": "01jd2m8k6q3v9x0f4t7b2c5n8r",
@@ -39,6 +40,7 @@ JOB_EXAMPLE: dict[str, Any] = {
     "notices": [],
     "estimated_start_at": None,
     "cancel_requested": False,
+    "webhook": {"url": "https://backend.example.com/karlo-hooks", "events": ["job.succeeded", "job.failed"]},
     "urls": {
         "get": "https://karlo-queue.example.com/v1/jobs/01jd2m8k6q3v9x0f4t7b2c5n8r",
         "cancel": "https://karlo-queue.example.com/v1/jobs/01jd2m8k6q3v9x0f4t7b2c5n8r/cancel",
@@ -68,6 +70,11 @@ class ErrorView(BaseModel):
     upstream_code: int | None = Field(description="Karlo's own error code, when Karlo gave one")
 
 
+class WebhookView(BaseModel):
+    url: str = Field(description="Where this job's events go: its own webhook, or the tenant default")
+    events: list[str] = Field(description="The events sent; all of them when the job named none")
+
+
 class JobUrls(BaseModel):
     get: str = Field(description="This job")
     cancel: str = Field(description="POST here to cancel it")
@@ -94,11 +101,19 @@ class JobView(BaseModel):
     cancel_requested: bool = Field(
         description="A cancel arrived while the job was running: it ends canceled once Karlo answers"
     )
+    webhook: WebhookView | None = Field(description="The job's webhook, when it has one")
     urls: JobUrls
 
 
 def _time(value: float | None) -> datetime | None:
     return datetime.fromtimestamp(value, UTC) if value is not None else None
+
+
+def _webhook(job: Job) -> WebhookView | None:
+    if not job.webhook_url:
+        return None
+    events = job.webhook_events.split() or list(ALL_EVENTS)
+    return WebhookView(url=job.webhook_url, events=events)
 
 
 def job_view(job: Job, *, storage: Storage, base_url: str, url_ttl: int) -> JobView:
@@ -123,5 +138,6 @@ def job_view(job: Job, *, storage: Storage, base_url: str, url_ttl: int) -> JobV
         notices=job.notices,
         estimated_start_at=_time(job.quota_eta) if job.status is JobStatus.WAITING_FOR_QUOTA else None,
         cancel_requested=job.cancel_requested,
+        webhook=_webhook(job),
         urls=JobUrls(get=f"{base_url}/v1/jobs/{job.id}", cancel=f"{base_url}/v1/jobs/{job.id}/cancel"),
     )

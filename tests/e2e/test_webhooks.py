@@ -91,6 +91,7 @@ def test_a_job_sends_started_and_succeeded_signed_with_its_result(stack: AppStac
 def test_the_event_filter_sends_only_the_events_asked_for(stack: AppStack, receiver: Receiver) -> None:
     secret = rotate_secret(stack)
     job = run_job(stack, {"url": receiver.hook("/filtered"), "events": ["job.succeeded"]})
+    assert job["webhook"] == {"url": receiver.hook("/filtered"), "events": ["job.succeeded"]}
     found = wait_for_deliveries(stack, job["id"], count=1, statuses={"delivered"})
     assert found[0]["event"] == "job.succeeded"
     assert [h["karloq-event"] for h, _ in verified(receiver, secret, "/filtered")] == ["job.succeeded"]
