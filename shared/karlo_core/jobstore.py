@@ -53,7 +53,7 @@ class JobStore:
         self._claim = client.register_script(lua.load("job_claim"))
         self._extend = client.register_script(lua.load("job_extend"))
         self._settle = client.register_script(lua.load("job_settle"))
-        self._due = client.register_script(lua.load("jobs_due"))
+        self._due = client.register_script(lua.load("take_due"))
         self._cancel = client.register_script(lua.load("job_cancel"))
 
     def create(self, job: Job, *, dispatch_grace: float) -> bool:

@@ -99,7 +99,7 @@ def _delivery(job_id: str, raw: str) -> Delivery:
 class Outbox:
     def __init__(self, client: redis.Redis) -> None:
         self._redis = client
-        self._due = client.register_script(lua.load("webhook_due"))
+        self._due = client.register_script(lua.load("take_due"))
         self._attempt = client.register_script(lua.load("webhook_attempt"))
         self._requeue = client.register_script(lua.load("webhook_requeue"))
 
