@@ -3,7 +3,8 @@
 -- during [t, t+W); a grant is made only if the entries still counting plus N stay within the limit, so no
 -- W-second span ever holds more than the limit. A running total beside the log keeps the check O(1): each
 -- entry is subtracted once, when it leaves the window.
--- Day and month windows are calendar counters whose keys expire with their window.
+-- Day and month windows are calendar counters whose keys expire an hour after their window ends, counted
+-- on this script's clock (so a test clock set in the past does not expire them at once).
 -- KEYS[1] clock override, KEYS[2] blocked-until (Karlo said -10), KEYS[3] reservation record,
 -- then per scope: minute zset, minute total, day counter, month counter.
 -- ARGV[1] images, ARGV[2] reservation id, ARGV[3] minute window seconds, ARGV[4] day start, ARGV[5] day end,
@@ -67,9 +68,9 @@ for s = 0, scopes - 1 do
   redis.call('EXPIRE', minute, math.ceil(window) + 60)
   redis.call('EXPIRE', total, math.ceil(window) + 60)
   redis.call('INCRBY', day, n)
-  redis.call('EXPIREAT', day, math.ceil(day_end) + 3600)
+  redis.call('EXPIRE', day, math.ceil(day_end - now) + 3600)
   redis.call('INCRBY', month, n)
-  redis.call('EXPIREAT', month, math.ceil(month_end) + 3600)
+  redis.call('EXPIRE', month, math.ceil(month_end - now) + 3600)
 end
 redis.call('HSET', KEYS[3], 'state', 'held', 'images', n, 'member', member, 'at', fmt(now),
   'keys', table.concat({unpack(KEYS, 4)}, ' '))
