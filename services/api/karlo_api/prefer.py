@@ -25,17 +25,17 @@ def requested_wait(prefer: str | None, limit: int) -> int | None:
     return None
 
 
-async def wait_until_finished(store: JobStore, job: Job, seconds: float) -> Job:
+async def wait_until_finished(store: JobStore, job_id: str, seconds: float) -> Job | None:
     """The job once it reached a terminal status, or as it stands when ``seconds`` ran out."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds
     pause = FIRST_POLL_SECONDS
-    while job.status not in TERMINAL_STATUSES:
+    job = await run_in_threadpool(store.get, job_id)
+    while job is not None and job.status not in TERMINAL_STATUSES:
         left = deadline - loop.time()
         if left <= 0:
             break
         await asyncio.sleep(min(pause, left))
         pause = min(pause * 2, LAST_POLL_SECONDS)
-        latest = await run_in_threadpool(store.get, job.id)
-        job = latest or job
+        job = await run_in_threadpool(store.get, job_id) or job
     return job

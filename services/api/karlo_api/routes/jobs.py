@@ -154,9 +154,9 @@ async def create_job(
     wait = requested_wait(prefer, state.settings.max_wait_seconds)
     if wait is None or answer.status_code != status.HTTP_202_ACCEPTED:
         return answer.response()
-    job = await wait_until_finished(state.store, _own_job(state, tenant, answer.body["id"]), wait)
+    job = await wait_until_finished(state.store, answer.body["id"], wait)
     headers = {**answer.headers, "Preference-Applied": f"wait={wait}"}
-    if not job.status.is_terminal:
+    if job is None or not job.status.is_terminal:
         return Answer(answer.status_code, answer.body, headers).response()
     return Answer(status.HTTP_200_OK, _view(state, job).model_dump(mode="json"), headers).response()
 
@@ -201,7 +201,8 @@ def list_jobs(
     while len(found) < limit and scanned < LIST_SCAN_LIMIT:
         ids = state.tenant_jobs.newest(tenant, before=before, count=min(max(limit * 2, 20), LIST_SCAN_LIMIT - scanned))
         if not ids:
-            return JobPage(data=[_view(state, j) for j in found], next_cursor=None)
+            before = None  # the index is exhausted: this is the last page
+            break
         for job_id, job in zip(ids, state.store.get_many(ids), strict=True):
             scanned += 1
             before = job_id
