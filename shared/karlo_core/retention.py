@@ -39,6 +39,7 @@ def purge_expired(client: redis.Redis, storage: Storage, *, created_before: floa
             if not ids:
                 break
             after = ids[-1]
+            gone: list[str] = []
             for job_id, job in zip(ids, store.get_many(ids), strict=True):
                 if job is not None and not job.status.is_terminal:
                     continue
@@ -48,8 +49,9 @@ def purge_expired(client: redis.Redis, storage: Storage, *, created_before: floa
                     log.warning("retention: objects not deleted; will retry", extra={"job_id": job_id})
                     continue
                 store.delete(job_id)
-                index.forget(tenant, [job_id])
-                purged.jobs += 1
+                gone.append(job_id)
+            index.forget(tenant, gone)
+            purged.jobs += len(gone)
     return purged
 
 

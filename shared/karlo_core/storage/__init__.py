@@ -26,12 +26,12 @@ class Storage(Protocol):
 
 def image_key(job_id: str, index: int, image_format: str) -> str:
     """Object keys derive from the job id, so a retried job overwrites rather than duplicates."""
-    return f"jobs/{job_id}/{index}.{rules.FILE_EXTENSIONS[image_format]}"
+    return f"{job_prefix(job_id)}{index}.{rules.FILE_EXTENSIONS[image_format]}"
 
 
 def input_key(job_id: str, name: str, image_format: str) -> str:
     """Where a job's input images (image, mask, the original of an extension) are kept."""
-    return f"jobs/{job_id}/inputs/{name}.{rules.FILE_EXTENSIONS[image_format]}"
+    return f"{job_prefix(job_id)}inputs/{name}.{rules.FILE_EXTENSIONS[image_format]}"
 
 
 def job_prefix(job_id: str) -> str:
