@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
-from karlo_api.problems import Problem, invalid_input, validation_problem
+from karlo_api.problems import Problem, invalid_input, unsupported_media_type, validation_problem
 from karlo_core.image_inputs import InputImage, InvalidImage, decode_base64, fetch_image, validate_image
 from karlo_core.job_inputs import (
     IMAGE_FIELDS,
@@ -30,7 +30,7 @@ from karlo_core.job_inputs import (
 from karlo_core.jobs import JobKind
 from karlo_core.netguard import BlockedDestination, NetGuard
 from karlo_core.outpaint import build_canvas
-from karlo_core.prompts import non_english_characters
+from karlo_core.prompts import describe_characters, non_english_characters
 from karlo_core.webhooks.events import WebhookOption
 
 MAX_CANVAS_SIDE = 2048
@@ -86,11 +86,19 @@ def _issue(name: str, rule: str, message: str) -> dict[str, str]:
     return {"field": f"input.{name}", "rule": rule, "message": message}
 
 
+#: The bodies ``POST /v1/jobs`` reads; any other ``Content-Type`` is a 415 and nothing is stored.
+JOB_MEDIA_TYPES = ("application/json", "multipart/form-data")
+#: Multipart parts, each at most once.
+MULTIPART_PARTS = ("kind", "input", "image", "mask", "webhook")
+
+
 async def read_job_request(request: Request) -> dict[str, Any]:
     """The request as one dict; multipart file parts ``image`` and ``mask`` become base64 inputs."""
-    content_type = request.headers.get("content-type", "")
-    if content_type.startswith("multipart/form-data"):
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media_type == "multipart/form-data":
         return await _read_multipart(request)
+    if media_type != "application/json":
+        raise unsupported_media_type(media_type, JOB_MEDIA_TYPES)
     try:
         raw = await request.json()
     except ValueError as exc:
@@ -105,22 +113,27 @@ async def _read_multipart(request: Request) -> dict[str, Any]:
         form = await request.form(max_files=2, max_fields=4)
     except HTTPException as exc:  # Starlette's answer to a malformed or oversized form
         raise invalid_input([{"field": "body", "rule": "multipart", "message": str(exc.detail)}]) from exc
-    unknown = set(form.keys()) - {"kind", "input", "image", "mask", "webhook"}
-    if unknown:
-        raise invalid_input(
-            [{"field": sorted(unknown)[0], "rule": "extra_forbidden", "message": "is not a known part"}]
-        )
-    raw_input = form.get("input") or "{}"
+    _check_parts([name for name, _ in form.multi_items()])
+    raw_input = form.get("input")
     try:
         values = json.loads(raw_input) if isinstance(raw_input, str) else None
     except ValueError:
         values = None
     if not isinstance(values, dict):
         raise invalid_input([{"field": "input", "rule": "json_invalid", "message": "must be a JSON object"}])
+    both = [
+        name
+        for name in ("image", "mask")
+        if name in form and (values.get(name) is not None or values.get(f"{name}_url") is not None)
+    ]
+    if both:
+        raise invalid_input([_both_part_and_field(name, values) for name in both])
     for name in ("image", "mask"):
         part = form.get(name)
         if isinstance(part, UploadFile):
             values[name] = base64.b64encode(await part.read()).decode("ascii")
+        elif part is not None:
+            raise invalid_input([{"field": name, "rule": "file_part", "message": "must be a file part"}])
     raw: dict[str, Any] = {"kind": form.get("kind") or "generate", "input": values}
     webhook = form.get("webhook")
     if isinstance(webhook, str):
@@ -129,6 +142,33 @@ async def _read_multipart(request: Request) -> dict[str, Any]:
         except ValueError:
             raise invalid_input([{"field": "webhook", "rule": "json_invalid", "message": "must be JSON"}]) from None
     return raw
+
+
+def _check_parts(names: list[str]) -> None:
+    """Only the known parts, each at most once, and ``input`` always (it is required, as documented)."""
+    known = ", ".join(MULTIPART_PARTS)
+    issues = [
+        {"field": name, "rule": "extra_forbidden", "message": f"is not a known part (known: {known})"}
+        for name in sorted(set(names) - set(MULTIPART_PARTS))
+    ]
+    issues += [
+        {"field": name, "rule": "repeated_part", "message": f"is sent {names.count(name)} times; send it once"}
+        for name in MULTIPART_PARTS
+        if names.count(name) > 1
+    ]
+    if "input" not in names:
+        issues.append({"field": "input", "rule": "missing", "message": "is a required part: the job's input as JSON"})
+    if issues:
+        raise invalid_input(issues)
+
+
+def _both_part_and_field(name: str, values: dict[str, Any]) -> dict[str, str]:
+    given = f"input.{name}" if values.get(name) is not None else f"input.{name}_url"
+    return {
+        "field": name,
+        "rule": "image_given_twice",
+        "message": f"is sent both as the file part {name!r} and as {given}; send one of them",
+    }
 
 
 class JobRequestParser:
@@ -170,7 +210,7 @@ class JobRequestParser:
             found = non_english_characters(values.get(name) or "")
             if found:
                 message = (
-                    f"must be in English: Karlo understands English prompts only (found {found!r}); "
+                    f"must be in English: Karlo understands English prompts only (found {describe_characters(found)}); "
                     "the operator can set KARLOQ_ALLOW_NON_ENGLISH_PROMPTS=true to pass prompts through"
                 )
                 issues.append(_issue(name, "english_only", message))

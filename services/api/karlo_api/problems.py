@@ -76,6 +76,13 @@ def invalid_input(items: list[dict[str, str]]) -> Problem:
     return Problem(422, "validation-error", "Your request is not valid", detail, extra={"errors": items})
 
 
+def unsupported_media_type(given: str, accepted: Sequence[str]) -> Problem:
+    """415 for a body of a type the route does not read, naming the types it does."""
+    detail = f"send the body as {' or '.join(accepted)}, not {given or 'a body without Content-Type'}"
+    headers = {"Accept-Post": ", ".join(accepted)}
+    return Problem(415, "unsupported-media-type", "Unsupported media type", detail, headers=headers)
+
+
 class ProblemItem(BaseModel):
     field: str = Field(description="The field broken, e.g. `input.width` or `Idempotency-Key`")
     rule: str = Field(description="The rule it broke, e.g. `literal_error`, `image`, `english_only`")
@@ -101,6 +108,7 @@ _RESPONSE_DESCRIPTIONS = {
     404: "No such resource for this tenant",
     409: "Conflicts with the resource's current state",
     413: "The request body is larger than the limit",
+    415: "The body is of a type this route does not read: `Accept-Post` names the ones it does",
     422: "The request is not valid: `errors` names each field and rule",
     429: "A limit is reached: see `Retry-After`",
     503: "A dependency is unavailable or the request took too long: see `Retry-After`",

@@ -84,6 +84,7 @@ CREATE_JOB_BODY: dict[str, Any] = {
                         "input": {"type": "string", "description": "The job's input object as JSON, without images"},
                         "image": {"type": "string", "format": "binary"},
                         "mask": {"type": "string", "format": "binary"},
+                        "webhook": {"type": "string", "description": "The job's `webhook` object as JSON"},
                     },
                 }
             },
@@ -127,7 +128,7 @@ Prefer = Annotated[
 
 CREATE_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"model": JobView, "description": "With `Prefer: wait=N`: the job finished within N seconds"},
-    **problems_for(401, 409, 413, 422, 429, 503),
+    **problems_for(401, 409, 413, 415, 422, 429, 503),
 }
 
 
