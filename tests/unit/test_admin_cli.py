@@ -16,7 +16,7 @@ from support.stacks import Services
 def test_create_issue_list_and_revoke(services: Services, capsys: pytest.CaptureFixture[str]) -> None:
     client = redis.Redis.from_url(services.redis_url, decode_responses=True)
     try:
-        assert run(client, ["create-tenant", "acme"]) == 0
+        assert run(client, ["create-tenant", "acme", "--allow-empty-redis"]) == 0
         tenant_id = capsys.readouterr().out.strip()
         assert run(client, ["issue-key", tenant_id]) == 0
         out = capsys.readouterr().out

@@ -25,10 +25,13 @@ def redis_server_binary() -> str:
         raise RuntimeError("redis-server not found: install Debian's redis-server (make test does)") from exc
 
 
-def start_redis(workdir: Path, port: int | None = None, *, persist: bool = True) -> tuple[ManagedProcess, str]:
-    """A private redis-server; with ``persist`` it keeps an append-only file in ``workdir``."""
+def start_redis(
+    workdir: Path, port: int | None = None, *, persist: bool = True, data_dir: Path | None = None
+) -> tuple[ManagedProcess, str]:
+    """A private redis-server; with ``persist`` it keeps an append-only file in ``data_dir`` (by default a
+    directory of ``workdir`` named after the port), and starting it on the same directory again reloads it."""
     port = port or free_port()
-    data = workdir / f"redis-{port}"
+    data = data_dir or workdir / f"redis-{port}"
     data.mkdir(parents=True, exist_ok=True)
     argv = [
         redis_server_binary(),

@@ -1,17 +1,23 @@
 """Admin CLI for tenants and API keys, against the Redis named by the usual settings (``KARLOQ_*``).
 
 python -m karlo_api.admin create-tenant NAME
-python -m karlo_api.admin issue-key TENANT_ID
+python -m karlo_api.admin issue-key TENANT_ID [--export]   # --export prints `export KARLOQ_API_KEY=...`
 python -m karlo_api.admin revoke-key KEY_ID
 python -m karlo_api.admin list
 python -m karlo_api.admin rotate-webhook-secret TENANT_ID   # prints the new whsec_ secret, once
 python -m karlo_api.admin set-webhook-url TENANT_ID URL     # the tenant's default receiver ("" clears it)
+
+``--env-file FILE`` reads settings from ``KEY=VALUE`` lines first (the environment still wins): ``make run``
+writes ``var/run/stack.env`` so that ``--env-file var/run/stack.env`` (what ``make admin ARGS=...`` passes)
+reaches its Redis. ``create-tenant`` and ``issue-key`` refuse a Redis holding no karlo-queue data, which is
+most often not the one the API uses, unless given ``--allow-empty-redis``.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 import redis
 
@@ -25,11 +31,25 @@ from karlo_core.webhooks.outbox import Outbox
 WEBHOOK_COMMANDS = ("rotate-webhook-secret", "set-webhook-url")
 
 
-def run(client: redis.Redis, argv: list[str], settings: Settings | None = None) -> int:
+ALLOW_EMPTY_HELP = "write even to a Redis that holds no karlo-queue data yet (a new deployment)"
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m karlo_api.admin")
+    parser.add_argument("--env-file", type=Path, help="read settings from KEY=VALUE lines (make run's stack.env)")
+    return parser
+
+
+def run(client: redis.Redis, argv: list[str], settings: Settings | None = None) -> int:
+    parser = _parser()
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("create-tenant").add_argument("name")
-    commands.add_parser("issue-key").add_argument("tenant_id")
+    create = commands.add_parser("create-tenant")
+    create.add_argument("name")
+    create.add_argument("--allow-empty-redis", action="store_true", help=ALLOW_EMPTY_HELP)
+    issue = commands.add_parser("issue-key")
+    issue.add_argument("tenant_id")
+    issue.add_argument("--export", action="store_true", help="print only `export KARLOQ_API_KEY=<key>`")
+    issue.add_argument("--allow-empty-redis", action="store_true", help=ALLOW_EMPTY_HELP)
     commands.add_parser("revoke-key").add_argument("key_id")
     commands.add_parser("list")
     commands.add_parser("rotate-webhook-secret").add_argument("tenant_id")
@@ -39,6 +59,14 @@ def run(client: redis.Redis, argv: list[str], settings: Settings | None = None) 
     args = parser.parse_args(argv)
     if args.command in WEBHOOK_COMMANDS:
         return _webhook_command(client, args, settings or Settings())
+    if args.command in ("create-tenant", "issue-key") and not args.allow_empty_redis and not _holds_our_data(client):
+        print(
+            f"refused: the Redis at {_location(client)} holds no karlo-queue data, so it is probably not the one "
+            "your API uses. For `make run`, use `make admin ARGS=...` (or --env-file var/run/stack.env); "
+            "else set KARLOQ_REDIS_URL. For a new deployment, pass --allow-empty-redis.",
+            file=sys.stderr,
+        )
+        return 2
     if args.command == "create-tenant":
         print(tenants.create_tenant(client, args.name))
     elif args.command == "issue-key":
@@ -47,7 +75,10 @@ def run(client: redis.Redis, argv: list[str], settings: Settings | None = None) 
         except KeyError:
             print(f"no tenant {args.tenant_id}", file=sys.stderr)
             return 1
-        print(f"key id {issued.key_id}; the key (shown only now): {issued.secret_key}")
+        if args.export:
+            print(f"export KARLOQ_API_KEY={issued.secret_key}")
+        else:
+            print(f"key id {issued.key_id}; the key (shown only now): {issued.secret_key}")
     elif args.command == "revoke-key":
         if not tenants.revoke_key(client, args.key_id):
             print(f"no key {args.key_id}", file=sys.stderr)
@@ -82,12 +113,27 @@ def _webhook_command(client: redis.Redis, args: argparse.Namespace, settings: Se
     return 0
 
 
+def _holds_our_data(client: redis.Redis) -> bool:
+    return next(iter(client.scan_iter(f"{keys.PREFIX}:*", count=1000)), None) is not None
+
+
+def _location(client: redis.Redis) -> str:
+    """host:port/db of the client's Redis, without any password."""
+    kwargs = client.connection_pool.connection_kwargs
+    where = kwargs.get("path") or f"{kwargs.get('host', '?')}:{kwargs.get('port', '?')}"
+    return f"{where}/{kwargs.get('db', 0)}"
+
+
 def _text(value: object) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def main() -> int:
-    settings = Settings()
+    known, _ = _parser().parse_known_args(sys.argv[1:])
+    if known.env_file is not None and not known.env_file.is_file():
+        print(f"no settings file {known.env_file}: is `make run` running from this directory?", file=sys.stderr)
+        return 2
+    settings = Settings(_env_file=known.env_file) if known.env_file is not None else Settings()
     client = make_redis(settings)
     try:
         return run(client, sys.argv[1:], settings)
