@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
-from karlo_api.problems import Problem, invalid_input, unsupported_media_type, validation_problem
+from karlo_api.problems import JSON_INVALID, Problem, invalid_input, unsupported_media_type, validation_problem
 from karlo_core.image_inputs import InputImage, InvalidImage, decode_base64, fetch_image, validate_image
 from karlo_core.job_inputs import (
     IMAGE_FIELDS,
@@ -102,7 +102,7 @@ async def read_job_request(request: Request) -> dict[str, Any]:
     try:
         raw = await request.json()
     except ValueError as exc:
-        raise invalid_input([{"field": "body", "rule": "json_invalid", "message": "is not valid JSON"}]) from exc
+        raise invalid_input([JSON_INVALID]) from exc
     if not isinstance(raw, dict):
         raise invalid_input([{"field": "body", "rule": "object_type", "message": "must be a JSON object"}])
     return raw

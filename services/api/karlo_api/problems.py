@@ -57,10 +57,16 @@ def field_path(loc: Sequence[int | str]) -> str:
     return text or "body"
 
 
+#: What every route says of a body that is not JSON (FastAPI reports where the parser stopped, as a "field").
+JSON_INVALID = {"field": "body", "rule": "json_invalid", "message": "is not valid JSON"}
+
+
 def validation_problem(errors: Sequence[Any]) -> Problem:
     """422 from pydantic errors: every broken rule with the field it concerns."""
     items = [
-        {
+        JSON_INVALID
+        if e.get("type") == "json_invalid"
+        else {
             "field": field_path(e.get("loc", ())),
             "rule": e.get("type", "invalid"),
             "message": str(e.get("msg", "invalid value")).removeprefix("Value error, "),
