@@ -24,12 +24,14 @@ def clean_env(**extra: str) -> dict[str, str]:
 class RunningStack:
     """One ``make run`` (or the command given), in its own session, read until its banner is complete."""
 
-    def __init__(self, argv: Sequence[str], *, env: Mapping[str, str], log_path: Path) -> None:
+    def __init__(
+        self, argv: Sequence[str], *, env: Mapping[str, str], log_path: Path, cwd: Path = REPO
+    ) -> None:
         self.log_path = log_path
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with log_path.open("wb") as log:
             self._proc = subprocess.Popen(
-                list(argv), stdout=log, stderr=subprocess.STDOUT, env=dict(env), cwd=REPO, start_new_session=True
+                list(argv), stdout=log, stderr=subprocess.STDOUT, env=dict(env), cwd=cwd, start_new_session=True
             )
         self.banner = self._wait_for_banner(timeout=180)
 
@@ -50,14 +52,24 @@ class RunningStack:
         return dict(re.findall(r"^\s*export (KARLOQ_[A-Z_]+)=(\S+)$", self.banner, flags=re.MULTILINE))
 
     def stop(self) -> None:
-        """Ctrl-C, as a developer stops it; the stack stops its own processes."""
+        """Ctrl-C, as a developer stops it; the stack stops its own processes before it exits."""
         if self._proc.poll() is None:
             os.killpg(self._proc.pid, signal.SIGINT)
+        if not self._group_gone(timeout=60):
+            os.killpg(self._proc.pid, signal.SIGKILL)
+        self._proc.wait(timeout=10)
+
+    def _group_gone(self, *, timeout: float) -> bool:
+        """Wait until no process of the group is left (``make`` may exit before the stack it ran)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self._proc.poll()  # reaps the direct child, which would otherwise stay in the group as a zombie
             try:
-                self._proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(self._proc.pid, signal.SIGKILL)
-                self._proc.wait(timeout=10)
+                os.killpg(self._proc.pid, 0)
+            except ProcessLookupError:
+                return True
+            time.sleep(0.1)
+        return False
 
 
 def devstack_command(workdir: Path) -> list[str]:
