@@ -20,8 +20,24 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 Resolver = Callable[[str, int], Sequence[str]]
 
-#: Ranges never reachable, even when "global" by Python's reckoning.
-_ALWAYS_BLOCKED = [ipaddress.ip_network(n) for n in ("100.64.0.0/10", "192.0.0.0/24", "198.18.0.0/15")]
+#: Ranges never reachable, even when "global" by Python's reckoning: carrier-grade NAT, IETF protocol
+#: assignments, benchmarking, the 6to4 relay anycast; IPv4-compatible IPv6 (``::a.b.c.d``, deprecated), local-use
+#: NAT64 (RFC 8215, where the IPv4 part may sit anywhere), Teredo, and deprecated site-local IPv6.
+_ALWAYS_BLOCKED = [
+    ipaddress.ip_network(n)
+    for n in (
+        "100.64.0.0/10",
+        "192.0.0.0/24",
+        "198.18.0.0/15",
+        "192.88.99.0/24",
+        "::/96",
+        "64:ff9b:1::/48",
+        "2001::/32",
+        "fec0::/10",
+    )
+]
+#: The well-known NAT64 prefix (RFC 6052): the last 32 bits are the IPv4 destination.
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
 
 class BlockedDestination(KarloQueueError):
@@ -36,6 +52,17 @@ def system_resolver(host: str, port: int) -> list[str]:
     except socket.gaierror as exc:
         raise BlockedDestination(f"cannot resolve {host!r}") from exc
     return [str(info[4][0]) for info in infos]
+
+
+def embedded_ipv4(address: IPAddress) -> ipaddress.IPv4Address | None:
+    """The IPv4 destination an IPv6 transition address leads to: IPv4-mapped, well-known NAT64 or 6to4."""
+    if not isinstance(address, ipaddress.IPv6Address):
+        return None
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address in _NAT64:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return address.sixtofour
 
 
 def parse_networks(items: Iterable[str]) -> list[IPNetwork]:
@@ -55,10 +82,12 @@ class NetGuard:
         self._resolver = resolver
 
     def is_allowed_address(self, address: IPAddress) -> bool:
+        """Allow-listed, or public: an IPv6 form that carries an IPv4 address is judged by that address."""
         if any(address in net for net in self._allow):
             return True
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-            return self.is_allowed_address(address.ipv4_mapped)
+        embedded = embedded_ipv4(address)
+        if embedded is not None:
+            return self.is_allowed_address(embedded)
         return address.is_global and not address.is_multicast and not any(address in n for n in _ALWAYS_BLOCKED)
 
     def check_url(self, url: str) -> tuple[str, int, list[IPAddress]]:
