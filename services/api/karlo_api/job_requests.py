@@ -34,6 +34,7 @@ from karlo_core.prompts import non_english_characters
 from karlo_core.webhooks.events import WebhookOption
 
 MAX_CANVAS_SIDE = 2048
+TOO_DEEP = "is nested too deeply to be a job request"
 NON_SQUARE_NOTICE = "The {what} is {w}x{h}; Karlo resizes images that are not square to 1:1, which may distort it."
 
 
@@ -95,6 +96,8 @@ async def read_job_request(request: Request) -> dict[str, Any]:
         raw = await request.json()
     except ValueError as exc:
         raise invalid_input([{"field": "body", "rule": "json_invalid", "message": "is not valid JSON"}]) from exc
+    except RecursionError as exc:
+        raise invalid_input([{"field": "body", "rule": "json_depth", "message": TOO_DEEP}]) from exc
     if not isinstance(raw, dict):
         raise invalid_input([{"field": "body", "rule": "object_type", "message": "must be a JSON object"}])
     return raw
@@ -113,7 +116,7 @@ async def _read_multipart(request: Request) -> dict[str, Any]:
     raw_input = form.get("input") or "{}"
     try:
         values = json.loads(raw_input) if isinstance(raw_input, str) else None
-    except ValueError:
+    except (ValueError, RecursionError):
         values = None
     if not isinstance(values, dict):
         raise invalid_input([{"field": "input", "rule": "json_invalid", "message": "must be a JSON object"}])
@@ -126,7 +129,7 @@ async def _read_multipart(request: Request) -> dict[str, Any]:
     if isinstance(webhook, str):
         try:
             raw["webhook"] = json.loads(webhook)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise invalid_input([{"field": "webhook", "rule": "json_invalid", "message": "must be JSON"}]) from None
     return raw
 
