@@ -10,13 +10,19 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from karlo_core.secret_strength import HOW_TO_MAKE, weakness
 from karlo_core.webhooks.schedule import parse_schedule
 
 KAKAO_API_BASE_URL = "https://api.kakaobrain.com"
+#: Secrets that guard other tenants' data: each must be strong (see secret_strength) when KARLOQ_ENV=production.
+PRODUCTION_SECRETS = ("link_signing_secret",)
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="KARLOQ_", env_ignore_empty=True, extra="ignore")
+    # hide_input_in_errors: a refused setting must not print the values (secrets among them) it was read from.
+    model_config = SettingsConfigDict(
+        env_prefix="KARLOQ_", env_ignore_empty=True, extra="ignore", hide_input_in_errors=True
+    )
 
     env: Literal["development", "production"] = "development"
     log_level: str = "INFO"
@@ -145,8 +151,13 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _refuse_dev_secrets_in_production(self) -> Settings:
         if self.env == "production":
-            if self.link_signing_secret.get_secret_value().startswith("dev-only"):
-                raise ValueError("KARLOQ_LINK_SIGNING_SECRET must be set in production")
+            for name in PRODUCTION_SECRETS:
+                secret: SecretStr = getattr(self, name)
+                reason = weakness(secret.get_secret_value())
+                if reason is not None:
+                    raise ValueError(
+                        f"KARLOQ_{name.upper()} is too weak for production: {reason}; make one with {HOW_TO_MAKE}"
+                    )
             if self.kakao_rest_api_key is None:
                 raise ValueError("KAKAO_REST_API_KEY must be set in production")
         return self
