@@ -13,7 +13,6 @@ import redis
 from karlo_core import keys, lua
 from karlo_core.ids import smallest_id_at
 
-
 #: A job admitted under the cap but still without a record this long after was lost with the API process
 #: accepting it (an acceptance stores its inputs and writes its record well within the request timeout).
 RECORDING_GRACE_SECONDS = 600.0
