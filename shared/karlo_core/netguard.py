@@ -7,6 +7,7 @@ Names are resolved here and every address is checked; the connection then goes t
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import socket
 from collections.abc import Callable, Iterable, Sequence
@@ -116,18 +117,41 @@ class GuardedTransport(httpx.BaseTransport):
         self._inner = inner or httpx.HTTPTransport()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        host, _, addresses = self._guard.check_url(str(request.url))
-        pinned = str(addresses[0])
-        request.url = request.url.copy_with(host=pinned)
-        request.headers["Host"] = request.headers.get("Host", host)
-        if request.url.scheme == "https":
-            request.extensions = {**request.extensions, "sni_hostname": host}
+        _pin(request, *self._guard.check_url(str(request.url)))
         return self._inner.handle_request(request)
 
     def close(self) -> None:
         self._inner.close()
 
 
+class AsyncGuardedTransport(httpx.AsyncBaseTransport):
+    """:class:`GuardedTransport` for asyncio: the name is resolved in a worker thread, off the event loop."""
+
+    def __init__(self, guard: NetGuard, inner: httpx.AsyncBaseTransport | None = None) -> None:
+        self._guard = guard
+        self._inner = inner or httpx.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        _pin(request, *await asyncio.to_thread(self._guard.check_url, str(request.url)))
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+def _pin(request: httpx.Request, host: str, _port: int, addresses: list[IPAddress]) -> None:
+    """Send ``request`` to the first checked address; the Host header and TLS SNI keep the name."""
+    request.url = request.url.copy_with(host=str(addresses[0]))
+    request.headers["Host"] = request.headers.get("Host", host)
+    if request.url.scheme == "https":
+        request.extensions = {**request.extensions, "sni_hostname": host}
+
+
 def guarded_client(guard: NetGuard, *, timeout: httpx.Timeout) -> httpx.Client:
     """An httpx client for caller-supplied URLs: guarded, never following redirects."""
     return httpx.Client(transport=GuardedTransport(guard), timeout=timeout, follow_redirects=False)
+
+
+def guarded_async_client(guard: NetGuard, *, timeout: httpx.Timeout) -> httpx.AsyncClient:
+    """The asyncio twin of :func:`guarded_client`."""
+    return httpx.AsyncClient(transport=AsyncGuardedTransport(guard), timeout=timeout, follow_redirects=False)

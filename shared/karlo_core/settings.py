@@ -81,7 +81,12 @@ class Settings(BaseSettings):
         default="", description="Comma-separated networks input-image URLs may reach besides public space"
     )
     input_url_allow_http: bool = False
+    #: One overall deadline for fetching an input image: connecting, the headers and every byte of the body.
     input_fetch_timeout_seconds: float = Field(default=10.0, gt=0)
+    #: Input-image URLs one tenant may have being fetched at once, per API process; beyond, 429.
+    input_fetches_per_tenant: int = Field(default=4, ge=1)
+    #: Requests whose input images are decoded at once, per API process (each decodes at most 2048x2048).
+    image_decode_concurrency: int = Field(default=2, ge=1)
 
     # Karlo's quotas, counted in generated images (see docs/karlo-api-notes.md for the figures' sources).
     quota_per_minute: int = Field(default=30, ge=1)

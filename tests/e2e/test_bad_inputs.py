@@ -180,7 +180,8 @@ def test_deeply_nested_json_is_refused_with_422(api: AppStack, name: str, conten
     )
     assert response.status_code == 422, response.text
     assert response.headers["content-type"] == "application/problem+json"
-    assert job_state_keys(api.redis()) == []
+    with api.redis() as client:
+        assert job_state_keys(client) == []
 
 
 def test_deeply_nested_json_in_a_multipart_part_is_refused_with_422(api: AppStack) -> None:

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from karlo_api.body_limit import BodyLimitMiddleware
 from karlo_api.deps import ApiState
+from karlo_api.input_fetch import InputFetcher
 from karlo_api.job_requests import CREATE_JOB_ADAPTER, JobRequestParser
 from karlo_api.problems import ProblemDocument, install_problem_handlers
 from karlo_api.request_metrics import RequestMetricsMiddleware
@@ -17,7 +18,7 @@ from karlo_api.timeouts import RequestTimeoutMiddleware
 from karlo_core import __version__
 from karlo_core.exposition import make_registry
 from karlo_core.jobstore import JobStore
-from karlo_core.netguard import NetGuard, guarded_client, parse_networks
+from karlo_core.netguard import NetGuard, guarded_async_client, parse_networks
 from karlo_core.queue import make_celery
 from karlo_core.quota.policy import make_buckets
 from karlo_core.redis_client import make_redis
@@ -36,7 +37,7 @@ def create_app(settings: Settings) -> FastAPI:
         generate_unique_id_function=lambda route: f"{route.tags[0]}-{route.name}" if route.tags else route.name,
     )
     client = make_redis(settings)
-    fetcher = guarded_client(
+    input_client = guarded_async_client(
         NetGuard(
             allow_networks=parse_networks(settings.input_url_allow_networks.split(",")),
             allow_http=settings.input_url_allow_http,
@@ -51,13 +52,20 @@ def create_app(settings: Settings) -> FastAPI:
         celery=make_celery(settings, "karlo_api"),
         signer=link_signer(settings),
         parser=JobRequestParser(
-            fetcher=fetcher, allow_non_english=settings.allow_non_english_prompts, webhook_guard=webhook_guard(settings)
+            allow_non_english=settings.allow_non_english_prompts,
+            webhook_guard=webhook_guard(settings),
+            decode_slots=settings.image_decode_concurrency,
         ),
         quota=make_buckets(settings, client),
         outbox=Outbox(client),
         webhook_secrets=secret_store(settings, client),
         webhook_guard=webhook_guard(settings),
         tenant_jobs=TenantJobs(client),
+        fetcher=InputFetcher(
+            input_client,
+            deadline_seconds=settings.input_fetch_timeout_seconds,
+            per_tenant=settings.input_fetches_per_tenant,
+        ),
     )
     app.state.metrics_registry = make_registry(settings, client)
     install_problem_handlers(app)

@@ -10,6 +10,7 @@ from celery import Celery
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from karlo_api.input_fetch import InputFetcher
 from karlo_api.job_requests import JobRequestParser
 from karlo_api.problems import Problem
 from karlo_core.jobstore import JobStore
@@ -38,6 +39,7 @@ class ApiState:
     webhook_secrets: SecretStore
     webhook_guard: NetGuard
     tenant_jobs: TenantJobs
+    fetcher: InputFetcher
 
     @property
     def minute_seconds(self) -> float:

@@ -8,17 +8,19 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
-import httpx
 from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
+from karlo_api.input_fetch import Fetched
 from karlo_api.problems import Problem, invalid_input, validation_problem
-from karlo_core.image_inputs import InputImage, InvalidImage, decode_base64, fetch_image, validate_image
+from karlo_core.image_inputs import InputImage, InvalidImage, decode_base64, validate_image
 from karlo_core.job_inputs import (
     IMAGE_FIELDS,
     IMAGES_BY_KIND,
@@ -135,19 +137,35 @@ async def _read_multipart(request: Request) -> dict[str, Any]:
 
 
 class JobRequestParser:
-    def __init__(self, *, fetcher: httpx.Client, allow_non_english: bool, webhook_guard: NetGuard) -> None:
-        self._fetcher = fetcher
+    """Three steps: :meth:`validate` the body, fetch what :meth:`image_urls` names (off the thread pool, see
+    ``input_fetch``), then :meth:`parse` the whole, decoding at most ``decode_slots`` requests' images at once
+    so concurrent requests cannot add up to more memory than that many can use."""
+
+    def __init__(self, *, allow_non_english: bool, webhook_guard: NetGuard, decode_slots: int) -> None:
         self._allow_non_english = allow_non_english
         self._webhook_guard = webhook_guard
+        self._decode_slots = threading.BoundedSemaphore(decode_slots)
 
-    def parse(self, raw: dict[str, Any]) -> ParsedJob:
-        raw = {"kind": "generate", **raw}
+    def validate(self, raw: dict[str, Any]) -> AnyJob:
+        """The body checked against the request schema (no image decoded, no URL fetched)."""
         try:
-            job = CREATE_JOB_ADAPTER.validate_python(raw)
+            return CREATE_JOB_ADAPTER.validate_python({"kind": "generate", **raw})
         except ValidationError as exc:
             raise _problem_from(exc) from exc
+
+    @staticmethod
+    def image_urls(job: AnyJob) -> dict[str, str]:
+        """Input name -> the URL to fetch it from, for the images this job kind takes by URL."""
+        values = job.input.model_dump()
+        return {name: values[f"{name}_url"] for name in IMAGES_BY_KIND[job.kind] if values.get(f"{name}_url")}
+
+    def parse(self, job: AnyJob, fetched: Mapping[str, Fetched]) -> ParsedJob:
         issues = self._language_issues(job.input.model_dump())
-        images, image_issues = self._images(job)
+        with self._decode_slots:
+            return self._parse_images(job, fetched, issues)
+
+    def _parse_images(self, job: AnyJob, fetched: Mapping[str, Fetched], issues: list[dict[str, str]]) -> ParsedJob:
+        images, image_issues = self._images(job, fetched)
         issues += image_issues
         if job.webhook is not None:
             issues += webhook_url_issues(self._webhook_guard, job.webhook.url, "webhook.url")
@@ -179,13 +197,15 @@ class JobRequestParser:
                 issues.append(_issue(name, "english_only", message))
         return issues
 
-    def _images(self, job: AnyJob) -> tuple[dict[str, InputImage], list[dict[str, str]]]:
+    def _images(
+        self, job: AnyJob, fetched: Mapping[str, Fetched]
+    ) -> tuple[dict[str, InputImage], list[dict[str, str]]]:
         values = job.input.model_dump()
         images: dict[str, InputImage] = {}
         issues: list[dict[str, str]] = []
         for name in IMAGES_BY_KIND[job.kind]:
             try:
-                images[name] = self._load(name, values)
+                images[name] = self._load(name, values, fetched)
             except InvalidImage as exc:
                 where = f"{name}_url" if values.get(f"{name}_url") else name
                 issues.append(_issue(where, "image", str(exc)))
@@ -198,11 +218,15 @@ class JobRequestParser:
                 issues.append(_issue("mask", "mask_size", message))
         return images, issues
 
-    def _load(self, name: str, values: dict[str, Any]) -> InputImage:
+    @staticmethod
+    def _load(name: str, values: dict[str, Any], fetched: Mapping[str, Fetched]) -> InputImage:
         if values.get(name) is not None:
             return validate_image(decode_base64(values[name]))
         if values.get(f"{name}_url") is not None:
-            return validate_image(fetch_image(values[f"{name}_url"], self._fetcher))
+            data = fetched.get(name, InvalidImage("was not fetched"))
+            if isinstance(data, InvalidImage):
+                raise data
+            return validate_image(data)
         raise InvalidImage(
             f"is required: send it as base64 in input.{name}, as a multipart file part named {name!r}, "
             f"or as an https URL in input.{name}_url"

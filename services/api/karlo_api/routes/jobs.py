@@ -162,7 +162,9 @@ async def create_job(
 
 
 async def _accept(request: Request, state: ApiState, tenant: str, raw: dict[str, Any]) -> Answer:
-    parsed = await run_in_threadpool(state.parser.parse, raw)
+    job_request = await run_in_threadpool(state.parser.validate, raw)
+    fetched = await state.fetcher.fetch_all(tenant, state.parser.image_urls(job_request))
+    parsed = await run_in_threadpool(state.parser.parse, job_request, fetched)
     own = tenant_scope(state.settings, tenant)
     usages = limited(await run_in_threadpool(state.quota.usage, own or upstream_scope(state.settings)))
     if own is not None:
