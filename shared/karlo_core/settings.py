@@ -15,7 +15,7 @@ from karlo_core.webhooks.schedule import parse_schedule
 
 KAKAO_API_BASE_URL = "https://api.kakaobrain.com"
 #: Secrets that guard other tenants' data: each must be strong (see secret_strength) when KARLOQ_ENV=production.
-PRODUCTION_SECRETS = ("link_signing_secret",)
+PRODUCTION_SECRETS = ("link_signing_secret", "webhook_secret_key")
 
 
 class Settings(BaseSettings):
@@ -140,6 +140,9 @@ class Settings(BaseSettings):
     webhook_allow_http: bool = False
     #: After a rotation the previous secret keeps signing (next to the new one) this long.
     webhook_secret_grace_seconds: float = Field(default=86400.0, ge=0)
+    #: Seals tenants' webhook signing secrets in Redis (AES-GCM under a key derived from it), so a Redis dump
+    #: cannot sign webhooks. Every process needs the same value; changing it makes sealed secrets unreadable.
+    webhook_secret_key: SecretStr = SecretStr("dev-only-webhook-secret-key")
 
     @model_validator(mode="after")
     def _lease_outlasts_an_attempt(self) -> Settings:

@@ -37,7 +37,8 @@ WEAK = [
 
 
 def _production(**values: str) -> Settings:
-    return Settings(env="production", kakao_rest_api_key="k", **values)  # type: ignore[arg-type]
+    strong = {"link_signing_secret": STRONG, "webhook_secret_key": secrets.token_urlsafe(32)}
+    return Settings(env="production", kakao_rest_api_key="k", **{**strong, **values})  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("weak", WEAK)
@@ -47,9 +48,17 @@ def test_production_refuses_a_weak_link_signing_secret(weak: str) -> None:
     assert "input_value" not in str(caught.value)  # the values read are never printed
 
 
-def test_production_refuses_the_default() -> None:
+@pytest.mark.parametrize("weak", ["replace-me", Settings.model_fields["webhook_secret_key"].default.get_secret_value()])
+def test_production_refuses_a_weak_webhook_secret_key(weak: str) -> None:
+    with pytest.raises(ValidationError, match="KARLOQ_WEBHOOK_SECRET_KEY is too weak"):
+        _production(webhook_secret_key=weak)
+
+
+def test_production_refuses_the_defaults() -> None:
     with pytest.raises(ValidationError, match="KARLOQ_LINK_SIGNING_SECRET"):
         Settings(env="production", kakao_rest_api_key="k")  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match="KARLOQ_WEBHOOK_SECRET_KEY"):
+        Settings(env="production", kakao_rest_api_key="k", link_signing_secret=STRONG)  # type: ignore[arg-type]
 
 
 def test_a_random_secret_is_accepted_and_development_keeps_its_default() -> None:

@@ -6,6 +6,7 @@ python -m karlo_api.admin revoke-key KEY_ID
 python -m karlo_api.admin list
 python -m karlo_api.admin rotate-webhook-secret TENANT_ID   # prints the new whsec_ secret, once
 python -m karlo_api.admin set-webhook-url TENANT_ID URL     # the tenant's default receiver ("" clears it)
+python -m karlo_api.admin seal-webhook-secrets              # seal secrets stored in clear by older versions
 """
 
 from __future__ import annotations
@@ -36,7 +37,12 @@ def run(client: redis.Redis, argv: list[str], settings: Settings | None = None) 
     set_url = commands.add_parser("set-webhook-url")
     set_url.add_argument("tenant_id")
     set_url.add_argument("url", help='the default receiver; "" clears it')
+    commands.add_parser("seal-webhook-secrets")
     args = parser.parse_args(argv)
+    if args.command == "seal-webhook-secrets":
+        every = sorted(_text(m) for m in client.smembers(keys.tenants()))
+        print(f"sealed {secret_store(settings or Settings(), client).seal_all(every)} webhook secrets")
+        return 0
     if args.command in WEBHOOK_COMMANDS:
         return _webhook_command(client, args, settings or Settings())
     if args.command == "create-tenant":

@@ -11,6 +11,7 @@ from karlo_core.storage import Storage
 from karlo_core.webhooks.delivery import Deliverer, RetryPolicy
 from karlo_core.webhooks.outbox import Outbox
 from karlo_core.webhooks.schedule import parse_schedule
+from karlo_core.webhooks.sealing import SecretSealer
 from karlo_core.webhooks.secrets import SecretStore
 
 
@@ -23,7 +24,8 @@ def webhook_guard(settings: Settings) -> NetGuard:
 
 
 def secret_store(settings: Settings, client: redis.Redis) -> SecretStore:
-    return SecretStore(client, grace_seconds=settings.webhook_secret_grace_seconds)
+    sealer = SecretSealer(settings.webhook_secret_key.get_secret_value())
+    return SecretStore(client, grace_seconds=settings.webhook_secret_grace_seconds, sealer=sealer)
 
 
 def make_deliverer(settings: Settings, client: redis.Redis, storage: Storage) -> Deliverer:
