@@ -82,6 +82,10 @@ class NetGuard:
         self._allow_http = allow_http
         self._resolver = resolver
 
+    def with_networks(self, allow_networks: Sequence[IPNetwork]) -> NetGuard:
+        """The same guard, allowing these networks (instead of its own) besides public space."""
+        return NetGuard(allow_networks=allow_networks, allow_http=self._allow_http, resolver=self._resolver)
+
     def is_allowed_address(self, address: IPAddress) -> bool:
         """Allow-listed, or public: an IPv6 form that carries an IPv4 address is judged by that address."""
         if any(address in net for net in self._allow):
@@ -109,15 +113,22 @@ class NetGuard:
         return parts.hostname, port, addresses
 
 
+#: A request extension naming the NetGuard to check that request with, instead of the transport's own.
+GUARD_EXTENSION = "karloq_guard"
+
+
 class GuardedTransport(httpx.BaseTransport):
-    """An httpx transport that checks each request's destination and connects to the checked address."""
+    """An httpx transport that checks each request's destination and connects to the checked address.
+
+    A request may carry its own guard in ``extensions[GUARD_EXTENSION]`` (one tenant's allowed networks)."""
 
     def __init__(self, guard: NetGuard, inner: httpx.BaseTransport | None = None) -> None:
         self._guard = guard
         self._inner = inner or httpx.HTTPTransport()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        _pin(request, *self._guard.check_url(str(request.url)))
+        guard = request.extensions.get(GUARD_EXTENSION, self._guard)
+        _pin(request, *guard.check_url(str(request.url)))
         return self._inner.handle_request(request)
 
     def close(self) -> None:

@@ -7,8 +7,9 @@ import redis
 
 from karlo_api.admin import run
 from karlo_core import keys, tenants
+from karlo_core.netguard import BlockedDestination
 from karlo_core.settings import Settings
-from karlo_core.webhooks.factory import secret_store
+from karlo_core.webhooks.factory import secret_store, webhook_guards
 from karlo_core.webhooks.outbox import Outbox
 from karlo_core.webhooks.sealing import SEALED_PREFIX
 from karlo_core.webhooks.signing import new_secret
@@ -67,5 +68,32 @@ def test_seal_webhook_secrets_seals_what_older_versions_kept_in_clear(
         assert "sealed 1 webhook secrets" in capsys.readouterr().out
         assert client.hget(keys.webhook_secrets(tenant_id), "primary").startswith(SEALED_PREFIX)
         assert secret_store(settings, client).signing_secrets(tenant_id) == [clear]
+    finally:
+        client.close()
+
+
+def test_webhook_networks_are_set_per_tenant(services: Services, capsys: pytest.CaptureFixture[str]) -> None:
+    client = redis.Redis.from_url(services.redis_url, decode_responses=True)
+    settings = Settings(redis_url=services.redis_url, webhook_allow_networks="192.168.0.0/16")
+    guards = webhook_guards(settings, client)
+    try:
+        tenant_id, other = tenants.create_tenant(client, "vpc"), tenants.create_tenant(client, "plain")
+        assert run(client, ["rotate-webhook-secret", tenant_id], settings) == 0
+        assert run(client, ["set-webhook-networks", tenant_id, "10.0.0.0/8", "fd00::/8"], settings) == 0
+        assert "10.0.0.0/8, fd00::/8" in capsys.readouterr().out
+        assert run(client, ["set-webhook-url", tenant_id, "https://10.1.2.3/hook"], settings) == 0
+        guards.for_tenant(tenant_id).check_url("https://[fd00::1]/hook")
+        with pytest.raises(BlockedDestination):  # its own networks replace the global ones
+            guards.for_tenant(tenant_id).check_url("https://192.168.1.1/hook")
+        with pytest.raises(BlockedDestination):
+            guards.for_tenant(other).check_url("https://10.1.2.3/hook")
+        guards.for_tenant(other).check_url("https://192.168.1.1/hook")
+        assert run(client, ["set-webhook-networks", tenant_id], settings) == 0
+        with pytest.raises(BlockedDestination):
+            guards.for_tenant(tenant_id).check_url("https://10.1.2.3/hook")
+        assert run(client, ["set-webhook-networks", tenant_id, "--default"], settings) == 0
+        guards.for_tenant(tenant_id).check_url("https://192.168.1.1/hook")
+        assert run(client, ["set-webhook-networks", tenant_id, "10.0.0.300/8"], settings) == 1
+        assert run(client, ["set-webhook-networks", "t_missing", "10.0.0.0/8"], settings) == 1
     finally:
         client.close()

@@ -25,7 +25,7 @@ from karlo_core.redis_client import make_redis
 from karlo_core.settings import Settings
 from karlo_core.storage.factory import link_signer, make_storage
 from karlo_core.tenant_jobs import TenantJobs
-from karlo_core.webhooks.factory import secret_store, webhook_guard
+from karlo_core.webhooks.factory import secret_store, webhook_guards
 from karlo_core.webhooks.outbox import Outbox
 
 
@@ -53,13 +53,13 @@ def create_app(settings: Settings) -> FastAPI:
         signer=link_signer(settings),
         parser=JobRequestParser(
             allow_non_english=settings.allow_non_english_prompts,
-            webhook_guard=webhook_guard(settings),
+            webhook_guards=webhook_guards(settings, client),
             decode_slots=settings.image_decode_concurrency,
         ),
         quota=make_buckets(settings, client),
         outbox=Outbox(client),
         webhook_secrets=secret_store(settings, client),
-        webhook_guard=webhook_guard(settings),
+        webhook_guards=webhook_guards(settings, client),
         tenant_jobs=TenantJobs(client),
         fetcher=InputFetcher(
             input_client,

@@ -14,13 +14,13 @@ from karlo_api.input_fetch import InputFetcher
 from karlo_api.job_requests import JobRequestParser
 from karlo_api.problems import Problem
 from karlo_core.jobstore import JobStore
-from karlo_core.netguard import NetGuard
 from karlo_core.quota.buckets import QuotaBuckets
 from karlo_core.settings import Settings
 from karlo_core.storage import Storage
 from karlo_core.storage.links import LinkSigner
 from karlo_core.tenant_jobs import TenantJobs
 from karlo_core.tenants import authenticate
+from karlo_core.webhooks.guards import WebhookGuards
 from karlo_core.webhooks.outbox import Outbox
 from karlo_core.webhooks.secrets import SecretStore
 
@@ -37,7 +37,7 @@ class ApiState:
     quota: QuotaBuckets
     outbox: Outbox
     webhook_secrets: SecretStore
-    webhook_guard: NetGuard
+    webhook_guards: WebhookGuards
     tenant_jobs: TenantJobs
     fetcher: InputFetcher
 

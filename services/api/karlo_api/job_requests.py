@@ -34,6 +34,7 @@ from karlo_core.netguard import BlockedDestination, NetGuard
 from karlo_core.outpaint import build_canvas
 from karlo_core.prompts import non_english_characters
 from karlo_core.webhooks.events import WebhookOption
+from karlo_core.webhooks.guards import WebhookGuards
 
 MAX_CANVAS_SIDE = 2048
 TOO_DEEP = "is nested too deeply to be a job request"
@@ -141,9 +142,9 @@ class JobRequestParser:
     ``input_fetch``), then :meth:`parse` the whole, decoding at most ``decode_slots`` requests' images at once
     so concurrent requests cannot add up to more memory than that many can use."""
 
-    def __init__(self, *, allow_non_english: bool, webhook_guard: NetGuard, decode_slots: int) -> None:
+    def __init__(self, *, allow_non_english: bool, webhook_guards: WebhookGuards, decode_slots: int) -> None:
         self._allow_non_english = allow_non_english
-        self._webhook_guard = webhook_guard
+        self._webhook_guards = webhook_guards
         self._decode_slots = threading.BoundedSemaphore(decode_slots)
 
     def validate(self, raw: dict[str, Any]) -> AnyJob:
@@ -159,16 +160,17 @@ class JobRequestParser:
         values = job.input.model_dump()
         return {name: values[f"{name}_url"] for name in IMAGES_BY_KIND[job.kind] if values.get(f"{name}_url")}
 
-    def parse(self, job: AnyJob, fetched: Mapping[str, Fetched]) -> ParsedJob:
+    def parse(self, job: AnyJob, fetched: Mapping[str, Fetched], *, tenant: str) -> ParsedJob:
         issues = self._language_issues(job.input.model_dump())
+        if job.webhook is not None:
+            guard = self._webhook_guards.for_tenant(tenant)
+            issues += webhook_url_issues(guard, job.webhook.url, "webhook.url")
         with self._decode_slots:
             return self._parse_images(job, fetched, issues)
 
     def _parse_images(self, job: AnyJob, fetched: Mapping[str, Fetched], issues: list[dict[str, str]]) -> ParsedJob:
         images, image_issues = self._images(job, fetched)
         issues += image_issues
-        if job.webhook is not None:
-            issues += webhook_url_issues(self._webhook_guard, job.webhook.url, "webhook.url")
         if issues:
             raise invalid_input(issues)
         params = job.input.model_dump(mode="json", exclude_none=True, exclude=set(IMAGE_FIELDS))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, status
@@ -164,7 +165,7 @@ async def create_job(
 async def _accept(request: Request, state: ApiState, tenant: str, raw: dict[str, Any]) -> Answer:
     job_request = await run_in_threadpool(state.parser.validate, raw)
     fetched = await state.fetcher.fetch_all(tenant, state.parser.image_urls(job_request))
-    parsed = await run_in_threadpool(state.parser.parse, job_request, fetched)
+    parsed = await run_in_threadpool(partial(state.parser.parse, job_request, fetched, tenant=tenant))
     own = tenant_scope(state.settings, tenant)
     usages = limited(await run_in_threadpool(state.quota.usage, own or upstream_scope(state.settings)))
     if own is not None:
