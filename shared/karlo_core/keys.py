@@ -111,7 +111,7 @@ def webhook_secrets(tenant_id: str) -> str:
 
 
 def webhook_config(tenant_id: str) -> str:
-    """Hash: a tenant's webhook settings (default_url)."""
+    """Hash: a tenant's webhook settings (default_url; webhook_allow_networks, set by the operator)."""
     return f"{PREFIX}:webhooks:{tenant_id}:config"
 
 

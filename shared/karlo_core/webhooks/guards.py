@@ -15,7 +15,7 @@ import redis
 from karlo_core import keys
 from karlo_core.netguard import IPNetwork, NetGuard, parse_networks
 
-#: Field of the tenant's record holding its networks (comma-separated CIDRs; empty: public space only).
+#: Field of the tenant's webhook settings holding its networks (comma-separated CIDRs; empty: public space only).
 NETWORKS_FIELD = "webhook_allow_networks"
 
 
@@ -30,7 +30,7 @@ class WebhookGuards:
 
     def networks(self, tenant: str) -> list[IPNetwork] | None:
         """The tenant's own networks; None when it has none set and the global default applies."""
-        raw = self._redis.hget(keys.tenant(tenant), NETWORKS_FIELD)
+        raw = self._redis.hget(keys.webhook_config(tenant), NETWORKS_FIELD)
         if raw is None:
             return None
         text = raw.decode() if isinstance(raw, bytes) else str(raw)
@@ -39,6 +39,6 @@ class WebhookGuards:
     def set_networks(self, tenant: str, networks: Sequence[IPNetwork] | None) -> None:
         """Give the tenant these networks (an empty list: public space only); None: back to the default."""
         if networks is None:
-            self._redis.hdel(keys.tenant(tenant), NETWORKS_FIELD)
+            self._redis.hdel(keys.webhook_config(tenant), NETWORKS_FIELD)
         else:
-            self._redis.hset(keys.tenant(tenant), NETWORKS_FIELD, ",".join(str(n) for n in networks))
+            self._redis.hset(keys.webhook_config(tenant), NETWORKS_FIELD, ",".join(str(n) for n in networks))
