@@ -10,10 +10,11 @@ import pytest
 
 from karlo_api.admin import run
 from karlo_core.settings import Settings
+from karlo_devstack.processes import wait_until
 from support.api import submit, wait_until_terminal
 from support.receiver import Receiver
 from support.stacks import AppStack, Services, base_env
-from support.webhooks import rotate_secret, verified, wait_for_deliveries
+from support.webhooks import deliveries, rotate_secret, verified, wait_for_deliveries
 
 # Plain http is allowed so the local receiver can be used; no network is allowed globally.
 ENV = {
@@ -77,6 +78,7 @@ def test_a_network_withdrawn_after_acceptance_is_refused_at_delivery(stack: AppS
     admin(stack, "set-webhook-networks", tenant.tenant_id, "--default")
     stack.add_worker()
     job = wait_until_terminal(tenant, accepted.json()["id"])
-    (delivery,) = wait_for_deliveries(tenant, job["id"], count=1, statuses={"pending", "dead"})
+    wait_until(lambda: any(d["attempts"] for d in deliveries(tenant, job["id"])), timeout=30, what="an attempt")
+    (delivery,) = deliveries(tenant, job["id"])
     assert delivery["attempts"][0]["outcome"] == "blocked", delivery
     assert receiver.received("/gone-vpc") == []
