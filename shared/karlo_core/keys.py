@@ -123,3 +123,8 @@ def webhook_disabled(tenant_id: str) -> str:
 def webhook_dead_letters(tenant_id: str) -> str:
     """Sorted set: a tenant's exhausted deliveries ("job id:seq") scored by when they were given up."""
     return f"{PREFIX}:webhooks:{tenant_id}:dead-letters"
+
+
+def durability_marker() -> str:
+    """String (a counter): written just before waiting for the AOF fsync or replicas (see ``durability``)."""
+    return f"{PREFIX}:durability-marker"

@@ -144,6 +144,15 @@ class Settings(BaseSettings):
     #: cannot sign webhooks. Every process needs the same value; changing it makes sealed secrets unreadable.
     webhook_secret_key: SecretStr = SecretStr("dev-only-webhook-secret-key")
 
+    # --- Durability of an accepted job ---
+    #: What a 202 waits for: "memory" (the job is in Redis; with appendfsync everysec a machine crash may lose
+    #: up to ~1 s of accepted jobs), "aof" (Redis fsynced its AOF: WAITAOF, Redis 7.2+) or "replica"
+    #: (KARLOQ_ACCEPT_DURABILITY_REPLICAS replicas have it: WAIT).
+    accept_durability: Literal["memory", "aof", "replica"] = "memory"
+    accept_durability_replicas: int = Field(default=1, ge=1)
+    #: The longest wait; past it the job is still accepted, and a warning is logged.
+    accept_durability_timeout_ms: int = Field(default=1000, ge=1)
+
     @model_validator(mode="after")
     def _lease_outlasts_an_attempt(self) -> Settings:
         if self.webhook_dispatch_lease_seconds <= self.webhook_timeout_seconds + 1:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import httpx
+import redis
 from fastapi import FastAPI
 
 from karlo_api.body_limit import BodyLimitMiddleware
@@ -16,6 +18,7 @@ from karlo_api.request_metrics import RequestMetricsMiddleware
 from karlo_api.routes import deliveries, files, health, jobs, metrics, quota, webhooks
 from karlo_api.timeouts import RequestTimeoutMiddleware
 from karlo_core import __version__
+from karlo_core.durability import DurabilityWaiter
 from karlo_core.exposition import make_registry
 from karlo_core.jobstore import JobStore
 from karlo_core.netguard import NetGuard, guarded_async_client, parse_networks
@@ -28,6 +31,8 @@ from karlo_core.tenant_jobs import TenantJobs
 from karlo_core.webhooks.factory import secret_store, webhook_guards
 from karlo_core.webhooks.outbox import Outbox
 
+log = logging.getLogger(__name__)
+
 
 def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(
@@ -37,6 +42,16 @@ def create_app(settings: Settings) -> FastAPI:
         generate_unique_id_function=lambda route: f"{route.tags[0]}-{route.name}" if route.tags else route.name,
     )
     client = make_redis(settings)
+    durability = DurabilityWaiter(
+        client,
+        mode=settings.accept_durability,
+        replicas=settings.accept_durability_replicas,
+        timeout_ms=settings.accept_durability_timeout_ms,
+    )
+    try:
+        durability.check_supported()  # DurabilityUnsupported stops the start: better than a promise not kept
+    except redis.ConnectionError:
+        log.warning("Redis unreachable at start: KARLOQ_ACCEPT_DURABILITY not checked")
     input_client = guarded_async_client(
         NetGuard(
             allow_networks=parse_networks(settings.input_url_allow_networks.split(",")),
@@ -61,6 +76,7 @@ def create_app(settings: Settings) -> FastAPI:
         webhook_secrets=secret_store(settings, client),
         webhook_guards=webhook_guards(settings, client),
         tenant_jobs=TenantJobs(client),
+        durability=durability,
         fetcher=InputFetcher(
             input_client,
             deadline_seconds=settings.input_fetch_timeout_seconds,

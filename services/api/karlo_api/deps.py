@@ -13,6 +13,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from karlo_api.input_fetch import InputFetcher
 from karlo_api.job_requests import JobRequestParser
 from karlo_api.problems import Problem
+from karlo_core.durability import DurabilityWaiter
 from karlo_core.jobstore import JobStore
 from karlo_core.quota.buckets import QuotaBuckets
 from karlo_core.settings import Settings
@@ -40,6 +41,7 @@ class ApiState:
     webhook_guards: WebhookGuards
     tenant_jobs: TenantJobs
     fetcher: InputFetcher
+    durability: DurabilityWaiter
 
     @property
     def minute_seconds(self) -> float:
