@@ -24,8 +24,8 @@ import redis
 
 from karlo_core import tenants
 from karlo_core.durability import WAITAOF_SINCE, redis_version
-from karlo_devstack.processes import ManagedProcess, wait_until
-from karlo_devstack.services import start_api, start_redis
+from karlo_devstack.processes import ManagedProcess
+from karlo_devstack.services import start_api, start_redis, start_replica
 
 BASELINE = "memory (default; appendfsync everysec)"
 
@@ -67,15 +67,8 @@ def run(workdir: Path, *, jobs: int, rounds: int, clients: int = 8) -> str:
     try:
         primary, primary_url = start_redis(workdir, persist=True)
         processes.append(primary)
-        replica, replica_url = start_redis(workdir, persist=False)
-        processes.append(replica)
+        processes.append(start_replica(workdir, primary_url)[0])
         control = redis.Redis.from_url(primary_url, decode_responses=True)
-        host, port = primary_url.removeprefix("redis://").split("/")[0].split(":")
-        with redis.Redis.from_url(replica_url, decode_responses=True) as replica_client:
-            replica_client.replicaof(host, port)
-            wait_until(
-                lambda: replica_client.info("replication")["master_link_status"] == "up", timeout=30, what="replica"
-            )
         version = str(control.info("server")["redis_version"])
         env = {
             "KARLOQ_REDIS_URL": primary_url,

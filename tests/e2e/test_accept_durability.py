@@ -14,8 +14,8 @@ import redis
 
 from karlo_core import keys
 from karlo_core.durability import WAITAOF_SINCE, DurabilityUnsupported, DurabilityWaiter, redis_version
-from karlo_devstack.processes import ManagedProcess, wait_until
-from karlo_devstack.services import start_redis
+from karlo_devstack.processes import ManagedProcess
+from karlo_devstack.services import start_redis, start_replica
 from support.api import submit
 from support.stacks import AppStack, Services, base_env
 
@@ -27,12 +27,8 @@ def primary_and_replica(services: Services) -> Iterator[tuple[str, str]]:
     try:
         primary, primary_url = start_redis(workdir, persist=True)
         started.append(primary)
-        replica, replica_url = start_redis(workdir, persist=False)
+        replica, replica_url = start_replica(workdir, primary_url)
         started.append(replica)
-        host_port = primary_url.removeprefix("redis://").split("/")[0].split(":")
-        with redis.Redis.from_url(replica_url) as client:
-            client.replicaof(host_port[0], host_port[1])
-            wait_until(lambda: client.info("replication")["master_link_status"] == "up", timeout=20, what="replica")
         yield primary_url, replica_url
     finally:
         for proc in reversed(started):

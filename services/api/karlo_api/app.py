@@ -52,6 +52,7 @@ def create_app(settings: Settings) -> FastAPI:
         durability.check_supported()  # DurabilityUnsupported stops the start: better than a promise not kept
     except redis.ConnectionError:
         log.warning("Redis unreachable at start: KARLOQ_ACCEPT_DURABILITY not checked")
+    guards = webhook_guards(settings, client)
     input_client = guarded_async_client(
         NetGuard(
             allow_networks=parse_networks(settings.input_url_allow_networks.split(",")),
@@ -68,13 +69,13 @@ def create_app(settings: Settings) -> FastAPI:
         signer=link_signer(settings),
         parser=JobRequestParser(
             allow_non_english=settings.allow_non_english_prompts,
-            webhook_guards=webhook_guards(settings, client),
+            webhook_guards=guards,
             decode_slots=settings.image_decode_concurrency,
         ),
         quota=make_buckets(settings, client),
         outbox=Outbox(client),
         webhook_secrets=secret_store(settings, client),
-        webhook_guards=webhook_guards(settings, client),
+        webhook_guards=guards,
         tenant_jobs=TenantJobs(client),
         durability=durability,
         fetcher=InputFetcher(
