@@ -7,7 +7,7 @@ import binascii
 import re
 from dataclasses import dataclass
 
-from karlo_core.images import ImageInfo, ImageTooLarge, NotAnImage, inspect_image
+from karlo_core.images import MAX_FRAMES, MAX_PIXELS, ImageInfo, ImageTooLarge, NotAnImage, inspect_image
 from karlo_core.karlo import rules
 
 MAX_SIDE = 2048
@@ -44,7 +44,7 @@ def validate_image(data: bytes) -> InputImage:
     if len(data) > rules.INPUT_IMAGE_MAX_BYTES:
         raise InvalidImage(f"is larger than 2 MB ({len(data)} bytes)")
     try:
-        info = inspect_image(data, max_side=MAX_SIDE)
+        info = inspect_image(data, max_side=MAX_SIDE, max_pixels=MAX_PIXELS, max_frames=MAX_FRAMES)
     except ImageTooLarge as exc:
         raise InvalidImage(str(exc)) from exc
     except NotAnImage as exc:
