@@ -7,7 +7,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench import quota_reserve, webhook_isolation
+from bench import accept_durability, quota_reserve, webhook_isolation
 
 
 def main(argv: list[str]) -> int:
@@ -16,7 +16,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--rounds", type=int, default=5, help="alternating rounds; the median is reported")
     parser.add_argument("--jobs", type=int, default=20, help="jobs per batch in the webhook benchmark")
     parser.add_argument("--latency-ms", type=int, default=500, help="the simulator's answer time (webhook benchmark)")
-    parser.add_argument("--only", choices=["quota", "webhooks"], help="run one benchmark")
+    parser.add_argument("--accepts", type=int, default=400, help="jobs per round in the durability benchmark")
+    parser.add_argument("--only", choices=["quota", "webhooks", "durability"], help="run one benchmark")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="karloq-bench-") as workdir:
         if args.only in (None, "quota"):
@@ -29,6 +30,9 @@ def main(argv: list[str]) -> int:
                     Path(workdir) / "webhooks", jobs=args.jobs, rounds=args.rounds, latency_ms=args.latency_ms
                 )
             )
+        if args.only in (None, "durability"):
+            print("\n## Accept throughput by durability setting\n")
+            print(accept_durability.run(Path(workdir) / "durability", jobs=args.accepts, rounds=args.rounds))
     return 0
 
 

@@ -6,10 +6,12 @@ import shutil
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
+import redis
 
-from karlo_devstack.processes import ManagedProcess, free_port, http_ok, port_open
+from karlo_devstack.processes import ManagedProcess, free_port, http_ok, port_open, wait_until
 
 
 def redis_server_binary() -> str:
@@ -51,6 +53,20 @@ def start_redis(
     proc = ManagedProcess(f"redis:{port}", argv, log_path=workdir / "logs" / f"redis-{port}.log").start()
     proc.wait_ready(lambda: port_open(port), timeout=15)
     return proc, f"redis://127.0.0.1:{port}/0"
+
+
+def start_replica(workdir: Path, primary_url: str) -> tuple[ManagedProcess, str]:
+    """A private redis-server replicating ``primary_url``, returned once its link to the primary is up."""
+    proc, url = start_redis(workdir, persist=False)
+    primary = urlsplit(primary_url)
+    try:
+        with redis.Redis.from_url(url, decode_responses=True) as client:
+            client.replicaof(primary.hostname, primary.port)
+            wait_until(lambda: client.info("replication")["master_link_status"] == "up", timeout=30, what="replica")
+    except BaseException:
+        proc.stop()
+        raise
+    return proc, url
 
 
 def start_simulator(workdir: Path, env: Mapping[str, str] | None = None) -> tuple[ManagedProcess, str]:

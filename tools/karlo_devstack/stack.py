@@ -125,6 +125,22 @@ def dev_api_key(redis_url: str, path: Path) -> str:
             if tenants.authenticate(client, kept) is not None:
                 return kept
         issued = tenants.issue_key(client, tenants.create_tenant(client, "dev"))
-    path.write_text(issued.secret_key + "\n")
-    path.chmod(0o600)
+    write_private(path, issued.secret_key + "\n")
     return issued.secret_key
+
+
+def write_private(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text``, readable by its owner only from the first byte on.
+
+    The content goes to a new file created with mode 0600 (``O_EXCL``, so never an existing file someone
+    else may read) and is then renamed over ``path``; an older, wider-open file is replaced, not reused.
+    """
+    partial = path.with_name(f".{path.name}.{os.getpid()}.part")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.fchmod(fd, 0o600)  # the umask can only narrow the mode; this pins it whatever the umask is
+        os.write(fd, text.encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(partial, path)

@@ -6,6 +6,9 @@ python -m karlo_api.admin revoke-key KEY_ID
 python -m karlo_api.admin list
 python -m karlo_api.admin rotate-webhook-secret TENANT_ID   # prints the new whsec_ secret, once
 python -m karlo_api.admin set-webhook-url TENANT_ID URL     # the tenant's default receiver ("" clears it)
+python -m karlo_api.admin set-webhook-networks TENANT_ID [CIDR ...]  # private networks its receivers may reach
+python -m karlo_api.admin set-webhook-networks TENANT_ID --default    # back to KARLOQ_WEBHOOK_ALLOW_NETWORKS
+python -m karlo_api.admin seal-webhook-secrets              # seal secrets stored in clear by older versions
 
 ``--env-file FILE`` reads settings from ``KEY=VALUE`` lines first (the environment still wins): ``make run``
 writes ``var/run/stack.env`` so that ``--env-file var/run/stack.env`` (what ``make admin ARGS=...`` passes)
@@ -22,13 +25,14 @@ from pathlib import Path
 import redis
 
 from karlo_core import keys, tenants
-from karlo_core.netguard import BlockedDestination
+from karlo_core.netguard import BlockedDestination, parse_networks
 from karlo_core.redis_client import make_redis
 from karlo_core.settings import Settings
-from karlo_core.webhooks.factory import secret_store, webhook_guard
+from karlo_core.webhooks.factory import secret_store, webhook_guards
+from karlo_core.webhooks.guards import WebhookGuards
 from karlo_core.webhooks.outbox import Outbox
 
-WEBHOOK_COMMANDS = ("rotate-webhook-secret", "set-webhook-url")
+WEBHOOK_COMMANDS = ("rotate-webhook-secret", "set-webhook-url", "set-webhook-networks")
 
 
 ALLOW_EMPTY_HELP = "write even to a Redis that holds no karlo-queue data yet (a new deployment)"
@@ -56,7 +60,16 @@ def run(client: redis.Redis, argv: list[str], settings: Settings | None = None) 
     set_url = commands.add_parser("set-webhook-url")
     set_url.add_argument("tenant_id")
     set_url.add_argument("url", help='the default receiver; "" clears it')
+    networks = commands.add_parser("set-webhook-networks")
+    networks.add_argument("tenant_id")
+    networks.add_argument("cidrs", nargs="*", help="none: public receivers only")
+    networks.add_argument("--default", action="store_true", help="use KARLOQ_WEBHOOK_ALLOW_NETWORKS again")
+    commands.add_parser("seal-webhook-secrets")
     args = parser.parse_args(argv)
+    if args.command == "seal-webhook-secrets":
+        every = sorted(_text(m) for m in client.smembers(keys.tenants()))
+        print(f"sealed {secret_store(settings or Settings(), client).seal_all(every)} webhook secrets")
+        return 0
     if args.command in WEBHOOK_COMMANDS:
         return _webhook_command(client, args, settings or Settings())
     if args.command in ("create-tenant", "issue-key") and not args.allow_empty_redis and not _holds_our_data(client):
@@ -67,6 +80,10 @@ def run(client: redis.Redis, argv: list[str], settings: Settings | None = None) 
             file=sys.stderr,
         )
         return 2
+    return _tenant_command(client, args)
+
+
+def _tenant_command(client: redis.Redis, args: argparse.Namespace) -> int:
     if args.command == "create-tenant":
         print(tenants.create_tenant(client, args.name))
     elif args.command == "issue-key":
@@ -96,12 +113,15 @@ def _webhook_command(client: redis.Redis, args: argparse.Namespace, settings: Se
         print(f"no tenant {args.tenant_id}", file=sys.stderr)
         return 1
     secrets_ = secret_store(settings, client)
+    guards = webhook_guards(settings, client)
+    if args.command == "set-webhook-networks":
+        return _set_networks(guards, args)
     if args.command == "rotate-webhook-secret":
         print(f"webhook signing secret (shown only now): {secrets_.rotate(args.tenant_id).secret}")
         return 0
     if args.url:
         try:
-            webhook_guard(settings).check_url(args.url)
+            guards.for_tenant(args.tenant_id).check_url(args.url)
         except BlockedDestination as exc:
             print(f"refused: {exc}", file=sys.stderr)
             return 1
@@ -122,6 +142,22 @@ def _location(client: redis.Redis) -> str:
     kwargs = client.connection_pool.connection_kwargs
     where = kwargs.get("path") or f"{kwargs.get('host', '?')}:{kwargs.get('port', '?')}"
     return f"{where}/{kwargs.get('db', 0)}"
+
+
+def _set_networks(guards: WebhookGuards, args: argparse.Namespace) -> int:
+    if args.default:
+        guards.set_networks(args.tenant_id, None)
+        print(f"webhook networks of {args.tenant_id}: the default (KARLOQ_WEBHOOK_ALLOW_NETWORKS)")
+        return 0
+    try:
+        networks = parse_networks(args.cidrs)
+    except ValueError as exc:
+        print(f"refused: {exc}", file=sys.stderr)
+        return 1
+    guards.set_networks(args.tenant_id, networks)
+    shown = ", ".join(str(n) for n in networks) or "none (public receivers only)"
+    print(f"webhook networks of {args.tenant_id}: {shown}")
+    return 0
 
 
 def _text(value: object) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, status
@@ -164,7 +165,9 @@ async def create_job(
 
 
 async def _accept(request: Request, state: ApiState, tenant: str, raw: dict[str, Any]) -> Answer:
-    parsed = await run_in_threadpool(state.parser.parse, raw)
+    job_request = await run_in_threadpool(state.parser.validate, raw)
+    fetched = await state.fetcher.fetch_all(tenant, state.parser.image_urls(job_request))
+    parsed = await run_in_threadpool(partial(state.parser.parse, job_request, fetched, tenant=tenant))
     scopes = await run_in_threadpool(_quota_usages, state, tenant)
     if len(scopes) > 1:  # the tenant's own share, after the upstream account
         refuse_if_spent(limited(scopes[-1]), int(parsed.params.get("samples", 1)), scopes, state.minute_seconds)
