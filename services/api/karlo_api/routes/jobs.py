@@ -84,6 +84,7 @@ CREATE_JOB_BODY: dict[str, Any] = {
                         "input": {"type": "string", "description": "The job's input object as JSON, without images"},
                         "image": {"type": "string", "format": "binary"},
                         "mask": {"type": "string", "format": "binary"},
+                        "webhook": {"type": "string", "description": "The job's webhook object as JSON"},
                     },
                 }
             },
