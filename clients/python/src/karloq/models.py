@@ -174,7 +174,9 @@ class ExtendJob(_Request):
 CreateJobRequest = Annotated[GenerateJob | VariationJob | InpaintJob | ExtendJob, Field(discriminator="kind")]
 
 
-class DefaultUrlRequest(_Request):
+class DefaultUrlRequest(BaseModel):
+    """The body of ``PUT /v1/webhooks/default`` (the API does not refuse unknown fields here)."""
+
     url: str | None
 
 
