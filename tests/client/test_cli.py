@@ -31,9 +31,15 @@ def _env(stack: AppStack, **extra: str) -> dict[str, str]:
     return env | {"KARLOQ_API_URL": stack.api_url, "KARLOQ_API_KEY": stack.tenant.api_key, **extra}
 
 
-def karloq(stack: AppStack, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+def karloq(stack: AppStack, *args: str, cwd: Path | None = None, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [KARLOQ, *args], env=_env(stack, **env), capture_output=True, text=True, timeout=120, check=False
+        [KARLOQ, *args],
+        env=_env(stack, **env),
+        cwd=cwd or stack.workdir,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 
@@ -101,6 +107,14 @@ def test_bad_input_is_one_line_not_a_traceback(stack: AppStack, tmp_path: Path) 
     assert wrong_key.returncode == ExitCode.REFUSED and "401" in _one_line(wrong_key.stderr)
     unknown = karloq(stack, "generate", "a cat", "-p", "colour=red")
     assert unknown.returncode == ExitCode.USAGE and "colour" in _one_line(unknown.stderr)
+
+
+def test_in_a_checkout_the_dev_key_of_make_run_is_used(stack: AppStack, tmp_path: Path) -> None:
+    (tmp_path / "var" / "run").mkdir(parents=True)
+    (tmp_path / "var" / "run" / "dev-api-key").write_text(stack.tenant.api_key + "\n")
+    done = karloq(stack, "quota", "--json", cwd=tmp_path, KARLOQ_API_KEY="")
+    assert done.returncode == ExitCode.OK, done.stderr
+    assert json.loads(done.stdout)["scopes"]
 
 
 def test_a_failed_job_exits_job_failed(stack: AppStack, services: Services, tmp_path: Path) -> None:

@@ -59,14 +59,28 @@ LIVE_PREFER_WAIT = 2
 
 @dataclass
 class Settings:
+    """The options of ``karloq`` itself: where the API is, whose key, and whether to print JSON."""
+
     api_url: str | None
     api_key: str | None
     json: bool
 
     def client(self) -> Client:
-        if not self.api_key:
+        key = self.api_key or _dev_key()
+        if not key:
             raise typer.BadParameter("no API key: set KARLOQ_API_KEY or pass --api-key", param_hint="--api-key")
-        return Client(self.api_url, self.api_key)
+        return Client(self.api_url, key)
+
+
+#: Where ``make run`` keeps the key it issued to its "dev" tenant, relative to the checkout.
+DEV_KEY_FILE = Path("var/run/dev-api-key")
+
+
+def _dev_key() -> str | None:
+    """In a checkout running ``make run``, with no key given, the local stack's own key."""
+    if not DEV_KEY_FILE.is_file():
+        return None
+    return DEV_KEY_FILE.read_text().strip() or None
 
 
 def _settings(ctx: typer.Context) -> Settings:
