@@ -11,6 +11,7 @@ Compared: every property (name, type, nullability, enum/const, default, array it
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -218,13 +219,15 @@ def _success_answer(operation: dict[str, Any]) -> tuple[str | None, Any]:
     return None, None
 
 
-def _call_problems(method: str, path: str, operation: dict[str, Any], call: SdkCall) -> list[str]:
+def _call_problems(
+    method: str, path: str, operation: dict[str, Any], call: SdkCall, clients: tuple[Client, AsyncClient]
+) -> list[str]:
     where = f"{method.upper()} {path} ({call.method})"
     problems: list[str] = []
     answer, expected = _success_answer(operation)
     if expected != call.answer:
         problems.append(f"{where}: the API answers {answer}, OPERATIONS reads it as {call.answer}")
-    for client in (Client(api_url="http://127.0.0.1:1", api_key="kq_x"), AsyncClient(api_url="http://127.0.0.1:1")):
+    for client in clients:
         try:
             function = _method(client, call.method)
         except AttributeError:
@@ -262,10 +265,15 @@ def test_every_operation_served_has_a_karloq_call(document: dict[str, Any]) -> N
     problems += [
         f"{m.upper()} {p}: in OPERATIONS, no longer served by the API" for m, p in OPERATIONS.keys() - served.keys()
     ]
-    for key in sorted(served.keys() & OPERATIONS.keys()):
-        call = OPERATIONS[key]
-        if isinstance(call, SdkCall):
-            problems += _call_problems(*key, served[key], call)
+    clients = (Client("http://127.0.0.1:1", "kq_unused"), AsyncClient("http://127.0.0.1:1", "kq_unused"))
+    try:
+        for key in sorted(served.keys() & OPERATIONS.keys()):
+            call = OPERATIONS[key]
+            if isinstance(call, SdkCall):
+                problems += _call_problems(*key, served[key], call, clients)
+    finally:
+        clients[0].close()
+        asyncio.run(clients[1].aclose())
     assert not problems, "karloq's calls differ from the API:\n  " + "\n  ".join(sorted(problems))
 
 
