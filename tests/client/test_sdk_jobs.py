@@ -80,8 +80,14 @@ def test_extend_from_a_pil_image(client: Client, tmp_path: Path) -> None:
 
 def test_paging_follows_next_cursor(client: Client) -> None:
     created = [client.jobs.create(GenerateInput(prompt=f"a tree number {n}", **SMALL)).id for n in range(25)]
-    first = client.jobs.page(limit=10)
-    assert len(first.data) == 10 and first.next_cursor is not None
+    sizes, cursor = [], None
+    while True:
+        page = client.jobs.page(limit=10, cursor=cursor)
+        sizes.append(len(page.data))
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    assert sizes == [10, 10, 5]
     listed = [job.id for job in client.jobs.list(limit=10)]
     assert listed == list(reversed(created))  # newest first, every job once
     generate_only = list(client.jobs.list(kind="generate", status=["queued", "running", "succeeded"], limit=10))
