@@ -26,6 +26,8 @@ def main(argv: list[str]) -> int:
             print(f"  {note}")
         print(f"  api: {stack.api_url}   (docs: {stack.api_url}/docs, logs: {args.workdir}/logs)")
         print(f"  api key of the dev tenant: {stack.api_key}   (kept in {args.workdir}/dev-api-key)")
+        print("\nGenerate images from the command line (at the checkout):")
+        print(f'  .venv/bin/karloq --api-url {stack.api_url} generate "a cat in a spacesuit" --samples 2 --out imgs/')
         print("\nSubmit a job:")
         print(f"  export KARLOQ_API_KEY=$(cat {args.workdir}/dev-api-key)")
         print(f'  curl -s -X POST {stack.api_url}/v1/jobs -H "Authorization: Bearer $KARLOQ_API_KEY" \\')
