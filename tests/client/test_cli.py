@@ -125,8 +125,10 @@ def test_a_failed_job_exits_job_failed(stack: AppStack, services: Services, tmp_
 
 
 def test_jobs_cancel_and_wait(stack: AppStack, services: Services) -> None:
-    sim_control(services.sim_url, latency_ms=1500)
+    sim_control(services.sim_url, latency_ms=4000)
     created = json.loads(karloq(stack, "generate", "a patient snail", *SMALL, "--no-wait", "--json").stdout)
+    impatient = karloq(stack, "jobs", "wait", created["id"], "--timeout", "0.3")
+    assert impatient.returncode == ExitCode.TIMED_OUT and "still" in _one_line(impatient.stderr)
     canceled = karloq(stack, "jobs", "cancel", created["id"], "--json")
     assert canceled.returncode == ExitCode.OK and json.loads(canceled.stdout)["id"] == created["id"]
     waited = karloq(stack, "jobs", "wait", created["id"], "--json")
