@@ -101,7 +101,7 @@ def test_create_with_prefer_wait_answers_with_the_finished_job(client: Client) -
 
 
 def test_wait_reports_progress_until_the_job_is_done(client: Client, services: Services) -> None:
-    sim_control(services.sim_url, latency_ms=1200)
+    sim_control(services.sim_url, latency_ms=2500)  # running for longer than the longest pause between polls
     job = client.jobs.create(GenerateInput(prompt="a slow sunrise", **SMALL))
     seen: list[str] = []
     done = client.jobs.wait(job, timeout=30, on_progress=lambda j: seen.append(j.status))
