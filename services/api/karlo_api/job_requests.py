@@ -30,13 +30,13 @@ from karlo_core.job_inputs import (
     VariationRequest,
 )
 from karlo_core.jobs import JobKind
+from karlo_core.karlo import rules
 from karlo_core.netguard import BlockedDestination, NetGuard
 from karlo_core.outpaint import build_canvas
 from karlo_core.prompts import describe_characters, non_english_characters
 from karlo_core.webhooks.events import WebhookOption
 from karlo_core.webhooks.guards import WebhookGuards
 
-MAX_CANVAS_SIDE = 2048
 TOO_DEEP = "is nested too deeply to be a job request"
 NON_SQUARE_NOTICE = "The {what} is {w}x{h}; Karlo resizes images that are not square to 1:1, which may distort it."
 
@@ -279,8 +279,8 @@ class JobRequestParser:
         margins = request.extend
         width = original.info.width + margins.left + margins.right
         height = original.info.height + margins.top + margins.bottom
-        if max(width, height) > MAX_CANVAS_SIDE:
-            message = f"makes a {width}x{height} canvas; at most {MAX_CANVAS_SIDE} pixels per side"
+        if max(width, height) > rules.MAX_SIDE:
+            message = f"makes a {width}x{height} canvas; at most {rules.MAX_SIDE} pixels per side"
             raise invalid_input([_issue("extend", "canvas_size", message)])
         canvas = build_canvas(
             original.data, left=margins.left, top=margins.top, right=margins.right, bottom=margins.bottom

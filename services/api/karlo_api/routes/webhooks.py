@@ -21,6 +21,7 @@ from karlo_api.webhook_views import (
     delivery_view,
     secret_info_view,
 )
+from karlo_core.webhooks.events import MAX_URL_LENGTH
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 
@@ -60,7 +61,7 @@ def set_default_url(body: DefaultUrlRequest, state: StateDep, tenant: TenantDep)
 @router.delete(
     "/disabled-endpoints", status_code=status.HTTP_204_NO_CONTENT, responses=problems_for(401, 404, 422, 503)
 )
-def enable_endpoint(state: StateDep, tenant: TenantDep, url: str = Query(max_length=2048)) -> Response:
+def enable_endpoint(state: StateDep, tenant: TenantDep, url: str = Query(max_length=MAX_URL_LENGTH)) -> Response:
     """Send to an endpoint again after it answered 410 Gone."""
     if not state.outbox.enable(tenant, url):
         raise Problem(404, "endpoint-not-disabled", "Endpoint not disabled", f"{url!r} is not disabled")
