@@ -6,6 +6,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+#: The tenant of a job whose record names none (records stored before jobs had tenants).
+DEFAULT_TENANT = "default"
+
 
 class JobKind(StrEnum):
     GENERATE = "generate"
@@ -70,7 +73,7 @@ class Job:
     status: JobStatus
     input: dict[str, Any]
     created_at: float
-    tenant: str = "default"
+    tenant: str = DEFAULT_TENANT
     started_at: float | None = None
     completed_at: float | None = None
     attempts: int = 0

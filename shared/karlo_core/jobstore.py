@@ -21,6 +21,7 @@ import redis
 from karlo_core import keys, lua
 from karlo_core.jobs import (
     CLAIMABLE_STATUSES,
+    DEFAULT_TENANT,
     Job,
     JobError,
     JobKind,
@@ -179,7 +180,7 @@ def job_from_hash(raw: dict[str, str]) -> Job:
         status=JobStatus(raw["status"]),
         input=spec["input"],
         created_at=float(spec["created_at"]),
-        tenant=spec.get("tenant", "default"),
+        tenant=spec.get("tenant", DEFAULT_TENANT),
         started_at=_optional_float(raw.get("started_at")),
         completed_at=_optional_float(raw.get("completed_at")),
         attempts=int(raw.get("attempts", 0)),

@@ -25,7 +25,6 @@ class LeaseKeeper:
         self._lease = lease_seconds
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"lease-{job_id}", daemon=True)
-        self.lost = False
 
     def __enter__(self) -> LeaseKeeper:
         self._thread.start()
@@ -41,7 +40,6 @@ class LeaseKeeper:
         while not self._stop.wait(self._lease / 3):
             try:
                 if not self._store.extend_lease(self._job_id, self._token, lease_seconds=self._lease):
-                    self.lost = True
                     log.warning("lease lost", extra={"job_id": self._job_id})
                     return
             except Exception:  # a Redis blip: try again next tick, the lease has slack

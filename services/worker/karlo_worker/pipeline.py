@@ -75,7 +75,7 @@ def _run_claimed(job: Job, token: str, reservation_id: str, rt: WorkerRuntime) -
             until = rt.quota.now() + block
             rt.quota.block_until(until)
             log.warning("Karlo reports its quota spent", extra={"job_id": job.id, "upstream_code": exc.code})
-            _wait_or_fail_for_quota(job, token, Denied("karlo", "upstream", until), rt, since=until - block)
+            _wait_or_fail_for_quota(job, token, Denied.upstream_blocked(until), rt, since=until - block)
         else:
             _settle_failure(job, token, exc, rt)
         return

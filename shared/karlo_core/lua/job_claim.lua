@@ -5,6 +5,7 @@
 -- Returns {'claimed', attempts} or {reason}: 'missing', 'leased', 'canceled' (a cancel was pending),
 -- or the job's current status.
 --!include job_events
+--!include job_cancel_now
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then
   return {'missing'}
@@ -26,10 +27,7 @@ if status == 'running' then
 end
 if redis.call('HGET', KEYS[1], 'cancel_requested') == '1' then
   -- its worker died after a cancel was asked for: end it rather than run it again
-  redis.call('HSET', KEYS[1], 'status', 'canceled', 'completed_at', string.format('%.6f', now))
-  redis.call('HDEL', KEYS[1], 'lease_token', 'lease_until')
-  redis.call('ZREM', KEYS[2], ARGV[1])
-  record_job_event(KEYS[1], KEYS[3], KEYS[4], ARGV[1], status, 'canceled', now)
+  cancel_now(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], status, now)
   return {'canceled'}
 end
 local lease_until = now + tonumber(ARGV[3])

@@ -15,7 +15,7 @@ import redis
 
 from karlo_core import keys, lua
 from karlo_core.ids import is_job_id
-from karlo_core.jobs import Job
+from karlo_core.jobs import DEFAULT_TENANT, Job
 from karlo_core.jobstore import job_from_hash
 
 
@@ -40,7 +40,7 @@ class Delivery:
 
     @property
     def tenant(self) -> str:
-        return str(json.loads(self.job["spec"]).get("tenant", "default"))
+        return str(json.loads(self.job["spec"]).get("tenant", DEFAULT_TENANT))
 
     @property
     def failures_this_round(self) -> int:
