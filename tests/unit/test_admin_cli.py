@@ -7,7 +7,7 @@ import redis
 
 from karlo_api.admin import run
 from karlo_core import keys, tenants
-from karlo_core.netguard import BlockedDestination
+from karlo_core.errors import BlockedDestination
 from karlo_core.settings import Settings
 from karlo_core.webhooks.factory import secret_store, webhook_guards
 from karlo_core.webhooks.outbox import Outbox

@@ -1,6 +1,8 @@
 """Accepting a checked job: admit it under the tenant's cap, store its input images, record it, enqueue it.
 
 Whatever fails on the way is undone, so a refused request leaves no job, index entry or message behind.
+Refusals are the core's errors (TooManyActiveJobs, StorageError, QueueUnavailable); the API answers each with
+the problem ``problems.CORE_ERROR_PROBLEMS`` gives it.
 """
 
 from __future__ import annotations
@@ -11,9 +13,8 @@ from typing import Any
 
 from karlo_api.deps import ApiState
 from karlo_api.job_requests import ParsedJob
-from karlo_api.problems import Problem
 from karlo_api.webhook_targets import webhook_target
-from karlo_core.errors import StorageError
+from karlo_core.errors import QueueUnavailable, TooManyActiveJobs
 from karlo_core.ids import new_job_id
 from karlo_core.jobs import Job, JobStatus
 from karlo_core.karlo import rules
@@ -23,21 +24,13 @@ from karlo_core.storage import input_key
 
 log = logging.getLogger(__name__)
 
-RETRY_SOON = {"Retry-After": "5"}
-
 
 def accept_job(state: ApiState, tenant: str, parsed: ParsedJob) -> Job:
     webhook = webhook_target(state, tenant, parsed.webhook)
     job_id = new_job_id()
     cap = state.settings.max_active_jobs_per_tenant
     if not state.tenant_jobs.admit(tenant, job_id, cap=cap):
-        raise Problem(
-            429,
-            "too-many-active-jobs",
-            "Too many jobs in progress",
-            f"at most {cap} jobs may be queued, waiting or running at once; wait for some to finish",
-            headers={"Retry-After": "10"},
-        )
+        raise TooManyActiveJobs(cap)
     try:
         return _record_and_enqueue(state, tenant, job_id, parsed, webhook)
     except BaseException:
@@ -48,12 +41,7 @@ def accept_job(state: ApiState, tenant: str, parsed: ParsedJob) -> Job:
 def _record_and_enqueue(
     state: ApiState, tenant: str, job_id: str, parsed: ParsedJob, webhook: tuple[str | None, str]
 ) -> Job:
-    try:
-        stored = _store_inputs(state, job_id, parsed)
-    except StorageError as exc:
-        raise Problem(
-            503, "storage-unavailable", "Image storage is unavailable; nothing was accepted", headers=RETRY_SOON
-        ) from exc
+    stored = _store_inputs(state, job_id, parsed)
     job = Job(
         id=job_id,
         kind=parsed.kind,
@@ -71,9 +59,7 @@ def _record_and_enqueue(
     except Exception as exc:
         state.store.delete(job.id)
         log.exception("enqueue failed; job withdrawn", extra={"job_id": job.id})
-        raise Problem(
-            503, "queue-unavailable", "The job queue is unavailable; nothing was accepted", headers=RETRY_SOON
-        ) from exc
+        raise QueueUnavailable(str(exc)) from exc
     state.durability.wait()  # KARLOQ_ACCEPT_DURABILITY: what the 202 promises
     JOBS_ACCEPTED.labels(job.kind.value).inc()
     log.info("job accepted", extra={"job_id": job.id, "kind": job.kind.value, "tenant": tenant})

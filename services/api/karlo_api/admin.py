@@ -25,7 +25,8 @@ from pathlib import Path
 import redis
 
 from karlo_core import keys, tenants
-from karlo_core.netguard import BlockedDestination, parse_networks
+from karlo_core.errors import BlockedDestination
+from karlo_core.netguard import parse_networks
 from karlo_core.redis_client import make_redis
 from karlo_core.settings import Settings
 from karlo_core.webhooks.factory import secret_store, webhook_guards

@@ -14,9 +14,9 @@ from collections.abc import Mapping
 import httpx
 
 from karlo_api.problems import Problem
+from karlo_core.errors import BlockedDestination
 from karlo_core.image_inputs import InvalidImage
 from karlo_core.karlo import rules
-from karlo_core.netguard import BlockedDestination
 
 #: What a fetch gave: the image's bytes, or why there are none (the message completes "<field> ...").
 Fetched = bytes | InvalidImage

@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException
 
 from karlo_api.input_fetch import Fetched
 from karlo_api.problems import JSON_INVALID, Problem, invalid_input, unsupported_media_type, validation_problem
+from karlo_core.errors import BlockedDestination
 from karlo_core.image_inputs import InputImage, InvalidImage, decode_base64, validate_image
 from karlo_core.job_inputs import (
     IMAGE_FIELDS,
@@ -31,7 +32,7 @@ from karlo_core.job_inputs import (
 )
 from karlo_core.jobs import JobKind
 from karlo_core.karlo import rules
-from karlo_core.netguard import BlockedDestination, NetGuard
+from karlo_core.netguard import NetGuard
 from karlo_core.outpaint import build_canvas
 from karlo_core.prompts import describe_characters, non_english_characters
 from karlo_core.webhooks.events import WebhookOption

@@ -11,14 +11,14 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from karlo_api.accept import accept_job
-from karlo_api.deps import ApiState, StateDep, TenantDep
+from karlo_api.deps import ApiState, OwnJobDep, StateDep, TenantDep
 from karlo_api.idempotent import Answer, answer_once
 from karlo_api.job_requests import read_job_request
 from karlo_api.prefer import requested_wait, wait_until_finished
 from karlo_api.problems import Problem, problems_for
 from karlo_api.ratelimit import limited, rate_limit_headers, refuse_if_spent, tightest
 from karlo_api.timeouts import mark_committed
-from karlo_core.ids import is_job_id
+from karlo_core.job_listing import list_jobs as list_tenant_jobs
 from karlo_core.jobs import Job, JobKind, JobStatus
 from karlo_core.jobstore import CancelOutcome
 from karlo_core.metrics import observe_job_finished
@@ -105,14 +105,6 @@ def _view(state: ApiState, job: Job) -> JobView:
     )
 
 
-def _own_job(state: ApiState, tenant: str, job_id: str) -> Job:
-    """The tenant's job; another tenant's job is as missing as one that never existed."""
-    job = state.store.get(job_id) if is_job_id(job_id) else None
-    if job is None or job.tenant != tenant:
-        raise Problem(404, "job-not-found", "Job not found", f"no job with id {job_id!r}")
-    return job
-
-
 IdempotencyKey = Annotated[
     str | None,
     Header(
@@ -188,10 +180,6 @@ class JobPage(BaseModel):
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")
 
 
-#: Jobs read per request at most while filtering, so a rare status cannot make one request scan everything.
-LIST_SCAN_LIMIT = 1000
-
-
 @router.get("", response_model=JobPage, responses=problems_for(401, 422, 503))
 def list_jobs(
     state: StateDep,
@@ -204,29 +192,16 @@ def list_jobs(
     ] = None,
 ) -> JobPage:
     """The tenant's jobs, newest first, a page at a time; filters apply before paging."""
-    found: list[Job] = []
-    scanned = 0
-    before = cursor
-    while len(found) < limit and scanned < LIST_SCAN_LIMIT:
-        ids = state.tenant_jobs.newest(tenant, before=before, count=min(max(limit * 2, 20), LIST_SCAN_LIMIT - scanned))
-        if not ids:
-            before = None  # the index is exhausted: this is the last page
-            break
-        for job_id, job in zip(ids, state.store.get_many(ids), strict=True):
-            scanned += 1
-            before = job_id
-            if job is None or (job_status and job.status not in job_status) or (kind and job.kind not in kind):
-                continue
-            found.append(job)
-            if len(found) == limit:
-                break
-    return JobPage(data=[_view(state, j) for j in found], next_cursor=before)
+    page = list_tenant_jobs(
+        state.tenant_jobs, state.store, tenant, limit=limit, cursor=cursor, statuses=job_status or (), kinds=kind or ()
+    )
+    return JobPage(data=[_view(state, j) for j in page.jobs], next_cursor=page.next_cursor)
 
 
 @router.get("/{job_id}", response_model=JobView, responses=problems_for(401, 404, 422, 503))
-def read_job(job_id: str, state: StateDep, tenant: TenantDep) -> JobView:
+def read_job(job: OwnJobDep, state: StateDep) -> JobView:
     """The job as it stands now, with fresh links to its images once it has succeeded."""
-    return _view(state, _own_job(state, tenant, job_id))
+    return _view(state, job)
 
 
 CANCEL_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -236,15 +211,15 @@ CANCEL_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 @router.post("/{job_id}/cancel", response_model=JobView, responses=CANCEL_RESPONSES)
-def cancel_job(job_id: str, state: StateDep, tenant: TenantDep) -> JSONResponse:
+def cancel_job(before: OwnJobDep, state: StateDep) -> JSONResponse:
     """Cancel a job: a queued or waiting one at once (200); a running one once Karlo answers (202), with
     its quota spent. Canceling a canceled job is a no-op; a finished one is a 409."""
-    before = _own_job(state, tenant, job_id)
+    job_id = before.id
     outcome = state.store.cancel(job_id)
     if outcome is CancelOutcome.CANCELED and not before.status.is_terminal:
         observe_job_finished(before.kind.value, JobStatus.CANCELED.value, created_at=before.created_at)
     if outcome in (CancelOutcome.SUCCEEDED, CancelOutcome.FAILED):
         raise Problem(409, "job-finished", "The job has already finished", f"job {job_id} {outcome.value}")
-    job = _own_job(state, tenant, job_id)
+    job = state.store.get(job_id) or before
     code = status.HTTP_202_ACCEPTED if outcome is CancelOutcome.REQUESTED else status.HTTP_200_OK
     return JSONResponse(_view(state, job).model_dump(mode="json"), status_code=code)
