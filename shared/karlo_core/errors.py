@@ -10,7 +10,8 @@ KarloQueueError                 base; ``retryable`` says whether trying again ma
 ├── BlockedDestination          an outbound URL is malformed, not allowed, or not in public address space
 ├── JobNotFound                 no such job for this tenant (another tenant's job is as missing)
 ├── TooManyActiveJobs           the tenant has as many jobs in progress as it may
-└── QueueUnavailable            the job queue did not take the job's message
+├── QueueUnavailable            the job queue did not take the job's message
+└── WebhookSecretMissing        events would go out, but the tenant has no signing secret yet
 
 The API answers each with the problem ``karlo_api.problems.CORE_ERROR_PROBLEMS`` gives its class.
 """
@@ -113,3 +114,9 @@ class QueueUnavailable(KarloQueueError):
 
     slug = "queue_unavailable"
     retryable = True
+
+
+class WebhookSecretMissing(KarloQueueError):
+    """A job or default URL would send webhook events, but the tenant has no signing secret to sign them with."""
+
+    slug = "webhook_secret_missing"

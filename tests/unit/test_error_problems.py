@@ -16,6 +16,7 @@ from karlo_core.errors import (
     StorageError,
     TooManyActiveJobs,
     UpstreamRejected,
+    WebhookSecretMissing,
 )
 
 
@@ -34,6 +35,7 @@ def test_every_error_of_the_tree_answers_with_a_problem() -> None:
         (QueueUnavailable("down"), 503, "queue-unavailable"),
         (BlockedDestination("private"), 422, "validation-error"),
         (UpstreamRejected("bad"), 502, "upstream-error"),
+        (WebhookSecretMissing("t1"), 409, "webhook-secret-missing"),
         (KarloQueueError("?"), 500, "internal-error"),
     ],
 )

@@ -24,6 +24,7 @@ from karlo_core.storage import Storage
 from karlo_core.storage.links import LinkSigner
 from karlo_core.tenant_jobs import TenantJobs
 from karlo_core.tenants import authenticate
+from karlo_core.webhooks.endpoints import WebhookEndpoints
 from karlo_core.webhooks.guards import WebhookGuards
 from karlo_core.webhooks.outbox import Outbox
 from karlo_core.webhooks.secrets import SecretStore
@@ -45,6 +46,7 @@ class ApiState:
     tenant_jobs: TenantJobs
     fetcher: InputFetcher
     durability: DurabilityWaiter
+    webhook_endpoints: WebhookEndpoints
 
     @property
     def minute_seconds(self) -> float:

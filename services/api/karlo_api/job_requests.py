@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException
 
 from karlo_api.input_fetch import Fetched
 from karlo_api.problems import JSON_INVALID, Problem, invalid_input, unsupported_media_type, validation_problem
-from karlo_core.errors import BlockedDestination
+from karlo_api.webhook_urls import webhook_url_issues
 from karlo_core.image_inputs import InputImage, InvalidImage, decode_base64, validate_image
 from karlo_core.job_inputs import (
     IMAGE_FIELDS,
@@ -32,7 +32,6 @@ from karlo_core.job_inputs import (
 )
 from karlo_core.jobs import JobKind
 from karlo_core.karlo import rules
-from karlo_core.netguard import NetGuard
 from karlo_core.outpaint import build_canvas
 from karlo_core.prompts import describe_characters, non_english_characters
 from karlo_core.webhooks.events import WebhookOption
@@ -297,15 +296,6 @@ class JobRequestParser:
         parsed.params["canvas"] = {"width": width, "height": height, "placement": list(canvas.placement)}
         if width != height:
             parsed.notices.append(NON_SQUARE_NOTICE.format(what="extended canvas", w=width, h=height))
-
-
-def webhook_url_issues(guard: NetGuard, url: str, field_name: str) -> list[dict[str, str]]:
-    """A receiver URL must pass the SSRF guard now (it is checked again at every delivery)."""
-    try:
-        guard.check_url(url)
-    except BlockedDestination as exc:
-        return [{"field": field_name, "rule": "webhook_url", "message": str(exc)}]
-    return []
 
 
 def _problem_from(exc: ValidationError) -> Problem:

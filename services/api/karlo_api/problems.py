@@ -26,6 +26,7 @@ from karlo_core.errors import (
     StorageError,
     TooManyActiveJobs,
     UpstreamError,
+    WebhookSecretMissing,
 )
 
 log = logging.getLogger(__name__)
@@ -165,6 +166,11 @@ def _blocked_destination(error: KarloQueueError) -> Problem:
     return invalid_input([{"field": "url", "rule": "public_destination", "message": str(error)}])
 
 
+def _webhook_secret_missing(_: KarloQueueError) -> Problem:
+    detail = "create one with POST /v1/webhooks/secret/rotate (it is shown once), then set webhook URLs"
+    return Problem(409, "webhook-secret-missing", "No webhook signing secret", detail)
+
+
 def _upstream_error(_: KarloQueueError) -> Problem:
     return Problem(502, "upstream-error", "Karlo did not answer as expected", headers=RETRY_SOON)
 
@@ -180,6 +186,7 @@ CORE_ERROR_PROBLEMS: dict[type[KarloQueueError], Callable[[KarloQueueError], Pro
     StorageError: _storage_unavailable,
     QueueUnavailable: _queue_unavailable,
     BlockedDestination: _blocked_destination,
+    WebhookSecretMissing: _webhook_secret_missing,
     UpstreamError: _upstream_error,
     KarloQueueError: _internal_error,
 }
