@@ -12,6 +12,7 @@ from karlo_core.backoff import backoff_seconds
 from karlo_core.errors import KarloQueueError, StorageError, UpstreamError, UpstreamQuotaExceeded, UpstreamUnavailable
 from karlo_core.images import NotAnImage, inspect_image
 from karlo_core.jobs import Job, JobError, JobStatus, StoredImage
+from karlo_core.jobstore import SettleOutcome
 from karlo_core.karlo import rules
 from karlo_core.karlo.wire import KarloImage, KarloResult
 from karlo_core.logs import bind_log_fields, log_context
@@ -52,8 +53,8 @@ def _claim_and_run(job_id: str, rt: WorkerRuntime) -> None:
             _run_claimed(job, token, f"{job_id}:{claim.attempts}", rt)
     except Exception:
         log.exception("job crashed", extra={"job_id": job_id})
-        ok = rt.store.fail(job_id, token, JobError("internal_error", "an internal error stopped this job"))
-        job_metrics.job_settled(job, JobStatus.FAILED, ok=ok, store=rt.store)
+        error = JobError("internal_error", "an internal error stopped this job")
+        _settle(job, JobStatus.FAILED, rt.store.fail(job_id, token, error), "job failed after a crash")
 
 
 def _run_claimed(job: Job, token: str, reservation_id: str, rt: WorkerRuntime) -> None:
@@ -80,31 +81,58 @@ def _run_claimed(job: Job, token: str, reservation_id: str, rt: WorkerRuntime) -
             _settle_failure(job, token, exc, rt)
         return
     if outcome is None:
-        ok = rt.store.end_canceled(job.id, token)
-        job_metrics.job_settled(job, JobStatus.CANCELED, ok=ok, store=rt.store)
-        log.info("job canceled while running; its images were not kept", extra={"job_id": job.id})
+        _settle(
+            job,
+            JobStatus.CANCELED,
+            rt.store.end_canceled(job.id, token),
+            "job canceled while running; its images were not kept",
+        )
         return
     images, upstream = outcome
-    ok = rt.store.succeed(job.id, token, images, upstream)
-    job_metrics.job_settled(job, JobStatus.SUCCEEDED, ok=ok, store=rt.store)
-    if ok:
-        log.info("job succeeded", extra={"job_id": job.id, "images": len(images)})
+    settled = rt.store.succeed(job.id, token, images, upstream)
+    _settle(job, JobStatus.SUCCEEDED, settled, "job succeeded", {"images": len(images)})
+
+
+def _settle(
+    job: Job,
+    status: JobStatus,
+    outcome: SettleOutcome,
+    message: str,
+    extra: dict[str, Any] | None = None,
+    *,
+    level: int = logging.INFO,
+) -> bool:
+    """Count and log how settling the job to ``status`` ended; True when it moved there.
+
+    A cancel that arrived while the job ran ends it canceled instead (what the attempt made is dropped); a lost
+    lease means another worker has the job, and nothing of this attempt is kept.
+    """
+    fields = {"job_id": job.id, **(extra or {})}
+    if outcome is SettleOutcome.SETTLED or (outcome is SettleOutcome.CANCELED and status is JobStatus.CANCELED):
+        if status.is_terminal:
+            job_metrics.job_finished(job, status)
+        log.log(level, message, extra=fields)
+        return True
+    if outcome is SettleOutcome.CANCELED:
+        job_metrics.job_finished(job, JobStatus.CANCELED)
+        log.info("job canceled while running; this attempt's outcome was dropped", extra=fields)
     else:
-        log.warning("job result discarded: canceled meanwhile, or lease lost", extra={"job_id": job.id})
+        log.warning("lease lost; this attempt's outcome was not kept", extra=fields)
+    return False
 
 
 def _wait_or_fail_for_quota(job: Job, token: str, denied: Denied, rt: WorkerRuntime, *, since: float) -> None:
-    extra = {"job_id": job.id, "window": denied.window, "scope": denied.scope}
+    extra = {"window": denied.window, "scope": denied.scope}
     if math.isinf(denied.retry_at):
         error = JobError("quota_too_small", f"the job needs more images than the {denied.window} quota allows")
-        ok = rt.store.fail(job.id, token, error)
-        job_metrics.job_settled(job, JobStatus.FAILED, ok=ok, store=rt.store)
-        log.warning("job failed: larger than the quota", extra=extra)
+        failed = rt.store.fail(job.id, token, error)
+        _settle(job, JobStatus.FAILED, failed, "job failed: larger than the quota", extra, level=logging.WARNING)
         return
     delay = max(denied.retry_at - rt.quota.now(), 0.0)
-    ok = rt.store.wait_for_quota(job.id, token, eta=denied.retry_at, delay=delay, since=since)
-    job_metrics.job_settled(job, JobStatus.WAITING_FOR_QUOTA, ok=ok, store=rt.store)
-    log.info("job waits for quota", extra={**extra, "delay_seconds": round(delay, 2)})
+    waiting = rt.store.wait_for_quota(job.id, token, eta=denied.retry_at, delay=delay, since=since)
+    _settle(
+        job, JobStatus.WAITING_FOR_QUOTA, waiting, "job waits for quota", {**extra, "delay_seconds": round(delay, 2)}
+    )
 
 
 def _generate_and_store(job: Job, rt: WorkerRuntime) -> tuple[list[StoredImage], dict[str, Any]] | None:
@@ -158,20 +186,17 @@ def _settle_failure(job: Job, token: str, exc: KarloQueueError, rt: WorkerRuntim
     settings = rt.settings
     failures = job.failures + 1
     error = JobError(exc.slug, str(exc), exc.code if isinstance(exc, UpstreamError) else None)
-    extra = {"job_id": job.id, "error": exc.slug, "upstream_code": error.upstream_code, "failures": failures}
+    extra: dict[str, Any] = {"error": exc.slug, "upstream_code": error.upstream_code, "failures": failures}
     if not exc.retryable or failures >= settings.job_max_attempts:
-        ok = rt.store.fail(job.id, token, error)
-        job_metrics.job_settled(job, JobStatus.FAILED, ok=ok, store=rt.store)
-        log.warning("job failed", extra=extra)
+        _settle(job, JobStatus.FAILED, rt.store.fail(job.id, token, error), "job failed", extra, level=logging.WARNING)
         return
     delay = backoff_seconds(failures, base=settings.retry_base_seconds, cap=settings.retry_max_seconds)
     deadline = delay + settings.dispatch_grace_seconds
-    ok = rt.store.release(job.id, token, next_deadline=deadline, error=error, failures=failures)
-    job_metrics.job_settled(job, JobStatus.QUEUED, ok=ok, store=rt.store)
-    if not ok:
+    released = rt.store.release(job.id, token, next_deadline=deadline, error=error, failures=failures)
+    extra["delay_seconds"] = round(delay, 2)
+    if not _settle(job, JobStatus.QUEUED, released, "job will retry", extra):
         return
-    log.info("job will retry", extra={**extra, "delay_seconds": round(delay, 2)})
     try:
         enqueue_job(rt.celery, job.id, countdown=delay)
     except Exception:  # the sweeper re-dispatches it once its deadline passes
-        log.warning("retry not enqueued", extra=extra, exc_info=True)
+        log.warning("retry not enqueued", extra={"job_id": job.id, **extra}, exc_info=True)
