@@ -27,6 +27,7 @@ from karlo_core.jobs import (
     JobKind,
     JobStatus,
     StoredImage,
+    job_input_from_record,
 )
 
 
@@ -77,7 +78,7 @@ class JobStore:
             "id": job.id,
             "kind": job.kind.value,
             "tenant": job.tenant,
-            "input": job.input,
+            "input": job.input_record(),
             "created_at": job.created_at,
             "notices": job.notices,
         }
@@ -194,11 +195,15 @@ def job_from_hash(raw: dict[str, str]) -> Job:
     """A job from its hash fields (also from the snapshot a webhook delivery keeps)."""
     spec = json.loads(raw["spec"])
     error = json.loads(raw["error"]) if raw.get("error") else None
+    kind = JobKind(spec["kind"])
+    params, inputs, canvas = job_input_from_record(kind, spec["input"])
     return Job(
         id=spec["id"],
-        kind=JobKind(spec["kind"]),
+        kind=kind,
         status=JobStatus(raw["status"]),
-        input=spec["input"],
+        params=params,
+        inputs=inputs,
+        canvas=canvas,
         created_at=float(spec["created_at"]),
         tenant=spec.get("tenant", DEFAULT_TENANT),
         started_at=_optional_float(raw.get("started_at")),

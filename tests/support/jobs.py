@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 from karlo_core.ids import new_job_id
+from karlo_core.job_inputs import GenerateParams
 from karlo_core.jobs import Job, JobKind, JobStatus
 from karlo_core.jobstore import JobStore
 
@@ -17,7 +18,7 @@ def create_job(store: JobStore, *, grace: float = 60.0, **fields: Any) -> Job:
         "id": new_job_id(),
         "kind": JobKind.GENERATE,
         "status": JobStatus.QUEUED,
-        "input": {"prompt": "p"},
+        "params": GenerateParams(prompt="p"),
         "created_at": time.time(),
         **fields,
     }

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
 
 from karlo_api.deps import ApiState
 from karlo_api.job_requests import ParsedJob
 from karlo_api.webhook_targets import webhook_target
 from karlo_core.errors import QueueUnavailable, TooManyActiveJobs
 from karlo_core.ids import new_job_id
-from karlo_core.jobs import Job, JobStatus
+from karlo_core.jobs import Job, JobStatus, StoredInput
 from karlo_core.karlo import rules
 from karlo_core.metrics import JOBS_ACCEPTED
 from karlo_core.queue import enqueue_job
@@ -41,12 +40,13 @@ def accept_job(state: ApiState, tenant: str, parsed: ParsedJob) -> Job:
 def _record_and_enqueue(
     state: ApiState, tenant: str, job_id: str, parsed: ParsedJob, webhook: tuple[str | None, str]
 ) -> Job:
-    stored = _store_inputs(state, job_id, parsed)
     job = Job(
         id=job_id,
         kind=parsed.kind,
         status=JobStatus.QUEUED,
-        input={**parsed.params, **stored},
+        params=parsed.params,
+        inputs=_store_inputs(state, job_id, parsed),
+        canvas=parsed.canvas,
         created_at=time.time(),
         tenant=tenant,
         notices=parsed.notices,
@@ -66,18 +66,12 @@ def _record_and_enqueue(
     return job
 
 
-def _store_inputs(state: ApiState, job_id: str, parsed: ParsedJob) -> dict[str, Any]:
+def _store_inputs(state: ApiState, job_id: str, parsed: ParsedJob) -> dict[str, StoredInput]:
     """Input images go to storage before the job exists; the record keeps their keys."""
-    stored: dict[str, Any] = {}
+    stored: dict[str, StoredInput] = {}
     for name, image in parsed.images.items():
-        key = input_key(job_id, name, image.info.format)
-        state.storage.put(key, image.data, rules.CONTENT_TYPES[image.info.format])
         info = image.info
-        stored[name] = {
-            "key": key,
-            "format": info.format,
-            "width": info.width,
-            "height": info.height,
-            "bytes": len(image.data),
-        }
+        key = input_key(job_id, name, info.format)
+        state.storage.put(key, image.data, rules.CONTENT_TYPES[info.format])
+        stored[name] = StoredInput(key, info.format, info.width, info.height, len(image.data))
     return stored

@@ -25,12 +25,14 @@ from karlo_core.image_inputs import InputImage, InvalidImage, decode_base64, val
 from karlo_core.job_inputs import (
     IMAGE_FIELDS,
     IMAGES_BY_KIND,
+    PARAMS_BY_KIND,
     ExtendRequest,
     GenerateParams,
     InpaintRequest,
+    OutputOptions,
     VariationRequest,
 )
-from karlo_core.jobs import JobKind
+from karlo_core.jobs import ExtendedCanvas, JobKind
 from karlo_core.karlo import rules
 from karlo_core.outpaint import build_canvas
 from karlo_core.prompts import describe_characters, non_english_characters
@@ -80,10 +82,13 @@ CREATE_JOB_ADAPTER: TypeAdapter[AnyJob] = TypeAdapter(CreateJobRequest)
 @dataclass
 class ParsedJob:
     kind: JobKind
-    params: dict[str, Any]
+    #: The kind's checked parameters, without the image sources.
+    params: OutputOptions
     images: dict[str, InputImage]
     notices: list[str] = field(default_factory=list)
     webhook: WebhookOption | None = None
+    #: An extension's canvas (its ``images`` are then the canvas, its mask and the original).
+    canvas: ExtendedCanvas | None = None
 
 
 def _issue(name: str, rule: str, message: str) -> dict[str, str]:
@@ -213,8 +218,9 @@ class JobRequestParser:
         issues += image_issues
         if issues:
             raise invalid_input(issues)
-        params = job.input.model_dump(mode="json", exclude_none=True, exclude=set(IMAGE_FIELDS))
-        parsed = ParsedJob(JobKind(job.kind), params, images, webhook=job.webhook)
+        kind = JobKind(job.kind)
+        params = PARAMS_BY_KIND[kind.value].model_validate(job.input.model_dump(exclude=set(IMAGE_FIELDS)))
+        parsed = ParsedJob(kind, params, images, webhook=job.webhook)
         if isinstance(job, ExtendJob):
             self._extend(parsed, job.input)
         else:
@@ -293,7 +299,7 @@ class JobRequestParser:
             }
         except InvalidImage as exc:
             raise invalid_input([_issue("extend", "canvas_size", f"makes a canvas that {exc}")]) from exc
-        parsed.params["canvas"] = {"width": width, "height": height, "placement": list(canvas.placement)}
+        parsed.canvas = ExtendedCanvas(width, height, canvas.placement)
         if width != height:
             parsed.notices.append(NON_SQUARE_NOTICE.format(what="extended canvas", w=width, h=height))
 

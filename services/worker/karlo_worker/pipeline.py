@@ -58,7 +58,7 @@ def _claim_and_run(job_id: str, rt: WorkerRuntime) -> None:
 
 
 def _run_claimed(job: Job, token: str, reservation_id: str, rt: WorkerRuntime) -> None:
-    images_wanted = int(job.input.get("samples", 1))
+    images_wanted = job.images_wanted
     decision = rt.quota.reserve(scopes_for(rt.settings, job.tenant), images_wanted, reservation_id)
     if isinstance(decision, Denied):
         job_metrics.quota_denied()

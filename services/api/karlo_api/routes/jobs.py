@@ -162,7 +162,7 @@ async def _accept(request: Request, state: ApiState, tenant: str, raw: dict[str,
     parsed = await run_in_threadpool(partial(state.parser.parse, job_request, fetched, tenant=tenant))
     scopes = await run_in_threadpool(_quota_usages, state, tenant)
     if len(scopes) > 1:  # the tenant's own share, after the upstream account
-        refuse_if_spent(limited(scopes[-1]), int(parsed.params.get("samples", 1)), scopes, state.minute_seconds)
+        refuse_if_spent(limited(scopes[-1]), parsed.params.samples, scopes, state.minute_seconds)
     mark_committed(request)
     job = await run_in_threadpool(accept_job, state, tenant, parsed)
     view = _view(state, job)
