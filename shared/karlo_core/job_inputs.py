@@ -1,8 +1,8 @@
 """What each job kind takes, checked by Karlo's own rules before anything is stored or spent.
 
-``*Params`` hold the parameters kept in the job record (and read again by the worker); ``*Request`` add the
-image sources a caller sends (base64, a data: URL, a multipart file, or an https URL), which the API turns
-into stored input images before the job exists.
+``*Params`` are the parameters a job keeps (``Job.params``, read again by the worker; every default is here);
+``*Request`` add the image sources a caller sends (base64, a data: URL, a multipart file, or an https URL),
+which the API turns into stored input images (``Job.inputs``) before the job exists.
 """
 
 from __future__ import annotations

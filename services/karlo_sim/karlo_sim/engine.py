@@ -1,4 +1,10 @@
-"""The simulator's state and behaviour, apart from HTTP: auth, faults, image generation, statistics."""
+"""The simulator's state and behaviour, apart from HTTP (``app.py``) and request checks (``validation.py``).
+
+It checks the API key, answers planned faults and latency, counts Karlo's quota in images, and answers a
+checked request with one image per sample: drawn by a renderer from ``drawing.py``, then either hosted for a
+few minutes (as Karlo's CDN links are) or returned as base64, with a seed and, when asked, an NSFW score. It
+keeps the call counts, a log and the last inputs per endpoint that the ``/_sim`` endpoints show to tests.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,9 @@
-"""Running one job: claim it, reserve quota, call Karlo, store the images, settle. No Celery in here."""
+"""Running one job: claim it, reserve quota, call Karlo, store the images, settle.
+
+Every settle goes through :func:`_settle`, which counts and logs its outcome (settled, canceled instead, lease
+lost) as the job store reports it. Celery is used only to send a retry's message; the task itself is in
+``celery_app``.
+"""
 
 from __future__ import annotations
 
