@@ -11,6 +11,7 @@ KarloQueueError                 base; ``retryable`` says whether trying again ma
 ├── JobNotFound                 no such job for this tenant (another tenant's job is as missing)
 ├── TooManyActiveJobs           the tenant has as many jobs in progress as it may
 ├── QueueUnavailable            the job queue did not take the job's message
+├── TooManyInputFetches         the tenant has as many input-image URLs being fetched as it may
 └── WebhookSecretMissing        events would go out, but the tenant has no signing secret yet
 
 The API answers each with the problem ``karlo_api.problems.CORE_ERROR_PROBLEMS`` gives its class.
@@ -120,3 +121,14 @@ class WebhookSecretMissing(KarloQueueError):
     """A job or default URL would send webhook events, but the tenant has no signing secret to sign them with."""
 
     slug = "webhook_secret_missing"
+
+
+class TooManyInputFetches(KarloQueueError):
+    """The tenant already has ``limit`` input-image URLs being fetched."""
+
+    slug = "too_many_input_fetches"
+    retryable = True
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"at most {limit} input-image URLs are fetched at once per tenant; retry shortly")
+        self.limit = limit

@@ -15,6 +15,7 @@ from karlo_core.errors import (
     QueueUnavailable,
     StorageError,
     TooManyActiveJobs,
+    TooManyInputFetches,
     UpstreamRejected,
     WebhookSecretMissing,
 )
@@ -31,6 +32,7 @@ def test_every_error_of_the_tree_answers_with_a_problem() -> None:
     [
         (JobNotFound("job_x"), 404, "job-not-found"),
         (TooManyActiveJobs(3), 429, "too-many-active-jobs"),
+        (TooManyInputFetches(2), 429, "too-many-input-fetches"),
         (StorageError("down"), 503, "storage-unavailable"),
         (QueueUnavailable("down"), 503, "queue-unavailable"),
         (BlockedDestination("private"), 422, "validation-error"),

@@ -25,6 +25,7 @@ from karlo_core.errors import (
     QueueUnavailable,
     StorageError,
     TooManyActiveJobs,
+    TooManyInputFetches,
     UpstreamError,
     WebhookSecretMissing,
 )
@@ -152,6 +153,11 @@ def _too_many_active_jobs(error: KarloQueueError) -> Problem:
     return Problem(429, "too-many-active-jobs", "Too many jobs in progress", str(error), headers={"Retry-After": "10"})
 
 
+def _too_many_input_fetches(error: KarloQueueError) -> Problem:
+    title = "Too many input images being fetched"
+    return Problem(429, "too-many-input-fetches", title, str(error), headers={"Retry-After": "2"})
+
+
 def _storage_unavailable(_: KarloQueueError) -> Problem:
     detail = "the image store does not answer; nothing was accepted or changed"
     return Problem(503, "storage-unavailable", "Image storage is unavailable", detail, headers=RETRY_SOON)
@@ -183,6 +189,7 @@ def _internal_error(_: KarloQueueError) -> Problem:
 CORE_ERROR_PROBLEMS: dict[type[KarloQueueError], Callable[[KarloQueueError], Problem]] = {
     JobNotFound: lambda error: Problem(404, "job-not-found", "Job not found", str(error)),
     TooManyActiveJobs: _too_many_active_jobs,
+    TooManyInputFetches: _too_many_input_fetches,
     StorageError: _storage_unavailable,
     QueueUnavailable: _queue_unavailable,
     BlockedDestination: _blocked_destination,
