@@ -9,6 +9,7 @@ from enum import StrEnum
 
 from celery import Celery
 
+from karlo_core.broker import TRANSPORT
 from karlo_core.settings import Settings
 
 
@@ -26,6 +27,9 @@ def make_celery(settings: Settings, name: str) -> Celery:
     """A Celery app configured for at-least-once delivery of idempotent tasks over Redis."""
     app = Celery(name, broker=settings.celery_broker_url, set_as_current=False)
     transport = {"visibility_timeout": settings.visibility_timeout_seconds}
+    if settings.celery_broker_url.startswith("redis://"):
+        # kombu's Redis transport, whose closed channels fail as connection errors (see karlo_core.broker).
+        app.conf.broker_transport = TRANSPORT
     app.conf.update(
         task_serializer="json",
         accept_content=["json"],
