@@ -1,4 +1,7 @@
-"""kombu's Redis transport, with one fix: a channel whose connection is gone fails as a connection error.
+"""The broker as kombu's Redis transport keeps it: the transport itself, with one fix, and the messages that
+workers hold unacknowledged.
+
+The fix: a channel whose connection is gone fails as a connection error.
 
 When the broker dies while a worker holds unacknowledged messages, the consumer closes its connection: kombu
 closes the connection's channels one after the other, and the first one's restore of unacknowledged messages
@@ -12,6 +15,9 @@ error, so Celery cannot recover from it and the worker exits. Here the same situ
 
 from __future__ import annotations
 
+import base64
+import json
+from dataclasses import dataclass
 from typing import Any
 
 import redis
@@ -31,3 +37,59 @@ class Channel(kombu_redis.Channel):
 
 class Transport(kombu_redis.Transport):
     Channel = Channel
+
+
+#: kombu's Redis transport keeps each delivered, unacknowledged message in this hash (tag -> JSON
+#: ``[message, exchange, routing_key]``) and its delivery time in this sorted set, until it is acknowledged.
+UNACKED_HASH: str = kombu_redis.Channel.unacked_key
+UNACKED_INDEX: str = kombu_redis.Channel.unacked_index_key
+
+
+@dataclass(frozen=True)
+class HeldMessage:
+    """A message some worker took from its queue and has not acknowledged yet."""
+
+    tag: str
+    task: str
+    kwargs: dict[str, Any]
+    delivered_at: float
+
+
+def held_messages(client: redis.Redis, *, delivered_before: float, limit: int) -> list[HeldMessage]:
+    """Unacknowledged Celery messages delivered before ``delivered_before`` (a Unix time), oldest first.
+
+    ``client`` is a client of the broker's Redis that decodes responses.
+    """
+    entries = client.zrangebyscore(UNACKED_INDEX, "-inf", delivered_before, start=0, num=limit, withscores=True)
+    if not entries:
+        return []
+    tags = [str(entry[0]) for entry in entries]
+    raws = client.hmget(UNACKED_HASH, tags)
+    held = []
+    for tag, entry, raw in zip(tags, entries, raws, strict=True):
+        message = _celery_message(str(raw)) if raw is not None else None  # None: acknowledged meanwhile
+        if message is not None:
+            task, kwargs = message
+            held.append(HeldMessage(tag, task, kwargs, float(entry[1])))
+    return held
+
+
+def forget_held(client: redis.Redis, tag: str) -> None:
+    """Drop a held message that is no longer needed, so kombu never restores it (its holder's ack is a no-op)."""
+    with client.pipeline(transaction=True) as pipe:
+        pipe.zrem(UNACKED_INDEX, tag)
+        pipe.hdel(UNACKED_HASH, tag)
+        pipe.execute()
+
+
+def _celery_message(raw: str) -> tuple[str, dict[str, Any]] | None:
+    """The task name and keyword arguments of a Celery (protocol 2, JSON) message; None for anything else."""
+    try:
+        message = json.loads(raw)[0]
+        body = message["body"]
+        if message["properties"].get("body_encoding") == "base64":
+            body = base64.b64decode(body)
+        _, kwargs, _ = json.loads(body)
+        return str(message["headers"]["task"]), dict(kwargs)
+    except (ValueError, TypeError, KeyError, IndexError):
+        return None

@@ -4,6 +4,8 @@ A job is a hash: ``spec`` (immutable JSON: id, kind, tenant, input, created_at),
 ``lease_token`` while a worker holds it, timestamps, and ``images`` / ``error`` / ``upstream`` as JSON.
 Every active job also sits in a deadlines sorted set; the sweeper re-dispatches jobs whose deadline passed
 (a lost message, a worker that died), and a worker's lease is that deadline, kept alive while it works.
+A retry or a wait for quota is the same schedule: the job is due (and ``run_after`` says it may be claimed)
+once its delay is over, and only then does the sweeper send its message; Celery never holds a delayed one.
 Every status change also records the job's webhook event (``lua/job_events.lua``) in the same script, so an
 event is never lost between the change and its outbox entry, nor sent for a change that did not happen.
 """
@@ -55,6 +57,7 @@ class JobStore:
         self._settle = client.register_script(lua.load("job_settle"))
         self._due = client.register_script(lua.load("take_due"))
         self._cancel = client.register_script(lua.load("job_cancel"))
+        self._orphaned = client.register_script(lua.load("job_orphaned"))
 
     def create(self, job: Job, *, dispatch_grace: float) -> bool:
         """Store a new job; False if the id exists already (nothing is overwritten)."""
@@ -135,6 +138,12 @@ class JobStore:
     def due_for_dispatch(self, *, limit: int, grace: float) -> list[str]:
         """Active jobs whose deadline passed; their deadline moves ``grace`` seconds ahead."""
         return [str(i) for i in self._due(keys=[keys.job_deadlines()], args=[limit, grace])]
+
+    def reschedule_if_orphaned(self, job_id: str, *, delivered_at: float) -> str:
+        """A run-job message delivered at ``delivered_at`` is still unacknowledged: if nobody claimed the job
+        since, its worker died with it, and the job is made due again. See ``lua/job_orphaned.lua``."""
+        keys_ = [keys.job(job_id), keys.job_deadlines()]
+        return str(self._orphaned(keys=keys_, args=[job_id, repr(delivered_at)]))
 
     def _settle_lease(
         self,

@@ -52,13 +52,16 @@ def make_celery(settings: Settings, name: str) -> Celery:
     return app
 
 
-def enqueue_job(app: Celery, job_id: str, *, countdown: float = 0.0) -> None:
-    """Send the run-job message; retries the broker connection briefly before giving up."""
+def enqueue_job(app: Celery, job_id: str) -> None:
+    """Send the run-job message, to run now; retries the broker connection briefly before giving up.
+
+    There is no delayed variant: a worker holds a countdown message unacknowledged until it is due, and
+    loses it if it dies. Delays live on the job store's schedule, which sends the message when due.
+    """
     app.send_task(
         RUN_JOB_TASK,
         kwargs={"job_id": job_id},
         queue=Queue.JOBS.value,
-        countdown=countdown or None,
         retry=True,
         retry_policy={"max_retries": 3, "interval_start": 0.1, "interval_step": 0.2, "interval_max": 1.0},
     )

@@ -58,6 +58,10 @@ class Settings(BaseSettings):
     retry_base_seconds: float = Field(default=2.0, ge=0)
     retry_max_seconds: float = Field(default=60.0, ge=0)
     visibility_timeout_seconds: int = Field(default=3600, ge=60)
+    #: A run-job message a worker has held this long without its job being claimed died with that worker
+    #: (a live one claims at once); its job is dispatched again. Bounds how long a queued job can go
+    #: without a live message, whatever the visibility timeout.
+    orphan_message_seconds: float = Field(default=5.0, gt=0)
 
     # Worker observability: a Prometheus exporter per worker process, and its liveness heartbeat.
     #: Port of the worker's exporter; 0 picks a free port (logged at start). -1 turns the exporter off.

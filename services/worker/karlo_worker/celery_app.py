@@ -8,7 +8,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import redis
 from celery import Celery, signals
+from celery.exceptions import Reject
 
 from karlo_core.exposition import make_heartbeats
 from karlo_core.queue import DELIVER_WEBHOOK_TASK, RUN_JOB_TASK, Queue, make_celery
@@ -19,7 +21,7 @@ from karlo_worker import pipeline
 from karlo_worker.heartbeat import WorkerHeartbeat, heartbeat_step
 from karlo_worker.periodic import Periodic
 from karlo_worker.runtime import WorkerRuntime, make_runtime
-from karlo_worker.sweeper import dispatch_deliveries, sweep_once
+from karlo_worker.sweeper import dispatch_deliveries, recover_orphans, sweep_once
 
 
 class _RuntimeHolder:
@@ -44,7 +46,10 @@ def make_worker_app(settings: Settings) -> Celery:
 
     @app.task(name=RUN_JOB_TASK, queue=Queue.JOBS.value, ignore_result=True)
     def run_job(*, job_id: str) -> None:
-        pipeline.run_job(job_id, runtime.get())
+        try:
+            pipeline.run_job(job_id, runtime.get())
+        except redis.RedisError as exc:  # the job store blinked: put the message back rather than drop it
+            raise Reject(exc, requeue=True) from exc
 
     @app.task(name=DELIVER_WEBHOOK_TASK, queue=Queue.WEBHOOKS.value, ignore_result=True)
     def deliver_webhook(*, job_id: str, seq: int) -> None:
@@ -54,6 +59,7 @@ def make_worker_app(settings: Settings) -> Celery:
 
     def start_chores(**_: Any) -> None:
         rt = runtime.get()
+        broker = make_redis(settings.model_copy(update={"redis_url": settings.celery_broker_url}))
         grace = settings.dispatch_grace_seconds
         retention = settings.job_retention_seconds
         interval = settings.retention_sweep_interval_seconds
@@ -62,6 +68,11 @@ def make_worker_app(settings: Settings) -> Celery:
                 Periodic(
                     "karloq-sweeper",
                     lambda: sweep_once(rt.store, app, grace=grace),
+                    interval=settings.sweep_interval_seconds,
+                ),
+                Periodic(
+                    "karloq-orphans",
+                    lambda: recover_orphans(rt.store, broker, older_than=settings.orphan_message_seconds),
                     interval=settings.sweep_interval_seconds,
                 ),
                 Periodic(

@@ -15,7 +15,6 @@ from karlo_core.jobs import Job, JobError, JobStatus, StoredImage
 from karlo_core.karlo import rules
 from karlo_core.karlo.wire import KarloImage, KarloResult
 from karlo_core.logs import bind_log_fields, log_context
-from karlo_core.queue import enqueue_job
 from karlo_core.quota.buckets import Denied
 from karlo_core.quota.policy import generated_nothing, scopes_for
 from karlo_core.storage import image_key
@@ -165,13 +164,7 @@ def _settle_failure(job: Job, token: str, exc: KarloQueueError, rt: WorkerRuntim
         log.warning("job failed", extra=extra)
         return
     delay = backoff_seconds(failures, base=settings.retry_base_seconds, cap=settings.retry_max_seconds)
-    deadline = delay + settings.dispatch_grace_seconds
-    ok = rt.store.release(job.id, token, next_deadline=deadline, error=error, failures=failures)
+    ok = rt.store.release(job.id, token, next_deadline=delay, error=error, failures=failures)
     job_metrics.job_settled(job, JobStatus.QUEUED, ok=ok, store=rt.store)
-    if not ok:
-        return
-    log.info("job will retry", extra={**extra, "delay_seconds": round(delay, 2)})
-    try:
-        enqueue_job(rt.celery, job.id, countdown=delay)
-    except Exception:  # the sweeper re-dispatches it once its deadline passes
-        log.warning("retry not enqueued", extra=extra, exc_info=True)
+    if ok:  # the sweeper sends its message once the delay is over
+        log.info("job will retry", extra={**extra, "delay_seconds": round(delay, 2)})
