@@ -58,6 +58,14 @@ class Settings(BaseSettings):
     retry_base_seconds: float = Field(default=2.0, ge=0)
     retry_max_seconds: float = Field(default=60.0, ge=0)
     visibility_timeout_seconds: int = Field(default=3600, ge=60)
+    #: Once Karlo has answered, a worker keeps retrying the image store this long (counted from Karlo's answer)
+    #: before the job fails with storage_error; Karlo is never asked again because storage was down.
+    storage_retry_deadline_seconds: float = Field(default=3600.0, gt=0)
+    #: Where a worker keeps Karlo's images until the store has them (a directory on the worker's machine);
+    #: a worker restarted on the same machine stores what its predecessor kept instead of asking Karlo again.
+    worker_spool_dir: str = "/tmp/karloq-spool"  # noqa: S108 - one per container
+    #: The spool's bound; past it, images are kept only in the worker's memory while it retries.
+    worker_spool_max_bytes: int = Field(default=2 * 1024**3, ge=0)
     #: A run-job message a worker has held this long without its job being claimed died with that worker
     #: (a live one claims at once); its job is dispatched again. Bounds how long a queued job can go
     #: without a live message, whatever the visibility timeout.

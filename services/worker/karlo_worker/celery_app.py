@@ -21,7 +21,10 @@ from karlo_worker import pipeline
 from karlo_worker.heartbeat import WorkerHeartbeat, heartbeat_step
 from karlo_worker.periodic import Periodic
 from karlo_worker.runtime import WorkerRuntime, make_runtime
-from karlo_worker.sweeper import dispatch_deliveries, recover_orphans, sweep_once
+from karlo_worker.sweeper import clean_spool, dispatch_deliveries, recover_orphans, sweep_once
+
+#: How often each worker drops spooled images of finished jobs.
+SPOOL_CLEAN_SECONDS = 60.0
 
 
 class _RuntimeHolder:
@@ -48,7 +51,7 @@ def make_worker_app(settings: Settings) -> Celery:
     def run_job(*, job_id: str) -> None:
         try:
             pipeline.run_job(job_id, runtime.get())
-        except redis.RedisError as exc:  # the job store blinked: put the message back rather than drop it
+        except (redis.ConnectionError, redis.TimeoutError) as exc:  # the job store blinked: keep the message
             raise Reject(exc, requeue=True) from exc
 
     @app.task(name=DELIVER_WEBHOOK_TASK, queue=Queue.WEBHOOKS.value, ignore_result=True)
@@ -75,6 +78,7 @@ def make_worker_app(settings: Settings) -> Celery:
                     lambda: recover_orphans(rt.store, broker, older_than=settings.orphan_message_seconds),
                     interval=settings.sweep_interval_seconds,
                 ),
+                Periodic("karloq-spool", lambda: clean_spool(rt.spool, rt.store), interval=SPOOL_CLEAN_SECONDS),
                 Periodic(
                     "karloq-webhook-dispatch",
                     lambda: dispatch_deliveries(rt.outbox, app, lease=settings.webhook_dispatch_lease_seconds),

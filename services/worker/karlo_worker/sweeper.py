@@ -14,6 +14,7 @@ from karlo_core.broker import forget_held, held_messages
 from karlo_core.jobstore import JobStore
 from karlo_core.queue import RUN_JOB_TASK, enqueue_delivery, enqueue_job
 from karlo_core.webhooks.outbox import Outbox
+from karlo_worker.spool import Spool
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,19 @@ def recover_orphans(store: JobStore, broker: redis.Redis, *, older_than: float) 
             rescheduled.append(job_id)
             log.warning("job lost its message with a worker; rescheduled", extra={"job_id": job_id})
     return rescheduled
+
+
+def clean_spool(spool: Spool, store: JobStore) -> list[str]:
+    """Drop spooled images of jobs that finished or are gone (a worker died after settling, or the job was
+    purged), and part files of writes a dying worker left."""
+    dropped = []
+    for job_id in spool.job_ids():
+        job = store.get(job_id)
+        if job is None or job.status.is_terminal:
+            spool.discard(job_id)
+            dropped.append(job_id)
+    spool.remove_stale_parts()
+    return dropped
 
 
 def dispatch_deliveries(outbox: Outbox, celery: Celery, *, lease: float) -> list[tuple[str, int]]:
