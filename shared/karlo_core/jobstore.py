@@ -21,6 +21,7 @@ from typing import Any
 import redis
 
 from karlo_core import keys, lua
+from karlo_core.idempotency import KEEP_SECONDS, Claimed
 from karlo_core.jobs import (
     CLAIMABLE_STATUSES,
     Job,
@@ -29,6 +30,10 @@ from karlo_core.jobs import (
     JobStatus,
     StoredImage,
 )
+
+
+class KeyTaken(Exception):
+    """The Idempotency-Key's claim ran out before the job was created, and another request holds the key."""
 
 
 class CancelOutcome(StrEnum):
@@ -58,9 +63,12 @@ class JobStore:
         self._due = client.register_script(lua.load("take_due"))
         self._cancel = client.register_script(lua.load("job_cancel"))
         self._orphaned = client.register_script(lua.load("job_orphaned"))
+        self._dispatched = client.register_script(lua.load("job_dispatched"))
 
-    def create(self, job: Job, *, dispatch_grace: float) -> bool:
-        """Store a new job; False if the id exists already (nothing is overwritten)."""
+    def create(self, job: Job, *, dispatch_grace: float, idempotency: Claimed | None = None) -> bool:
+        """Store a new job, due for dispatch ``dispatch_grace`` seconds from now; False if the id exists
+        already (nothing is overwritten). With ``idempotency``, the key's record names this job from the same
+        step on; KeyTaken when the claim's lease ran out and another request holds the key."""
         spec = {
             "id": job.id,
             "kind": job.kind.value,
@@ -70,10 +78,22 @@ class JobStore:
             "notices": job.notices,
         }
         keys_ = [keys.job(job.id), keys.job_deadlines()]
-        args = [job.id, json.dumps(spec, separators=(",", ":")), job.status.value, dispatch_grace]
+        args: list[str | float] = [job.id, json.dumps(spec, separators=(",", ":")), job.status.value, dispatch_grace]
+        if idempotency is None:
+            args += ["", "", 0]
+        else:
+            keys_.append(idempotency.record_key)
+            args += [idempotency.record(job.id), idempotency.token, KEEP_SECONDS]
         if job.webhook_url:
             args += ["webhook_url", job.webhook_url, "webhook_events", job.webhook_events]
-        return bool(self._create(keys=keys_, args=args))
+        created = int(self._create(keys=keys_, args=args))
+        if created < 0:
+            raise KeyTaken(job.id)
+        return created == 1
+
+    def dispatched(self, job_id: str, *, grace: float) -> None:
+        """The job's first message is on its way: its deadline becomes the last-resort one, ``grace`` ahead."""
+        self._dispatched(keys=[keys.job(job_id), keys.job_deadlines()], args=[job_id, grace])
 
     def get(self, job_id: str) -> Job | None:
         raw = self._redis.hgetall(keys.job(job_id))

@@ -112,6 +112,12 @@ class Settings(BaseSettings):
     request_timeout_seconds: float = Field(default=30.0, gt=0)
     #: The longest ``Prefer: wait=N`` honoured on job creation.
     max_wait_seconds: int = Field(default=60, ge=0, le=300)
+    #: An Idempotency-Key's claim lasts this long while its request runs (the job it makes is recorded for
+    #: 24 h when made); if the API dies first, a retry with the key may run once it has passed.
+    idempotency_lease_seconds: float = Field(default=60.0, gt=0)
+    #: A new job is due for dispatch this soon unless the API confirms having sent its message (then the
+    #: last-resort KARLOQ_DISPATCH_GRACE_SECONDS applies): an API that dies in between loses no job.
+    first_dispatch_seconds: float = Field(default=10.0, gt=0)
     #: Jobs a tenant may have in progress (queued, waiting for quota or running); 0 for no cap.
     max_active_jobs_per_tenant: int = Field(default=1000, ge=0)
 

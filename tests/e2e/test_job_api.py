@@ -80,7 +80,8 @@ def test_a_repeated_key_with_another_body_is_refused(idle: AppStack) -> None:
 
 def test_a_key_still_in_flight_is_a_conflict(idle: AppStack) -> None:
     with idle.redis() as client:  # as if another request with this key were being processed right now
-        assert idempotency.claim(client, idle.tenant.tenant_id, "order-3", BODY) == idempotency.Claimed()
+        claimed = idempotency.claim(client, idle.tenant.tenant_id, "order-3", BODY, lease_seconds=60)
+        assert isinstance(claimed, idempotency.Claimed)
     conflict = submit(idle, BODY, headers={"Idempotency-Key": "order-3"})
     assert conflict.status_code == 409
     assert conflict.json()["type"] == "/problems/idempotency-key-in-flight"
