@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,6 +73,21 @@ def held_messages(client: redis.Redis, *, delivered_before: float, limit: int) -
             task, kwargs = message
             held.append(HeldMessage(tag, task, kwargs, float(entry[1])))
     return held
+
+
+#: Celery puts a message's keyword arguments, as Python's repr, in its headers: the job id is readable there
+#: without decoding the body.
+_JOB_ID_ARGUMENT = re.compile(r"'job_id': '([0-9a-z]{26})'")
+
+
+def jobs_with_messages(client: redis.Redis, queue: str) -> set[str]:
+    """Ids of the jobs that have a message waiting in ``queue`` or held unacknowledged by some worker, read
+    in one transaction so that no message moving from one to the other is missed."""
+    with client.pipeline(transaction=True) as pipe:
+        pipe.lrange(queue, 0, -1)
+        pipe.hvals(UNACKED_HASH)
+        waiting, held = pipe.execute()
+    return {match.group(1) for raw in [*waiting, *held] for match in _JOB_ID_ARGUMENT.finditer(str(raw))}
 
 
 def forget_held(client: redis.Redis, tag: str) -> None:

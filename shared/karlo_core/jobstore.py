@@ -91,9 +91,15 @@ class JobStore:
             raise KeyTaken(job.id)
         return created == 1
 
-    def dispatched(self, job_id: str, *, grace: float) -> None:
-        """The job's first message is on its way: its deadline becomes the last-resort one, ``grace`` ahead."""
-        self._dispatched(keys=[keys.job(job_id), keys.job_deadlines()], args=[job_id, grace])
+    def dispatched(self, job_id: str, *, grace: float, since: float = 0.0) -> None:
+        """The job's message was sent, sending having begun at ``since`` (Redis time; 0 for a new job): its
+        deadline becomes the last-resort one, ``grace`` ahead, unless a worker claimed the job meanwhile."""
+        self._dispatched(keys=[keys.job(job_id), keys.job_deadlines()], args=[job_id, grace, since])
+
+    def now(self) -> float:
+        """Redis's clock, which every script reads."""
+        seconds, micros = self._redis.time()
+        return seconds + micros / 1e6
 
     def get(self, job_id: str) -> Job | None:
         raw = self._redis.hgetall(keys.job(job_id))
@@ -156,8 +162,28 @@ class JobStore:
         return self._settle_lease(job_id, token, JobStatus.WAITING_FOR_QUOTA, delay, fields)
 
     def due_for_dispatch(self, *, limit: int, grace: float) -> list[str]:
-        """Active jobs whose deadline passed; their deadline moves ``grace`` seconds ahead."""
+        """Active jobs whose deadline passed; their deadline moves ``grace`` seconds ahead (until the sender
+        confirms with :meth:`dispatched`)."""
         return [str(i) for i in self._due(keys=[keys.job_deadlines()], args=[limit, grace])]
+
+    def lost_dispatch_candidates(self, *, older_than: float) -> list[tuple[str, float]]:
+        """Jobs that should have a message somewhere: queued or waiting (and not before a retry or a wait
+        ends), their message confirmed sent over ``older_than`` seconds ago, and nobody claimed them since;
+        with when it was sent. Whether the message still exists is the broker's to say."""
+        now = self.now()
+        ids = [str(i) for i in self._redis.zrangebyscore(keys.job_deadlines(), now, "+inf")]
+        with self._redis.pipeline(transaction=False) as pipe:
+            for job_id in ids:
+                pipe.hmget(keys.job(job_id), "status", "run_after", "dispatched_at", "claimed_at")
+            states = pipe.execute()
+        found = []
+        for job_id, (status, run_after, dispatched_at, claimed_at) in zip(ids, states, strict=True):
+            if status not in (JobStatus.QUEUED.value, JobStatus.WAITING_FOR_QUOTA.value) or not dispatched_at:
+                continue
+            sent = float(dispatched_at)
+            if float(run_after or 0) <= now and sent < now - older_than and float(claimed_at or 0) < sent:
+                found.append((job_id, sent))
+        return found
 
     def reschedule_if_orphaned(self, job_id: str, *, delivered_at: float) -> str:
         """A run-job message delivered at ``delivered_at`` is still unacknowledged: if nobody claimed the job

@@ -115,9 +115,10 @@ class Settings(BaseSettings):
     #: An Idempotency-Key's claim lasts this long while its request runs (the job it makes is recorded for
     #: 24 h when made); if the API dies first, a retry with the key may run once it has passed.
     idempotency_lease_seconds: float = Field(default=60.0, gt=0)
-    #: A new job is due for dispatch this soon unless the API confirms having sent its message (then the
-    #: last-resort KARLOQ_DISPATCH_GRACE_SECONDS applies): an API that dies in between loses no job.
-    first_dispatch_seconds: float = Field(default=10.0, gt=0)
+    #: A job whose message is being sent (a new one by the API, a due one by the sweeper) is due again this soon
+    #: unless the sender confirms the message went out (then KARLOQ_DISPATCH_GRACE_SECONDS, the last resort,
+    #: applies): a sender that dies or loses Redis in between loses no job.
+    dispatch_confirm_seconds: float = Field(default=10.0, gt=0)
     #: Jobs a tenant may have in progress (queued, waiting for quota or running); 0 for no cap.
     max_active_jobs_per_tenant: int = Field(default=1000, ge=0)
 

@@ -43,7 +43,7 @@ def test_a_retry_after_the_api_died_having_made_the_job_returns_that_job(service
         "local",
         KARLOQ_BROKER_URL=broker_url,
         KARLOQ_IDEMPOTENCY_LEASE_SECONDS=LEASE,
-        KARLOQ_FIRST_DISPATCH_SECONDS="2",
+        KARLOQ_DISPATCH_CONFIRM_SECONDS="2",
     )
     stack = AppStack(workdir, env).start(workers=0)
     headers = {"Idempotency-Key": "order-after-create"}
@@ -104,6 +104,7 @@ def image_server() -> Iterator[tuple[str, type[_ImageServer]]]:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}/photo.png", handler
     server.shutdown()
+    server.server_close()
 
 
 def test_a_retry_after_the_api_died_before_making_the_job_runs_once_the_claim_lapsed(

@@ -54,6 +54,22 @@ def test_a_brand_new_job_whose_message_died_with_its_worker_runs_within_seconds(
         stack.stop()
 
 
+def test_a_message_lost_between_the_queue_and_a_dying_worker_is_replaced(services: Services) -> None:
+    """kombu takes a message off the queue (BRPOP) and then records it as held (the unacked hash): a worker
+    SIGKILLed between the two leaves no trace of the message anywhere."""
+    stack = AppStack(services.workdir / "vanished-message", _env(services)).start(workers=0)
+    try:
+        job_id = submit(stack, BODY).json()["id"]
+        with stack.redis() as client:
+            assert client.brpop(["jobs"], timeout=10) is not None  # taken, never held: gone
+            assert client.llen("jobs") == 0 and client.hlen("unacked") == 0
+        stack.add_worker()
+        job = wait_until_terminal(stack, job_id, timeout=30)
+        assert job["status"] == "succeeded", job
+    finally:
+        stack.stop()
+
+
 def test_a_retry_is_sent_by_the_schedule_not_held_by_a_worker_that_dies(services: Services) -> None:
     env = _env(services, KARLOQ_RETRY_BASE_SECONDS="3", KARLOQ_RETRY_MAX_SECONDS="3")
     stack = AppStack(services.workdir / "retry-schedule", env).start(workers=1)

@@ -103,6 +103,28 @@ def test_a_queued_job_whose_message_died_unclaimed_is_made_due(store: JobStore) 
     assert store.reschedule_if_orphaned("missing", delivered_at=delivered_at) == "missing"
 
 
+def test_a_taken_job_is_due_again_soon_unless_its_message_is_confirmed(store: JobStore) -> None:
+    job = make_job(store, grace=0)
+    since = store.now()
+    assert store.due_for_dispatch(limit=10, grace=0.3) == [job.id]
+    time.sleep(0.4)  # the sender died before sending
+    assert store.due_for_dispatch(limit=10, grace=0.3) == [job.id]
+    store.dispatched(job.id, grace=60, since=since)
+    time.sleep(0.4)
+    assert store.due_for_dispatch(limit=10, grace=0.3) == []
+
+
+def test_a_confirmation_leaves_a_job_claimed_since_alone(store: JobStore) -> None:
+    job = make_job(store, grace=0)
+    since = store.now()
+    assert store.due_for_dispatch(limit=10, grace=60) == [job.id]
+    store.claim(job.id, "a", lease_seconds=30)
+    assert store.release(job.id, "a", next_deadline=0.2, error=JobError("x", "y"), failures=1)
+    store.dispatched(job.id, grace=60, since=since)  # late: the retry's own schedule stands
+    time.sleep(0.3)
+    assert store.due_for_dispatch(limit=10, grace=60) == [job.id]
+
+
 def test_due_jobs_are_handed_out_once_per_grace_period(store: JobStore) -> None:
     job = make_job(store, grace=0)
     assert store.due_for_dispatch(limit=10, grace=60) == [job.id]

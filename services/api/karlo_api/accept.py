@@ -74,7 +74,7 @@ def _record_and_enqueue(
         webhook_events=webhook[1],
     )
     try:  # due soon, in case this process dies before the message is sent
-        state.store.create(job, dispatch_grace=state.settings.first_dispatch_seconds, idempotency=claimed)
+        state.store.create(job, dispatch_grace=state.settings.dispatch_confirm_seconds, idempotency=claimed)
     except KeyTaken as exc:
         raise Problem(
             409,

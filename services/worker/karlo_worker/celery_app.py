@@ -70,13 +70,13 @@ def make_worker_app(settings: Settings) -> Celery:
             [
                 Periodic(
                     "karloq-sweeper",
-                    lambda: sweep_once(rt.store, app, grace=grace),
+                    lambda: sweep_once(rt.store, app, confirm=settings.dispatch_confirm_seconds, grace=grace),
                     interval=settings.sweep_interval_seconds,
                 ),
                 Periodic(
                     "karloq-orphans",
                     lambda: recover_orphans(rt.store, broker, older_than=settings.orphan_message_seconds),
-                    interval=settings.sweep_interval_seconds,
+                    interval=settings.orphan_message_seconds / 2,
                 ),
                 Periodic("karloq-spool", lambda: clean_spool(rt.spool, rt.store), interval=SPOOL_CLEAN_SECONDS),
                 Periodic(

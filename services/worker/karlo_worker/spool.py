@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import shutil
 import time
 from dataclasses import asdict, dataclass
@@ -59,12 +60,12 @@ class Spool:
     def keep(self, job_id: str, generated: Generated) -> bool:
         """Write the images and their manifest; False (and nothing left) when over the bound or the disk fails."""
         size = sum(len(image.data) for image in generated.images)
-        if self.used_bytes() + size > self._max_bytes:
-            log.warning("spool full: images kept in memory only", extra={"job_id": job_id, "bytes": size})
-            return False
         directory = self._directory(job_id)
         entries = []
         try:
+            if self.used_bytes() + size > self._max_bytes:
+                log.warning("spool full: images kept in memory only", extra={"job_id": job_id, "bytes": size})
+                return False
             for index, image in enumerate(generated.images):
                 name = f"{index}.{rules.FILE_EXTENSIONS[image.format]}"
                 write_atomically(directory / name, image.data)
@@ -103,20 +104,24 @@ class Spool:
         return [entry.name for entry in self.root.iterdir() if entry.is_dir() and is_job_id(entry.name)]
 
     def used_bytes(self) -> int:
-        if not self.root.is_dir():
-            return 0
-        return sum(path.stat().st_size for path in self.root.rglob("*") if path.is_file())
+        """The spool's size; other threads add and drop directories meanwhile, so vanished files count 0."""
+        total = 0
+        for directory, _, files in os.walk(self.root):
+            for name in files:
+                with contextlib.suppress(FileNotFoundError):
+                    total += os.stat(os.path.join(directory, name)).st_size
+        return total
 
     def remove_stale_parts(self, *, older_than: float = STALE_PART_SECONDS) -> int:
         removed = 0
-        if not self.root.is_dir():
-            return removed
         cutoff = time.time() - older_than
-        for part in self.root.rglob(f"{PART_PREFIX}*"):
-            with contextlib.suppress(OSError):
-                if part.stat().st_mtime < cutoff:
-                    part.unlink()
-                    removed += 1
+        for directory, _, files in os.walk(self.root):
+            for name in files:
+                part = Path(directory, name)
+                with contextlib.suppress(FileNotFoundError):
+                    if name.startswith(PART_PREFIX) and part.stat().st_mtime < cutoff:
+                        part.unlink()
+                        removed += 1
         return removed
 
     def _directory(self, job_id: str) -> Path:
