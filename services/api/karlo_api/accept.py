@@ -14,8 +14,10 @@ from karlo_api.job_requests import ParsedJob
 from karlo_api.problems import Problem
 from karlo_api.webhook_targets import webhook_target
 from karlo_core.errors import StorageError
+from karlo_core.idempotency import Claimed
 from karlo_core.ids import new_job_id
 from karlo_core.jobs import Job, JobStatus
+from karlo_core.jobstore import KeyTaken
 from karlo_core.karlo import rules
 from karlo_core.metrics import JOBS_ACCEPTED
 from karlo_core.queue import enqueue_job
@@ -26,7 +28,8 @@ log = logging.getLogger(__name__)
 RETRY_SOON = {"Retry-After": "5"}
 
 
-def accept_job(state: ApiState, tenant: str, parsed: ParsedJob) -> Job:
+def accept_job(state: ApiState, tenant: str, parsed: ParsedJob, claimed: Claimed | None = None) -> Job:
+    """Admit, record and enqueue the job; with ``claimed``, its Idempotency-Key names it from creation on."""
     webhook = webhook_target(state, tenant, parsed.webhook)
     job_id = new_job_id()
     cap = state.settings.max_active_jobs_per_tenant
@@ -39,14 +42,19 @@ def accept_job(state: ApiState, tenant: str, parsed: ParsedJob) -> Job:
             headers={"Retry-After": "10"},
         )
     try:
-        return _record_and_enqueue(state, tenant, job_id, parsed, webhook)
+        return _record_and_enqueue(state, tenant, job_id, parsed, webhook, claimed)
     except BaseException:
         state.tenant_jobs.withdraw(tenant, job_id)
         raise
 
 
 def _record_and_enqueue(
-    state: ApiState, tenant: str, job_id: str, parsed: ParsedJob, webhook: tuple[str | None, str]
+    state: ApiState,
+    tenant: str,
+    job_id: str,
+    parsed: ParsedJob,
+    webhook: tuple[str | None, str],
+    claimed: Claimed | None,
 ) -> Job:
     try:
         stored = _store_inputs(state, job_id, parsed)
@@ -65,7 +73,15 @@ def _record_and_enqueue(
         webhook_url=webhook[0],
         webhook_events=webhook[1],
     )
-    state.store.create(job, dispatch_grace=state.settings.dispatch_grace_seconds)
+    try:  # due soon, in case this process dies before the message is sent
+        state.store.create(job, dispatch_grace=state.settings.dispatch_confirm_seconds, idempotency=claimed)
+    except KeyTaken as exc:
+        raise Problem(
+            409,
+            "idempotency-key-in-flight",
+            "Another request with this Idempotency-Key took over",
+            headers={"Retry-After": "1"},
+        ) from exc
     try:
         enqueue_job(state.celery, job.id)
     except Exception as exc:
@@ -74,6 +90,7 @@ def _record_and_enqueue(
         raise Problem(
             503, "queue-unavailable", "The job queue is unavailable; nothing was accepted", headers=RETRY_SOON
         ) from exc
+    state.store.dispatched(job.id, grace=state.settings.dispatch_grace_seconds)
     state.durability.wait()  # KARLOQ_ACCEPT_DURABILITY: what the 202 promises
     JOBS_ACCEPTED.labels(job.kind.value).inc()
     log.info("job accepted", extra={"job_id": job.id, "kind": job.kind.value, "tenant": tenant})
