@@ -11,6 +11,7 @@ KarloQueueError                 base; ``retryable`` says whether trying again ma
 ├── JobNotFound                 no such job for this tenant (another tenant's job is as missing)
 ├── TooManyActiveJobs           the tenant has as many jobs in progress as it may
 ├── QueueUnavailable            the job queue did not take the job's message
+├── KeyTaken (jobstore)         an Idempotency-Key's claim ran out and another request holds the key
 ├── TooManyInputFetches         the tenant has as many input-image URLs being fetched as it may
 └── WebhookSecretMissing        events would go out, but the tenant has no signing secret yet
 

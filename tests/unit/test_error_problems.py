@@ -19,6 +19,7 @@ from karlo_core.errors import (
     UpstreamRejected,
     WebhookSecretMissing,
 )
+from karlo_core.jobstore import KeyTaken
 
 
 def test_every_error_of_the_tree_answers_with_a_problem() -> None:
@@ -38,6 +39,7 @@ def test_every_error_of_the_tree_answers_with_a_problem() -> None:
         (BlockedDestination("private"), 422, "validation-error"),
         (UpstreamRejected("bad"), 502, "upstream-error"),
         (WebhookSecretMissing("t1"), 409, "webhook-secret-missing"),
+        (KeyTaken("job_x"), 409, "idempotency-key-in-flight"),
         (KarloQueueError("?"), 500, "internal-error"),
     ],
 )

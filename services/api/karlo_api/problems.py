@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import redis
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -29,6 +30,7 @@ from karlo_core.errors import (
     UpstreamError,
     WebhookSecretMissing,
 )
+from karlo_core.jobstore import KeyTaken
 
 log = logging.getLogger(__name__)
 
@@ -172,6 +174,11 @@ def _blocked_destination(error: KarloQueueError) -> Problem:
     return invalid_input([{"field": "url", "rule": "public_destination", "message": str(error)}])
 
 
+def _key_taken(_: KarloQueueError) -> Problem:
+    title = "Another request with this Idempotency-Key took over"
+    return Problem(409, "idempotency-key-in-flight", title, headers={"Retry-After": "1"})
+
+
 def _webhook_secret_missing(_: KarloQueueError) -> Problem:
     detail = "create one with POST /v1/webhooks/secret/rotate (it is shown once), then set webhook URLs"
     return Problem(409, "webhook-secret-missing", "No webhook signing secret", detail)
@@ -192,6 +199,7 @@ CORE_ERROR_PROBLEMS: dict[type[KarloQueueError], Callable[[KarloQueueError], Pro
     TooManyInputFetches: _too_many_input_fetches,
     StorageError: _storage_unavailable,
     QueueUnavailable: _queue_unavailable,
+    KeyTaken: _key_taken,
     BlockedDestination: _blocked_destination,
     WebhookSecretMissing: _webhook_secret_missing,
     UpstreamError: _upstream_error,
@@ -206,6 +214,15 @@ def problem_for(error: KarloQueueError) -> Problem:
             return CORE_ERROR_PROBLEMS[cls](error)
     return _internal_error(error)
 
+
+#: The answer to any request that finds Redis unreachable.
+STORE_UNAVAILABLE = Problem(
+    503,
+    "store-unavailable",
+    "The job store is unavailable",
+    "Redis does not answer; retry after a few seconds (with the same Idempotency-Key for a job)",
+    headers={"Retry-After": "5"},
+)
 
 _HTTP_TITLES = {
     404: ("not-found", "Not found"),
@@ -249,6 +266,10 @@ def install_problem_handlers(app: FastAPI) -> None:
             log.warning("request failed", extra={"path": request.url.path, "error": type(exc).__name__})
         return problem_response(problem)
 
+    async def on_store_down(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("Redis unavailable", extra={"path": request.url.path, "error": type(exc).__name__})
+        return problem_response(STORE_UNAVAILABLE)
+
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", extra={"path": request.url.path})
         return problem_response(Problem(500, "internal-error", "Internal server error"))
@@ -257,4 +278,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(KarloQueueError, on_core_error)
+    # Redis down or restarting (loading its append-only file): a moment's outage, not a bug.
+    app.add_exception_handler(redis.exceptions.ConnectionError, on_store_down)
+    app.add_exception_handler(redis.exceptions.TimeoutError, on_store_down)
     app.add_exception_handler(Exception, on_unexpected)

@@ -1,38 +1,33 @@
-"""Running one job: claim it, reserve quota, call Karlo, store the images, settle.
+"""Running one job: claim it, reserve quota, call Karlo, spool and store the images, settle. No Celery in here.
 
-Every settle goes through :func:`_settle`, which counts and logs its outcome (settled, canceled instead, lease
-lost) as the job store reports it. Celery is used only to send a retry's message; the task itself is in
-``celery_app``.
+Every settle goes through :func:`_settle`, which counts and logs its outcome as the job store reports it
+(settled, canceled instead, lease lost).
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import time
 import uuid
 from typing import Any
 
+import redis
+
 from karlo_core.backoff import backoff_seconds
-from karlo_core.errors import KarloQueueError, StorageError, UpstreamError, UpstreamQuotaExceeded, UpstreamUnavailable
-from karlo_core.images import NotAnImage, inspect_image
-from karlo_core.jobs import Job, JobError, JobStatus, StoredImage
+from karlo_core.errors import KarloQueueError, StorageError, UpstreamError, UpstreamQuotaExceeded
+from karlo_core.jobs import Job, JobError, JobStatus
 from karlo_core.jobstore import SettleOutcome
-from karlo_core.karlo import rules
-from karlo_core.karlo.wire import KarloImage, KarloResult
 from karlo_core.logs import bind_log_fields, log_context
-from karlo_core.queue import enqueue_job
 from karlo_core.quota.buckets import Denied
 from karlo_core.quota.policy import generated_nothing, scopes_for
-from karlo_core.storage import image_key
 from karlo_worker import job_metrics
 from karlo_worker.lease import LeaseKeeper
 from karlo_worker.requests import karlo_request
 from karlo_worker.runtime import WorkerRuntime
+from karlo_worker.spool import Generated
+from karlo_worker.storing import generated_from, store_generated
 
 log = logging.getLogger(__name__)
-
-STORAGE_ATTEMPTS = 3
 
 
 def run_job(job_id: str, rt: WorkerRuntime) -> None:
@@ -56,6 +51,8 @@ def _claim_and_run(job_id: str, rt: WorkerRuntime) -> None:
     try:
         with LeaseKeeper(rt.store, job_id, token, lease_seconds=rt.settings.job_lease_seconds):
             _run_claimed(job, token, f"{job_id}:{claim.attempts}", rt)
+    except (redis.ConnectionError, redis.TimeoutError):  # the job store is unreachable: the lease runs out,
+        raise  # and the job runs again (from the spool, if Karlo answered)
     except Exception:
         log.exception("job crashed", extra={"job_id": job_id})
         error = JobError("internal_error", "an internal error stopped this job")
@@ -63,6 +60,11 @@ def _claim_and_run(job_id: str, rt: WorkerRuntime) -> None:
 
 
 def _run_claimed(job: Job, token: str, reservation_id: str, rt: WorkerRuntime) -> None:
+    kept = rt.spool.load(job.id)
+    if kept is not None:  # Karlo answered an earlier attempt whose worker died before settling: no new call
+        log.info("storing images Karlo made in an earlier attempt", extra={"job_id": job.id})
+        _store_and_settle(job, token, kept, rt)
+        return
     images_wanted = job.images_wanted
     decision = rt.quota.reserve(scopes_for(rt.settings, job.tenant), images_wanted, reservation_id)
     if isinstance(decision, Denied):
@@ -71,7 +73,7 @@ def _run_claimed(job: Job, token: str, reservation_id: str, rt: WorkerRuntime) -
         return
     job_metrics.quota_granted(job, at=decision.at)
     try:
-        outcome = _generate_and_store(job, rt)
+        generated = _generate(job, rt)
     except KarloQueueError as exc:
         if generated_nothing(exc) and rt.quota.refund(reservation_id):
             job_metrics.quota_refunded()
@@ -85,17 +87,11 @@ def _run_claimed(job: Job, token: str, reservation_id: str, rt: WorkerRuntime) -
         else:
             _settle_failure(job, token, exc, rt)
         return
-    if outcome is None:
-        _settle(
-            job,
-            JobStatus.CANCELED,
-            rt.store.end_canceled(job.id, token),
-            "job canceled while running; its images were not kept",
-        )
+    if generated is None:
+        canceled = rt.store.end_canceled(job.id, token)
+        _settle(job, JobStatus.CANCELED, canceled, "job canceled while running; its images were not kept")
         return
-    images, upstream = outcome
-    settled = rt.store.succeed(job.id, token, images, upstream)
-    _settle(job, JobStatus.SUCCEEDED, settled, "job succeeded", {"images": len(images)})
+    _store_and_settle(job, token, generated, rt)
 
 
 def _settle(
@@ -106,8 +102,8 @@ def _settle(
     extra: dict[str, Any] | None = None,
     *,
     level: int = logging.INFO,
-) -> bool:
-    """Count and log how settling the job to ``status`` ended; True when it moved there.
+) -> SettleOutcome:
+    """Count and log how settling the job to ``status`` ended, and return the outcome.
 
     A cancel that arrived while the job ran ends it canceled instead (what the attempt made is dropped); a lost
     lease means another worker has the job, and nothing of this attempt is kept.
@@ -117,17 +113,16 @@ def _settle(
         if status.is_terminal:
             job_metrics.job_finished(job, status)
         log.log(level, message, extra=fields)
-        return True
-    if outcome is SettleOutcome.CANCELED:
+    elif outcome is SettleOutcome.CANCELED:
         job_metrics.job_finished(job, JobStatus.CANCELED)
         log.info("job canceled while running; this attempt's outcome was dropped", extra=fields)
     else:
         log.warning("lease lost; this attempt's outcome was not kept", extra=fields)
-    return False
+    return outcome
 
 
 def _wait_or_fail_for_quota(job: Job, token: str, denied: Denied, rt: WorkerRuntime, *, since: float) -> None:
-    extra = {"window": denied.window, "scope": denied.scope}
+    extra: dict[str, Any] = {"window": denied.window, "scope": denied.scope}
     if math.isinf(denied.retry_at):
         error = JobError("quota_too_small", f"the job needs more images than the {denied.window} quota allows")
         failed = rt.store.fail(job.id, token, error)
@@ -135,56 +130,39 @@ def _wait_or_fail_for_quota(job: Job, token: str, denied: Denied, rt: WorkerRunt
         return
     delay = max(denied.retry_at - rt.quota.now(), 0.0)
     waiting = rt.store.wait_for_quota(job.id, token, eta=denied.retry_at, delay=delay, since=since)
-    _settle(
-        job, JobStatus.WAITING_FOR_QUOTA, waiting, "job waits for quota", {**extra, "delay_seconds": round(delay, 2)}
-    )
+    extra["delay_seconds"] = round(delay, 2)
+    _settle(job, JobStatus.WAITING_FOR_QUOTA, waiting, "job waits for quota", extra)
 
 
-def _generate_and_store(job: Job, rt: WorkerRuntime) -> tuple[list[StoredImage], dict[str, Any]] | None:
-    """The stored images and Karlo's facts; None when the job was canceled while Karlo worked."""
+def _generate(job: Job, rt: WorkerRuntime) -> Generated | None:
+    """Karlo's images, spooled before anything else can fail; None when the job was canceled meanwhile."""
     path, body = karlo_request(job, rt.storage)
     result = job_metrics.upstream_call(job, path, lambda: rt.karlo.infer(path, body))
     bind_log_fields(karlo_request_id=result.request_id)
     if rt.store.cancel_requested(job.id):
         return None
-    images = [_store_image(job.id, index, image, rt) for index, image in enumerate(result.images)]
-    return images, _upstream_facts(result)
+    generated = generated_from(result)
+    rt.spool.keep(job.id, generated)
+    return generated
 
 
-def _store_image(job_id: str, index: int, image: KarloImage, rt: WorkerRuntime) -> StoredImage:
+def _store_and_settle(job: Job, token: str, generated: Generated, rt: WorkerRuntime) -> None:
+    """Store Karlo's images (waiting out a storage outage) and settle; the spool goes once the job settled."""
     try:
-        info = inspect_image(image.data)
-    except NotAnImage as exc:
-        raise UpstreamUnavailable(f"Karlo returned image {index} that does not decode") from exc
-    key = image_key(job_id, index, info.format)
-    _put_with_retries(rt, key, image.data, rules.CONTENT_TYPES.get(info.format, "application/octet-stream"))
-    job_metrics.image_stored(info.format, len(image.data))
-    return StoredImage(
-        key=key,
-        width=info.width,
-        height=info.height,
-        format=info.format,
-        bytes=len(image.data),
-        seed=image.seed,
-        nsfw_content_detected=image.nsfw_content_detected,
-        nsfw_score=image.nsfw_score,
-    )
-
-
-def _put_with_retries(rt: WorkerRuntime, key: str, data: bytes, content_type: str) -> None:
-    """Retry storage here: failing the attempt would make Karlo generate (and charge) the images again."""
-    for attempt in range(1, STORAGE_ATTEMPTS + 1):
-        try:
-            rt.storage.put(key, data, content_type)
-            return
-        except StorageError:
-            if attempt == STORAGE_ATTEMPTS:
-                raise
-            time.sleep(backoff_seconds(attempt, base=0.5, cap=4.0))
-
-
-def _upstream_facts(result: KarloResult) -> dict[str, Any]:
-    return {"request_id": result.request_id, "model_version": result.model_version}
+        images = store_generated(job.id, generated, rt)
+    except StorageError as exc:
+        error = JobError(exc.slug, f"the image store did not take the images: {exc}")
+        message = "job failed: storage deadline passed, Karlo's images dropped"
+        outcome = _settle(job, JobStatus.FAILED, rt.store.fail(job.id, token, error), message, level=logging.ERROR)
+    else:
+        if images is None:
+            message = "job canceled while storage was down; its images were not kept"
+            outcome = _settle(job, JobStatus.CANCELED, rt.store.end_canceled(job.id, token), message)
+        else:
+            settled = rt.store.succeed(job.id, token, images, generated.upstream)
+            outcome = _settle(job, JobStatus.SUCCEEDED, settled, "job succeeded", {"images": len(images)})
+    if outcome is SettleOutcome.SETTLED:  # a lost lease means another worker holds the job, and may be reading
+        rt.spool.discard(job.id)  # the spool
 
 
 def _settle_failure(job: Job, token: str, exc: KarloQueueError, rt: WorkerRuntime) -> None:
@@ -196,12 +174,6 @@ def _settle_failure(job: Job, token: str, exc: KarloQueueError, rt: WorkerRuntim
         _settle(job, JobStatus.FAILED, rt.store.fail(job.id, token, error), "job failed", extra, level=logging.WARNING)
         return
     delay = backoff_seconds(failures, base=settings.retry_base_seconds, cap=settings.retry_max_seconds)
-    deadline = delay + settings.dispatch_grace_seconds
-    released = rt.store.release(job.id, token, next_deadline=deadline, error=error, failures=failures)
-    extra["delay_seconds"] = round(delay, 2)
-    if not _settle(job, JobStatus.QUEUED, released, "job will retry", extra):
-        return
-    try:
-        enqueue_job(rt.celery, job.id, countdown=delay)
-    except Exception:  # the sweeper re-dispatches it once its deadline passes
-        log.warning("retry not enqueued", extra={"job_id": job.id, **extra}, exc_info=True)
+    released = rt.store.release(job.id, token, next_deadline=delay, error=error, failures=failures)
+    extra["delay_seconds"] = round(delay, 2)  # the sweeper sends its message once the delay is over
+    _settle(job, JobStatus.QUEUED, released, "job will retry", extra)
