@@ -46,7 +46,7 @@ def read_webhook_settings(state: StateDep, tenant: TenantDep) -> WebhookSettings
     return _settings_view(state, tenant)
 
 
-@router.put("/default", response_model=WebhookSettingsView, responses=problems_for(400, 401, 409, 422, 503))
+@router.put("/default", response_model=WebhookSettingsView, responses=problems_for(401, 409, 422, 503))
 def set_default_url(body: DefaultUrlRequest, state: StateDep, tenant: TenantDep) -> WebhookSettingsView:
     """Set the receiver for jobs created from now on without their own ``webhook``; it is enabled again."""
     if body.url is not None:
