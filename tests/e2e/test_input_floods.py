@@ -128,7 +128,10 @@ def test_slow_image_servers_do_not_stall_the_api(api: AppStack) -> None:
         f"all 422 after {seconds:.1f} s"
     )
     assert len(latencies) >= 5
-    assert max(latencies) < 1.0
+    # Unguarded, the flood held /healthz for ~24 s. Bounds far below that, but with room for a loaded machine:
+    # the typical answer is tens of ms, and a single one under a second or two as the 45 requests arrive.
+    assert statistics.median(latencies) < 0.25
+    assert max(latencies) < 2.0
     with api.redis() as client:
         assert job_state_keys(client) == []
 
