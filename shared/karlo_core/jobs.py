@@ -90,3 +90,17 @@ class Job:
     #: (space-separated names; empty for all).
     webhook_url: str | None = None
     webhook_events: str = ""
+    #: The generation backend that runs it (``karlo`` unless the job named another).
+    backend: str = "karlo"
+    #: While a local backend runs it: denoising steps done and their total, and the stage.
+    progress: JobProgress | None = None
+
+
+@dataclass(frozen=True)
+class JobProgress:
+    step: int
+    total: int
+    stage: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)

@@ -24,6 +24,7 @@ from karlo_core.jobs import (
     Job,
     JobError,
     JobKind,
+    JobProgress,
     JobStatus,
     StoredImage,
 )
@@ -55,6 +56,7 @@ class JobStore:
         self._settle = client.register_script(lua.load("job_settle"))
         self._due = client.register_script(lua.load("take_due"))
         self._cancel = client.register_script(lua.load("job_cancel"))
+        self._progress = client.register_script(lua.load("job_progress"))
 
     def create(self, job: Job, *, dispatch_grace: float) -> bool:
         """Store a new job; False if the id exists already (nothing is overwritten)."""
@@ -70,6 +72,8 @@ class JobStore:
         args = [job.id, json.dumps(spec, separators=(",", ":")), job.status.value, dispatch_grace]
         if job.webhook_url:
             args += ["webhook_url", job.webhook_url, "webhook_events", job.webhook_events]
+        if job.backend != DEFAULT_BACKEND:
+            args += ["backend", job.backend]
         return bool(self._create(keys=keys_, args=args))
 
     def get(self, job_id: str) -> Job | None:
@@ -93,6 +97,19 @@ class JobStore:
 
     def cancel_requested(self, job_id: str) -> bool:
         return bool(self._redis.hget(keys.job(job_id), "cancel_requested") == "1")
+
+    def record_progress(self, job_id: str, token: str, progress: JobProgress) -> bool:
+        """Note a running job's progress (only its lease holder can); True when a cancel has been requested."""
+        value = json.dumps(progress.to_dict(), separators=(",", ":"))
+        return bool(self._progress(keys=[keys.job(job_id)], args=[token, value]))
+
+    def backends_of(self, job_ids: Sequence[str]) -> list[str]:
+        """Each job's backend (the default for a job that is gone)."""
+        with self._redis.pipeline(transaction=False) as pipe:
+            for job_id in job_ids:
+                pipe.hget(keys.job(job_id), "backend")
+            found = pipe.execute()
+        return [str(name) if name else DEFAULT_BACKEND for name in found]
 
     def delete(self, job_id: str) -> None:
         """Remove a job that could not be dispatched, so no half-made job is left behind."""
@@ -152,6 +169,8 @@ class JobStore:
         return bool(reply == "ok")
 
 
+#: Jobs whose record names no backend run on hosted Karlo (every job made before backends existed).
+DEFAULT_BACKEND = "karlo"
 #: Settling a job after it got quota ends its wait.
 _WAIT_OVER: dict[str, Any] = {"quota_wait_since": None}
 
@@ -193,4 +212,6 @@ def job_from_hash(raw: dict[str, str]) -> Job:
         webhook_url=raw.get("webhook_url") or None,
         webhook_events=raw.get("webhook_events", ""),
         cancel_requested=raw.get("cancel_requested") == "1",
+        backend=raw.get("backend") or DEFAULT_BACKEND,
+        progress=JobProgress(**json.loads(raw["progress"])) if raw.get("progress") else None,
     )

@@ -16,6 +16,8 @@ class Queue(StrEnum):
     JOBS = "jobs"
     #: Webhook deliveries: a slow or dead receiver only ever holds up workers of this queue.
     WEBHOOKS = "webhooks"
+    #: Jobs for the open Karlo backend: consumed only by workers started for it, one job per GPU.
+    KARLO_OPEN = "karlo-open"
 
 
 RUN_JOB_TASK = "karloq.jobs.run"
@@ -48,12 +50,13 @@ def make_celery(settings: Settings, name: str) -> Celery:
     return app
 
 
-def enqueue_job(app: Celery, job_id: str, *, countdown: float = 0.0) -> None:
-    """Send the run-job message; retries the broker connection briefly before giving up."""
+def enqueue_job(app: Celery, job_id: str, *, countdown: float = 0.0, queue: str = Queue.JOBS.value) -> None:
+    """Send the run-job message to ``queue`` (the job's backend's); retries the broker connection briefly
+    before giving up."""
     app.send_task(
         RUN_JOB_TASK,
         kwargs={"job_id": job_id},
-        queue=Queue.JOBS.value,
+        queue=queue,
         countdown=countdown or None,
         retry=True,
         retry_policy={"max_retries": 3, "interval_start": 0.1, "interval_step": 0.2, "interval_max": 1.0},

@@ -75,6 +75,12 @@ class WebhookView(BaseModel):
     events: list[str] = Field(description="The events sent; all of them when the job named none")
 
 
+class ProgressView(BaseModel):
+    step: int = Field(description="Denoising steps done, over all stages")
+    total: int = Field(description="Denoising steps the job takes in all")
+    stage: str = Field(description="The stage of the last step: prior, decoder or super_res")
+
+
 class JobUrls(BaseModel):
     get: str = Field(description="This job")
     cancel: str = Field(description="POST here to cancel it")
@@ -103,6 +109,10 @@ class JobView(BaseModel):
     )
     webhook: WebhookView | None = Field(description="The job's webhook, when it has one")
     urls: JobUrls
+    backend: str = Field(default="karlo", description="The generation backend that runs it: karlo or karlo-open")
+    progress: ProgressView | None = Field(
+        default=None, description="On a local backend (karlo-open), once running: denoising steps done of the total"
+    )
 
 
 def _time(value: float | None) -> datetime | None:
@@ -140,4 +150,6 @@ def job_view(job: Job, *, storage: Storage, base_url: str, url_ttl: int) -> JobV
         cancel_requested=job.cancel_requested,
         webhook=_webhook(job),
         urls=JobUrls(get=f"{base_url}/v1/jobs/{job.id}", cancel=f"{base_url}/v1/jobs/{job.id}/cancel"),
+        backend=job.backend,
+        progress=ProgressView(**job.progress.to_dict()) if job.progress else None,
     )

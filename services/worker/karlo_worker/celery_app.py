@@ -39,8 +39,11 @@ class _RuntimeHolder:
 
 
 def make_worker_app(settings: Settings) -> Celery:
+    """The app, with its runtime built now: backends load (open Karlo's weights onto the device) before the
+    worker consumes anything or reports itself alive and ready."""
     app = make_celery(settings, "karlo_worker")
     runtime = _RuntimeHolder(settings, app)
+    backends = list(runtime.get().backends)
 
     @app.task(name=RUN_JOB_TASK, queue=Queue.JOBS.value, ignore_result=True)
     def run_job(*, job_id: str) -> None:
@@ -85,14 +88,16 @@ def make_worker_app(settings: Settings) -> Celery:
 
     signals.worker_ready.connect(start_chores, weak=False)
     signals.worker_shutdown.connect(stop_chores, weak=False)
-    app.steps["consumer"].add(heartbeat_step(make_heartbeat(settings), interval=settings.worker_heartbeat_seconds))
+    heartbeat = make_heartbeat(settings, backends)
+    app.steps["consumer"].add(heartbeat_step(heartbeat, interval=settings.worker_heartbeat_seconds))
     return app
 
 
-def make_heartbeat(settings: Settings) -> WorkerHeartbeat:
+def make_heartbeat(settings: Settings, backends: list[str]) -> WorkerHeartbeat:
     return WorkerHeartbeat(
         path=Path(settings.worker_heartbeat_file),
         heartbeats=make_heartbeats(settings, make_redis(settings)),
+        backends=backends,
         worker_id=f"{socket.gethostname()}:{os.getpid()}",
         max_age_seconds=settings.worker_heartbeat_max_age_seconds,
     )

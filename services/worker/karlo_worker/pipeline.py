@@ -1,4 +1,9 @@
-"""Running one job: claim it, reserve quota, call Karlo, store the images, settle. No Celery in here."""
+"""Running one job: claim it, reserve quota (hosted Karlo), call its backend, store the images, settle.
+
+No Celery in here. A backend that runs on this worker's own device (open Karlo) takes no quota: its
+capacity is the workers started for it; it reports progress per denoising step and stops between steps
+when the job is canceled.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +13,13 @@ import time
 import uuid
 from typing import Any
 
+from karlo_core.backends.base import Backend, GeneratedImage, Generation, GenerationCanceled, Progress, ProgressHook
+from karlo_core.backends.catalogue import KARLO, backend_queue
 from karlo_core.backoff import backoff_seconds
 from karlo_core.errors import KarloQueueError, StorageError, UpstreamError, UpstreamQuotaExceeded, UpstreamUnavailable
 from karlo_core.images import NotAnImage, inspect_image
-from karlo_core.jobs import Job, JobError, JobStatus, StoredImage
+from karlo_core.jobs import Job, JobError, JobProgress, JobStatus, StoredImage
 from karlo_core.karlo import rules
-from karlo_core.karlo.wire import KarloImage, KarloResult
 from karlo_core.logs import bind_log_fields, log_context
 from karlo_core.queue import enqueue_job
 from karlo_core.quota.buckets import Denied
@@ -21,7 +27,7 @@ from karlo_core.quota.policy import generated_nothing, scopes_for
 from karlo_core.storage import image_key
 from karlo_worker import job_metrics
 from karlo_worker.lease import LeaseKeeper
-from karlo_worker.requests import karlo_request
+from karlo_worker.requests import generation_request
 from karlo_worker.runtime import WorkerRuntime
 
 log = logging.getLogger(__name__)
@@ -57,6 +63,16 @@ def _claim_and_run(job_id: str, rt: WorkerRuntime) -> None:
 
 
 def _run_claimed(job: Job, token: str, reservation_id: str, rt: WorkerRuntime) -> None:
+    backend = rt.backends.get(job.backend)
+    if backend is None:
+        error = JobError("backend_unavailable", f"this worker does not run backend {job.backend}")
+        ok = rt.store.fail(job.id, token, error)
+        job_metrics.job_settled(job, JobStatus.FAILED, ok=ok, store=rt.store)
+        log.error("job reached a worker without its backend", extra={"job_id": job.id, "backend": job.backend})
+        return
+    if backend.name != KARLO:
+        _run_on_device(job, token, backend, rt)
+        return
     images_wanted = int(job.input.get("samples", 1))
     decision = rt.quota.reserve(scopes_for(rt.settings, job.tenant), images_wanted, reservation_id)
     if isinstance(decision, Denied):
@@ -65,7 +81,7 @@ def _run_claimed(job: Job, token: str, reservation_id: str, rt: WorkerRuntime) -
         return
     job_metrics.quota_granted(job, at=decision.at)
     try:
-        outcome = _generate_and_store(job, rt)
+        outcome = _generate_and_store(job, token, backend, rt)
     except KarloQueueError as exc:
         if generated_nothing(exc) and rt.quota.refund(reservation_id):
             job_metrics.quota_refunded()
@@ -79,6 +95,24 @@ def _run_claimed(job: Job, token: str, reservation_id: str, rt: WorkerRuntime) -
         else:
             _settle_failure(job, token, exc, rt)
         return
+    _settle_outcome(job, token, outcome, rt)
+
+
+def _run_on_device(job: Job, token: str, backend: Backend, rt: WorkerRuntime) -> None:
+    """A backend on this worker's device: no quota; a cancel stops it between denoising steps."""
+    try:
+        outcome = _generate_and_store(job, token, backend, rt)
+    except GenerationCanceled:
+        outcome = None
+    except KarloQueueError as exc:
+        _settle_failure(job, token, exc, rt)
+        return
+    _settle_outcome(job, token, outcome, rt)
+
+
+def _settle_outcome(
+    job: Job, token: str, outcome: tuple[list[StoredImage], dict[str, Any]] | None, rt: WorkerRuntime
+) -> None:
     if outcome is None:
         ok = rt.store.end_canceled(job.id, token)
         job_metrics.job_settled(job, JobStatus.CANCELED, ok=ok, store=rt.store)
@@ -107,10 +141,15 @@ def _wait_or_fail_for_quota(job: Job, token: str, denied: Denied, rt: WorkerRunt
     log.info("job waits for quota", extra={**extra, "delay_seconds": round(delay, 2)})
 
 
-def _generate_and_store(job: Job, rt: WorkerRuntime) -> tuple[list[StoredImage], dict[str, Any]] | None:
-    """The stored images and Karlo's facts; None when the job was canceled while Karlo worked."""
-    path, body = karlo_request(job, rt.storage)
-    result = job_metrics.upstream_call(job, path, lambda: rt.karlo.infer(path, body))
+def _generate_and_store(
+    job: Job, token: str, backend: Backend, rt: WorkerRuntime
+) -> tuple[list[StoredImage], dict[str, Any]] | None:
+    """The stored images and the backend's facts; None when the job was canceled while the backend worked."""
+    request = generation_request(job, rt.storage)
+    hook = _progress_hook(job.id, token, rt)
+    result = job_metrics.upstream_call(
+        job, backend.name, backend.endpoint(job.kind), lambda: backend.generate(request, hook)
+    )
     bind_log_fields(karlo_request_id=result.request_id)
     if rt.store.cancel_requested(job.id):
         return None
@@ -118,11 +157,22 @@ def _generate_and_store(job: Job, rt: WorkerRuntime) -> tuple[list[StoredImage],
     return images, _upstream_facts(result)
 
 
-def _store_image(job_id: str, index: int, image: KarloImage, rt: WorkerRuntime) -> StoredImage:
+def _progress_hook(job_id: str, token: str, rt: WorkerRuntime) -> ProgressHook:
+    """Records each step on the job; stops the backend once a cancel has been requested."""
+
+    def on_progress(progress: Progress) -> None:
+        done = JobProgress(step=progress.step, total=progress.total, stage=progress.stage)
+        if rt.store.record_progress(job_id, token, done):
+            raise GenerationCanceled(f"canceled at step {progress.step} of {progress.total}")
+
+    return on_progress
+
+
+def _store_image(job_id: str, index: int, image: GeneratedImage, rt: WorkerRuntime) -> StoredImage:
     try:
         info = inspect_image(image.data)
     except NotAnImage as exc:
-        raise UpstreamUnavailable(f"Karlo returned image {index} that does not decode") from exc
+        raise UpstreamUnavailable(f"the backend returned image {index} that does not decode") from exc
     key = image_key(job_id, index, info.format)
     _put_with_retries(rt, key, image.data, rules.CONTENT_TYPES.get(info.format, "application/octet-stream"))
     job_metrics.image_stored(info.format, len(image.data))
@@ -139,7 +189,7 @@ def _store_image(job_id: str, index: int, image: KarloImage, rt: WorkerRuntime) 
 
 
 def _put_with_retries(rt: WorkerRuntime, key: str, data: bytes, content_type: str) -> None:
-    """Retry storage here: failing the attempt would make Karlo generate (and charge) the images again."""
+    """Retry storage here: failing the attempt would make the backend generate (and Karlo charge) them again."""
     for attempt in range(1, STORAGE_ATTEMPTS + 1):
         try:
             rt.storage.put(key, data, content_type)
@@ -150,7 +200,7 @@ def _put_with_retries(rt: WorkerRuntime, key: str, data: bytes, content_type: st
             time.sleep(backoff_seconds(attempt, base=0.5, cap=4.0))
 
 
-def _upstream_facts(result: KarloResult) -> dict[str, Any]:
+def _upstream_facts(result: Generation) -> dict[str, Any]:
     return {"request_id": result.request_id, "model_version": result.model_version}
 
 
@@ -172,6 +222,6 @@ def _settle_failure(job: Job, token: str, exc: KarloQueueError, rt: WorkerRuntim
         return
     log.info("job will retry", extra={**extra, "delay_seconds": round(delay, 2)})
     try:
-        enqueue_job(rt.celery, job.id, countdown=delay)
+        enqueue_job(rt.celery, job.id, countdown=delay, queue=backend_queue(job.backend))
     except Exception:  # the sweeper re-dispatches it once its deadline passes
         log.warning("retry not enqueued", extra=extra, exc_info=True)

@@ -1,40 +1,25 @@
-"""The Karlo call a job makes: which endpoint, and the body built from its parameters and input images."""
+"""The generation request a job makes: its checked parameters and input images, read back from its record."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from karlo_core.job_inputs import (
-    PARAMS_BY_KIND,
-    GenerateParams,
-    InpaintParams,
-    VariationParams,
-)
+from karlo_core.backends.base import GenerationRequest
+from karlo_core.job_inputs import PARAMS_BY_KIND
 from karlo_core.jobs import Job, JobKind
-from karlo_core.karlo.wire import (
-    INPAINTING_PATH,
-    T2I_PATH,
-    VARIATIONS_PATH,
-    inpainting_body,
-    t2i_body,
-    variation_body,
-)
 from karlo_core.storage import Storage
 
-#: Keys in a job's input that describe stored images or the canvas, not Karlo parameters.
+#: Keys in a job's input that describe stored images or the canvas, not generation parameters.
 RECORD_ONLY_FIELDS = ("image", "mask", "original", "canvas")
+#: The stored images each kind sends (an extension sends its canvas and mask, made when it was accepted).
+IMAGES_SENT: dict[JobKind, tuple[str, ...]] = {
+    JobKind.GENERATE: (),
+    JobKind.VARIATION: ("image",),
+    JobKind.INPAINT: ("image", "mask"),
+    JobKind.EXTEND: ("image", "mask"),
+}
 
 
-def karlo_request(job: Job, storage: Storage) -> tuple[str, dict[str, Any]]:
-    """(endpoint path, JSON body). An extension was turned into canvas + mask when it was accepted."""
+def generation_request(job: Job, storage: Storage) -> GenerationRequest:
     values = {k: v for k, v in job.input.items() if k not in RECORD_ONLY_FIELDS}
     params = PARAMS_BY_KIND[job.kind.value].model_validate(values)
-    if job.kind is JobKind.GENERATE:
-        assert isinstance(params, GenerateParams)
-        return T2I_PATH, t2i_body(params)
-    image = storage.get(job.input["image"]["key"])
-    if job.kind is JobKind.VARIATION:
-        assert isinstance(params, VariationParams)
-        return VARIATIONS_PATH, variation_body(params, image)
-    assert isinstance(params, InpaintParams)
-    return INPAINTING_PATH, inpainting_body(params, image, storage.get(job.input["mask"]["key"]))
+    images = {name: storage.get(job.input[name]["key"]) for name in IMAGES_SENT[job.kind]}
+    return GenerationRequest(job_id=job.id, kind=job.kind, params=params, images=images)

@@ -7,6 +7,7 @@ import logging
 
 from celery import Celery
 
+from karlo_core.backends.catalogue import backend_queue
 from karlo_core.jobstore import JobStore
 from karlo_core.queue import enqueue_delivery, enqueue_job
 from karlo_core.webhooks.outbox import Outbox
@@ -18,8 +19,8 @@ BATCH = 200
 
 def sweep_once(store: JobStore, celery: Celery, *, grace: float) -> list[str]:
     ids = store.due_for_dispatch(limit=BATCH, grace=grace)
-    for job_id in ids:
-        enqueue_job(celery, job_id)
+    for job_id, backend in zip(ids, store.backends_of(ids), strict=True):
+        enqueue_job(celery, job_id, queue=backend_queue(backend))
         log.info("job re-dispatched", extra={"job_id": job_id})
     return ids
 
