@@ -17,7 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
+from karlo_api.backend_gate import BackendGate
 from karlo_api.problems import Problem, invalid_input, validation_problem
+from karlo_core.backends.catalogue import KARLO, BackendName
 from karlo_core.image_inputs import InputImage, InvalidImage, decode_base64, fetch_image, validate_image
 from karlo_core.job_inputs import (
     IMAGE_FIELDS,
@@ -40,6 +42,11 @@ NON_SQUARE_NOTICE = "The {what} is {w}x{h}; Karlo resizes images that are not sq
 class _Job(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    backend: BackendName | None = Field(
+        default=None,
+        description="The generation backend: karlo (hosted) or karlo-open (open Karlo on the service's own GPUs); "
+        "the operator's default when left out. See GET /v1/backends for what each takes",
+    )
     webhook: WebhookOption | None = Field(
         default=None, description="Where to send this job's events (default: the tenant's default webhook URL)"
     )
@@ -80,6 +87,7 @@ class ParsedJob:
     images: dict[str, InputImage]
     notices: list[str] = field(default_factory=list)
     webhook: WebhookOption | None = None
+    backend: str = KARLO
 
 
 def _issue(name: str, rule: str, message: str) -> dict[str, str]:
@@ -105,7 +113,7 @@ async def _read_multipart(request: Request) -> dict[str, Any]:
         form = await request.form(max_files=2, max_fields=4)
     except HTTPException as exc:  # Starlette's answer to a malformed or oversized form
         raise invalid_input([{"field": "body", "rule": "multipart", "message": str(exc.detail)}]) from exc
-    unknown = set(form.keys()) - {"kind", "input", "image", "mask", "webhook"}
+    unknown = set(form.keys()) - {"kind", "input", "image", "mask", "webhook", "backend"}
     if unknown:
         raise invalid_input(
             [{"field": sorted(unknown)[0], "rule": "extra_forbidden", "message": "is not a known part"}]
@@ -122,6 +130,8 @@ async def _read_multipart(request: Request) -> dict[str, Any]:
         if isinstance(part, UploadFile):
             values[name] = base64.b64encode(await part.read()).decode("ascii")
     raw: dict[str, Any] = {"kind": form.get("kind") or "generate", "input": values}
+    if isinstance(form.get("backend"), str):
+        raw["backend"] = form.get("backend")
     webhook = form.get("webhook")
     if isinstance(webhook, str):
         try:
@@ -132,13 +142,16 @@ async def _read_multipart(request: Request) -> dict[str, Any]:
 
 
 class JobRequestParser:
-    def __init__(self, *, fetcher: httpx.Client, allow_non_english: bool, webhook_guard: NetGuard) -> None:
+    def __init__(
+        self, *, fetcher: httpx.Client, allow_non_english: bool, webhook_guard: NetGuard, backends: BackendGate
+    ) -> None:
+        self.backends = backends
         self._fetcher = fetcher
         self._allow_non_english = allow_non_english
         self._webhook_guard = webhook_guard
 
     def parse(self, raw: dict[str, Any]) -> ParsedJob:
-        raw = {"kind": "generate", **raw}
+        raw, backend = self.backends.admit({"kind": "generate", **raw})
         try:
             job = CREATE_JOB_ADAPTER.validate_python(raw)
         except ValidationError as exc:
@@ -151,7 +164,8 @@ class JobRequestParser:
         if issues:
             raise invalid_input(issues)
         params = job.input.model_dump(mode="json", exclude_none=True, exclude=set(IMAGE_FIELDS))
-        parsed = ParsedJob(JobKind(job.kind), params, images, webhook=job.webhook)
+        params = self.backends.record(backend, job.kind, params)
+        parsed = ParsedJob(JobKind(job.kind), params, images, webhook=job.webhook, backend=backend.name)
         if isinstance(job, ExtendJob):
             self._extend(parsed, job.input)
         else:

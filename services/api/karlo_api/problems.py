@@ -90,6 +90,10 @@ class ProblemDocument(BaseModel):
     status: int = Field(description="The HTTP status code")
     detail: str | None = Field(default=None, description="What went wrong in this case")
     errors: list[ProblemItem] | None = Field(default=None, description="With 422: each field and rule broken")
+    backend: str | None = Field(default=None, description="With unsupported-by-backend: the backend that refused")
+    limits: dict[str, Any] | None = Field(
+        default=None, description="With unsupported-by-backend: that backend's limits, as `GET /v1/backends` shows"
+    )
 
 
 PROBLEM_SCHEMA_REF = {"$ref": "#/components/schemas/ProblemDocument"}

@@ -17,6 +17,7 @@ from karlo_core.job_inputs import IMAGE_FIELDS, IMAGES_BY_KIND, PARAMS_BY_KIND
 from karlo_core.jobs import JobKind
 from karlo_core.karlo import rules
 from karlo_core.queue import Queue
+from karlo_core.settings import Settings
 
 BackendName = Literal["karlo", "karlo-open"]
 KARLO: Final = "karlo"
@@ -168,3 +169,27 @@ def _json(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return repr(value) if isinstance(value, str) else str(value)
+
+
+def enabled_specs(settings: Settings) -> dict[str, BackendSpec]:
+    """The backends the operator enabled, by name, default first."""
+    specs = {KARLO: KARLO_SPEC, KARLO_OPEN: open_karlo_spec(settings.open_karlo_image_size)}
+    names = sorted(settings.backend_names, key=lambda name: name != settings.default_backend)
+    return {name: specs[name] for name in names}
+
+
+def describe_limits(spec: BackendSpec) -> str:
+    """The limits in a sentence, for problem details."""
+    limits = spec.limits
+    if limits.sizes:
+        sizes = " or ".join(f"{size}x{size}" for size in limits.sizes) + " images"
+    else:
+        low, high = limits.size_range or (0, 0)
+        sizes = f"{low}-{high} px per side in steps of {limits.size_step}"
+    versions = ", ".join(limits.model_versions) or "no model versions"
+    upscale = f"upscale x{'/x'.join(map(str, limits.upscale_scales))}" if limits.upscale_scales else "no upscale"
+    kinds = ", ".join(kind.value for kind in spec.kinds)
+    return (
+        f"kinds {kinds}; {sizes}; 1-{limits.samples_max} samples; {versions}; {upscale}; "
+        f"steps {limits.steps_range[0]}-{limits.steps_range[1]}"
+    )

@@ -17,6 +17,7 @@ from karlo_api.prefer import requested_wait, wait_until_finished
 from karlo_api.problems import Problem, problems_for
 from karlo_api.ratelimit import limited, rate_limit_headers, refuse_if_spent
 from karlo_api.timeouts import mark_committed
+from karlo_core.backends.catalogue import KARLO
 from karlo_core.ids import is_job_id
 from karlo_core.jobs import Job, JobKind, JobStatus
 from karlo_core.jobstore import CancelOutcome
@@ -81,6 +82,7 @@ CREATE_JOB_BODY: dict[str, Any] = {
                     "required": ["input"],
                     "properties": {
                         "kind": {"type": "string", "enum": ["generate", "variation", "inpaint", "extend"]},
+                        "backend": {"type": "string", "enum": ["karlo", "karlo-open"]},
                         "input": {"type": "string", "description": "The job's input object as JSON, without images"},
                         "image": {"type": "string", "format": "binary"},
                         "mask": {"type": "string", "format": "binary"},
@@ -165,7 +167,7 @@ async def _accept(request: Request, state: ApiState, tenant: str, raw: dict[str,
     parsed = await run_in_threadpool(state.parser.parse, raw)
     own = tenant_scope(state.settings, tenant)
     usages = limited(await run_in_threadpool(state.quota.usage, own or upstream_scope(state.settings)))
-    if own is not None:
+    if own is not None and parsed.backend == KARLO:  # Karlo's quotas; a local backend's capacity is its GPUs
         refuse_if_spent(usages, int(parsed.params.get("samples", 1)), state.minute_seconds)
     mark_committed(request)
     job = await run_in_threadpool(accept_job, state, tenant, parsed)
