@@ -11,13 +11,14 @@ PYTEST_ARGS ?=
 # newer multi-GB CUDA build. On a machine with nvidia-smi the extra's own range applies.
 TORCH_CPU ?= torch==2.13.0
 
-.PHONY: help install run test lint typecheck check bench fuzz clean
+.PHONY: help install run test lint typecheck check bench bench-gpu fuzz clean
 
 help:
 	@echo "make run        start Redis, the Karlo simulator (no KAKAO_REST_API_KEY), API and a worker"
 	@echo "make test       install everything and run the tests"
 	@echo "make check      lint + typecheck + test (what CI runs)"
 	@echo "make bench      run the benchmarks in bench/ (results in docs/benchmarks.md)"
+	@echo "make bench-gpu  open Karlo on a GPU: MODEL_DIR=weights (empty: full-size random weights)"
 	@echo "make fuzz       a longer schemathesis run against the API with a fresh seed (FUZZ_EXAMPLES=300)"
 
 $(STAMP): pyproject.toml scripts/system-deps.sh
@@ -47,6 +48,10 @@ check: lint typecheck test
 
 bench: install
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+MODEL_DIR ?=
+bench-gpu: install
+	$(BIN)/python -m bench.gpu --model-dir "$(MODEL_DIR)" $(BENCH_ARGS)
 
 FUZZ_EXAMPLES ?= 300
 fuzz: install
