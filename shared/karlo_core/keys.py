@@ -116,7 +116,7 @@ def webhook_secrets(tenant_id: str) -> str:
 
 
 def webhook_config(tenant_id: str) -> str:
-    """Hash: a tenant's webhook settings (default_url)."""
+    """Hash: a tenant's webhook settings (default_url; webhook_allow_networks, set by the operator)."""
     return f"{PREFIX}:webhooks:{tenant_id}:config"
 
 
@@ -128,3 +128,8 @@ def webhook_disabled(tenant_id: str) -> str:
 def webhook_dead_letters(tenant_id: str) -> str:
     """Sorted set: a tenant's exhausted deliveries ("job id:seq") scored by when they were given up."""
     return f"{PREFIX}:webhooks:{tenant_id}:dead-letters"
+
+
+def durability_marker() -> str:
+    """String (a counter): written just before waiting for the AOF fsync or replicas (see ``durability``)."""
+    return f"{PREFIX}:durability-marker"

@@ -67,6 +67,23 @@ def test_one_gpu_per_pod_on_tainted_gpu_nodes() -> None:
     assert spec["terminationGracePeriodSeconds"] >= 300
 
 
+def test_the_gpu_worker_is_locked_down_like_the_other_workers() -> None:
+    """As deploy/k8s: no capability, no privilege escalation, the runtime's seccomp profile, a read-only root
+    filesystem writing only to emptyDir scratch space, no service-account token; the weights only read."""
+    pod = _documents()["Deployment"]["spec"]["template"]["spec"]
+    assert pod["automountServiceAccountToken"] is False
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    context = _worker()["securityContext"]
+    assert context["allowPrivilegeEscalation"] is False and context["readOnlyRootFilesystem"] is True
+    assert context["capabilities"] == {"drop": ["ALL"]}
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    for mount in _worker()["volumeMounts"]:
+        assert "emptyDir" in volumes[mount["name"]] or mount.get("readOnly") is True, mount
+    assert "/tmp" in {m["mountPath"] for m in _worker()["volumeMounts"]}
+    assert {"secretRef": {"name": "karlo-queue"}} in _worker()["envFrom"]
+    assert "KARLOQ_REDIS_URL" not in _env()
+
+
 def test_the_weights_come_from_the_volume_the_settings_name() -> None:
     documents = _documents()
     spec = documents["Deployment"]["spec"]["template"]["spec"]

@@ -26,7 +26,7 @@ class BackendGate:
 
     def admit(self, raw: dict[str, Any]) -> tuple[dict[str, Any], BackendSpec]:
         """The request with the fields the backend fixes taken out (they were checked), and the backend."""
-        spec = self._chosen(raw.get("backend"))
+        spec = self.chosen(raw.get("backend"))
         kind, values = raw.get("kind", "generate"), raw.get("input")
         if not isinstance(kind, str) or not isinstance(values, dict):
             return raw, spec  # the request's own validation names what is wrong
@@ -51,7 +51,8 @@ class BackendGate:
         accepted = set(spec.parameters[kind]) - set(spec.fixed)
         return {name: value for name, value in params.items() if name in accepted}
 
-    def _chosen(self, name: object) -> BackendSpec:
+    def chosen(self, name: object) -> BackendSpec:
+        """The backend a job names (the default when it names none); a 422 when it is not enabled."""
         if name is None:
             return self._specs[self._default]
         if isinstance(name, str) and name in self._specs:
