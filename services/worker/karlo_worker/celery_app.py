@@ -10,6 +10,7 @@ from typing import Any
 
 from celery import Celery, signals
 
+from karlo_core.backends.catalogue import backend_queue
 from karlo_core.exposition import make_heartbeats
 from karlo_core.queue import DELIVER_WEBHOOK_TASK, RUN_JOB_TASK, Queue, make_celery
 from karlo_core.redis_client import make_redis
@@ -18,7 +19,7 @@ from karlo_core.settings import Settings
 from karlo_worker import pipeline
 from karlo_worker.heartbeat import WorkerHeartbeat, heartbeat_step
 from karlo_worker.periodic import Periodic
-from karlo_worker.runtime import WorkerRuntime, make_runtime
+from karlo_worker.runtime import WorkerRuntime, make_runtime, worker_queues
 from karlo_worker.sweeper import dispatch_deliveries, sweep_once
 
 
@@ -43,7 +44,8 @@ def make_worker_app(settings: Settings) -> Celery:
     worker consumes anything or reports itself alive and ready."""
     app = make_celery(settings, "karlo_worker")
     runtime = _RuntimeHolder(settings, app)
-    backends = list(runtime.get().backends)
+    consumed = worker_queues(settings)
+    backends = [name for name in runtime.get().backends if backend_queue(name) in consumed]
 
     @app.task(name=RUN_JOB_TASK, queue=Queue.JOBS.value, ignore_result=True)
     def run_job(*, job_id: str) -> None:

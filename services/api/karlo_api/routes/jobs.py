@@ -232,7 +232,11 @@ def read_job(job_id: str, state: StateDep, tenant: TenantDep) -> JobView:
 
 
 CANCEL_RESPONSES: dict[int | str, dict[str, Any]] = {
-    202: {"model": JobView, "description": "The job is running: it ends canceled as soon as Karlo answers"},
+    202: {
+        "model": JobView,
+        "description": "The job is running: it ends canceled as soon as Karlo answers (on karlo-open, after the "
+        "denoising step in progress)",
+    },
     **problems_for(401, 404, 409, 422, 503),
 }
 
