@@ -19,9 +19,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--accepts", type=int, default=400, help="jobs per round in the durability benchmark")
     parser.add_argument("--open-jobs", type=int, default=4, help="jobs per round in the open Karlo benchmark")
     parser.add_argument("--open-samples", type=int, default=2, help="images per job in the open Karlo benchmark")
-    parser.add_argument(
-        "--only", choices=["quota", "webhooks", "durability", "open-karlo"], help="run one benchmark"
-    )
+    parser.add_argument("--only", choices=["quota", "webhooks", "durability", "open-karlo"], help="run one benchmark")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="karloq-bench-") as workdir:
         if args.only in (None, "quota"):

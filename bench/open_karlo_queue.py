@@ -4,13 +4,14 @@ queue (API -> karlo-open queue -> worker -> storage), against bare pipeline call
 Real processes: redis-server, the API and one open Karlo worker. Each round first runs the baseline (a fresh
 process loading the same pipeline and timing bare calls: see :mod:`bench.open_karlo_bare`), then submits the
 same number of jobs of the same size to the API and times until all have succeeded; the median over rounds is
-reported. The difference is what the queue costs per job: the API, Redis, the worker's claim, lease and
-progress writes, encoding and storing the images, and settling.
+reported. Both run torch on one thread. The difference is what the queue costs per job: the API, Redis, the
+worker's claim, lease and progress writes, encoding and storing the images, and settling.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -26,11 +27,15 @@ from karlo_devstack.processes import ManagedProcess
 from karlo_devstack.services import start_api, start_redis, start_worker
 
 TINY_IMAGE_SIZE = 64
+#: Both cases run torch on one thread: on a small shared machine, OpenMP's spinning threads make multi-threaded
+#: CPU inference erratic (a call varies by 10x), which would drown the difference being measured.
+ONE_THREAD = {"OMP_NUM_THREADS": "1"}
 
 
 def _bare(model_dir: Path, jobs: int, samples: int) -> dict[str, Any]:
     argv = [sys.executable, "-m", "bench.open_karlo_bare", str(model_dir / "text2img"), str(jobs), str(samples), "cpu"]
-    done = subprocess.run(argv, capture_output=True, text=True, check=True, timeout=1800)
+    env = {**os.environ, **ONE_THREAD}
+    done = subprocess.run(argv, capture_output=True, text=True, check=True, timeout=1800, env=env)
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
 
@@ -80,7 +85,8 @@ def run(workdir: Path, *, jobs: int, samples: int, rounds: int) -> str:
         }
         api_proc, api_url = start_api(workdir, env)
         processes.append(api_proc)
-        worker = start_worker(workdir, {**env, "KARLOQ_WORKER_QUEUES": "karlo-open"}, name="open-worker")
+        worker_env = {**env, **ONE_THREAD, "KARLOQ_WORKER_QUEUES": "karlo-open"}
+        worker = start_worker(workdir, worker_env, name="open-worker")
         processes.append(worker)
         with redis.Redis.from_url(redis_url, decode_responses=True) as conn:
             key = tenants.issue_key(conn, tenants.create_tenant(conn, "bench")).secret_key
