@@ -111,7 +111,7 @@ class JobView(BaseModel):
     urls: JobUrls
     backend: str = Field(default="karlo", description="The generation backend that runs it: karlo or karlo-open")
     progress: ProgressView | None = Field(
-        description="On a local backend (karlo-open), once running: denoising steps done of the total"
+        default=None, description="On a local backend (karlo-open), once running: denoising steps done of the total"
     )
 
 

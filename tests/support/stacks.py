@@ -12,6 +12,7 @@ import httpx
 import redis
 
 from karlo_core import keys, tenants
+from karlo_core.queue import Queue
 from karlo_devstack.processes import ManagedProcess
 from karlo_devstack.services import start_api, start_worker
 from support.api import Tenant
@@ -102,6 +103,12 @@ class AppStack:
         return Tenant(self.api_url, issued.tenant_id, issued.secret_key)
 
     def start(self, *, workers: int = 1) -> AppStack:
+        # Databases are reused once the session has had 15 stacks: drop messages an earlier stack left queued
+        # (kombu's routing tables stay, for workers still running on them).
+        with self.redis() as client:
+            for queue in Queue:
+                for key in client.scan_iter(f"{queue.value}*"):
+                    client.delete(key)
         self.api, self.api_url = start_api(self.workdir, self.env)
         # Workers render job links too (webhook bodies), so they must know where clients reach the API.
         self.env.setdefault("KARLOQ_PUBLIC_BASE_URL", self.api_url)

@@ -59,6 +59,8 @@ def field_path(loc: Sequence[int | str]) -> str:
 
 #: What every route says of a body that is not JSON (FastAPI reports where the parser stopped, as a "field").
 JSON_INVALID = {"field": "body", "rule": "json_invalid", "message": "is not valid JSON"}
+#: FastAPI's 400 for a JSON body it could not even decode (bytes that are not UTF-8): a 422 like any non-JSON.
+BODY_NOT_DECODED = "There was an error parsing the body"
 
 
 def validation_problem(errors: Sequence[Any]) -> Problem:
@@ -164,6 +166,8 @@ def install_problem_handlers(app: FastAPI) -> None:
         slug, title = _HTTP_TITLES.get(exc.status_code, ("http-error", "Request failed"))
         detail = exc.detail if isinstance(exc.detail, str) and exc.detail != title else None
         headers = dict(exc.headers or {})
+        if exc.status_code == 400 and exc.detail == BODY_NOT_DECODED:  # e.g. not UTF-8: not JSON either
+            return problem_response(invalid_input([JSON_INVALID]))
         if exc.status_code == 405:
             headers["Allow"] = ", ".join(_allowed_methods(request))
         return problem_response(Problem(exc.status_code, slug, title, detail, headers=headers))

@@ -251,7 +251,8 @@ class Job(BaseModel):
     webhook: JobWebhook | None
     urls: JobUrls
     backend: str = "karlo"
-    progress: Progress | None
+    #: Set while a local backend (karlo-open) runs the job; absent from older services.
+    progress: Progress | None = Field(default_factory=lambda: None)
 
     @property
     def is_terminal(self) -> bool:
