@@ -23,6 +23,17 @@ if TYPE_CHECKING:
 SIM_KEY = "test-sim-key"
 #: Redis databases 1-15 go to test stacks in turn, so a stack's workers never take another stack's jobs.
 _DATABASES = itertools.cycle(range(1, 16))
+#: Databases of stacks not stopped yet: a new stack never shares one with a stack whose workers still run.
+_IN_USE: set[int] = set()
+
+
+def _free_database() -> int:
+    for _ in range(15):
+        db = next(_DATABASES)
+        if db not in _IN_USE:
+            _IN_USE.add(db)
+            return db
+    raise RuntimeError("15 test stacks are running at once: stop some before starting another")
 BUCKET = "karloq-test"
 #: Tenants and API keys, issued when a stack starts; the state tests reset is everything else of ours.
 IDENTITY_KEYS = (keys.tenants(), keys.tenant(""), keys.api_key(""))
@@ -83,7 +94,8 @@ class AppStack:
     workers: list[ManagedProcess] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.env["KARLOQ_REDIS_URL"] = self.env["KARLOQ_REDIS_URL"].rsplit("/", 1)[0] + f"/{next(_DATABASES)}"
+        self.database = _free_database()
+        self.env["KARLOQ_REDIS_URL"] = self.env["KARLOQ_REDIS_URL"].rsplit("/", 1)[0] + f"/{self.database}"
 
     @property
     def redis_url(self) -> str:
@@ -126,6 +138,7 @@ class AppStack:
         for proc in [*self.workers, self.api]:
             if proc is not None:
                 proc.stop()
+        _IN_USE.discard(self.database)
 
 
 def s3_client(s3_url: str) -> S3Client:
