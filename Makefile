@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 # newer multi-GB CUDA build. On a machine with nvidia-smi the extra's own range applies.
 TORCH_CPU ?= torch==2.13.0
 
-.PHONY: help install run admin test lint typecheck check bench bench-gpu fuzz clean
+.PHONY: help install run admin test lint typecheck check bench bench-gpu fuzz chaos clean
 
 help:
 	@echo "make run        start Redis, the Karlo simulator (no KAKAO_REST_API_KEY), API and a worker"
@@ -21,6 +21,7 @@ help:
 	@echo "make bench      run the benchmarks in bench/ (results in docs/benchmarks.md)"
 	@echo "make bench-gpu  open Karlo on a GPU: MODEL_DIR=weights (empty: full-size random weights)"
 	@echo "make fuzz       a longer schemathesis run against the API with a fresh seed (FUZZ_EXAMPLES=300)"
+	@echo "make chaos      the service under fire: kills, outages and faults under load; prints its figures"
 
 $(STAMP): pyproject.toml clients/python/pyproject.toml scripts/system-deps.sh
 	./scripts/system-deps.sh
@@ -47,6 +48,7 @@ test: install
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
 
 typecheck: install
 	$(BIN)/mypy
@@ -59,6 +61,11 @@ bench: install
 MODEL_DIR ?=
 bench-gpu: install
 	$(BIN)/python -m bench.gpu --model-dir "$(MODEL_DIR)" $(BENCH_ARGS)
+
+# The chaos test alone, with its full 25 s storage outage (the full suite runs it with a shorter one).
+CHAOS_STORAGE_OUTAGE_SECONDS ?= 25
+chaos: install
+	CHAOS_STORAGE_OUTAGE_SECONDS=$(CHAOS_STORAGE_OUTAGE_SECONDS) $(BIN)/python -m pytest tests/chaos/test_under_fire.py -s $(PYTEST_ARGS)
 
 FUZZ_EXAMPLES ?= 300
 fuzz: install

@@ -4,6 +4,8 @@ A job is a hash: ``spec`` (immutable JSON: id, kind, tenant, input, created_at),
 ``lease_token`` while a worker holds it, timestamps, and ``images`` / ``error`` / ``upstream`` as JSON.
 Every active job also sits in a deadlines sorted set; the sweeper re-dispatches jobs whose deadline passed
 (a lost message, a worker that died), and a worker's lease is that deadline, kept alive while it works.
+A retry or a wait for quota is the same schedule: the job is due (and ``run_after`` says it may be claimed)
+once its delay is over, and only then does the sweeper send its message; Celery never holds a delayed one.
 Every status change also records the job's webhook event (``lua/job_events.lua``) in the same script, so an
 event is never lost between the change and its outbox entry, nor sent for a change that did not happen.
 """
@@ -19,15 +21,27 @@ from typing import Any
 import redis
 
 from karlo_core import keys, lua
+from karlo_core.backends.catalogue import recorded_input
+from karlo_core.errors import KarloQueueError
+from karlo_core.idempotency import KEEP_SECONDS, Claimed
 from karlo_core.jobs import (
     CLAIMABLE_STATUSES,
+    DEFAULT_TENANT,
     Job,
     JobError,
     JobKind,
     JobProgress,
     JobStatus,
     StoredImage,
+    job_input_from_record,
 )
+
+
+class KeyTaken(KarloQueueError):
+    """The Idempotency-Key's claim ran out before the job was created, and another request holds the key."""
+
+    slug = "idempotency_key_taken"
+    retryable = True
 
 
 class CancelOutcome(StrEnum):
@@ -36,6 +50,20 @@ class CancelOutcome(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     MISSING = "missing"
+
+
+class SettleOutcome(StrEnum):
+    """How settling a running job ended (``lua/job_settle.lua``). True only when the job moved as asked."""
+
+    #: The job moved to the status asked for.
+    SETTLED = "settled"
+    #: A cancel arrived while the job ran: it ended canceled instead, and what the attempt made is dropped.
+    CANCELED = "canceled"
+    #: The lease is not this worker's any more (another worker claimed the job, or it is gone): nothing changed.
+    LEASE_LOST = "lease_lost"
+
+    def __bool__(self) -> bool:
+        return self is SettleOutcome.SETTLED
 
 
 @dataclass(frozen=True)
@@ -57,24 +85,46 @@ class JobStore:
         self._due = client.register_script(lua.load("take_due"))
         self._cancel = client.register_script(lua.load("job_cancel"))
         self._progress = client.register_script(lua.load("job_progress"))
+        self._orphaned = client.register_script(lua.load("job_orphaned"))
+        self._dispatched = client.register_script(lua.load("job_dispatched"))
 
-    def create(self, job: Job, *, dispatch_grace: float) -> bool:
-        """Store a new job; False if the id exists already (nothing is overwritten)."""
+    def create(self, job: Job, *, dispatch_grace: float, idempotency: Claimed | None = None) -> bool:
+        """Store a new job, due for dispatch ``dispatch_grace`` seconds from now; False if the id exists
+        already (nothing is overwritten). With ``idempotency``, the key's record names this job from the same
+        step on; KeyTaken when the claim's lease ran out and another request holds the key."""
         spec = {
             "id": job.id,
             "kind": job.kind.value,
             "tenant": job.tenant,
-            "input": job.input,
+            "input": recorded_input(job),
             "created_at": job.created_at,
             "notices": job.notices,
         }
         keys_ = [keys.job(job.id), keys.job_deadlines()]
-        args = [job.id, json.dumps(spec, separators=(",", ":")), job.status.value, dispatch_grace]
+        args: list[str | float] = [job.id, json.dumps(spec, separators=(",", ":")), job.status.value, dispatch_grace]
+        if idempotency is None:
+            args += ["", "", 0]
+        else:
+            keys_.append(idempotency.record_key)
+            args += [idempotency.record(job.id), idempotency.token, KEEP_SECONDS]
         if job.webhook_url:
             args += ["webhook_url", job.webhook_url, "webhook_events", job.webhook_events]
         if job.backend != DEFAULT_BACKEND:
             args += ["backend", job.backend]
-        return bool(self._create(keys=keys_, args=args))
+        created = int(self._create(keys=keys_, args=args))
+        if created < 0:
+            raise KeyTaken(job.id)
+        return created == 1
+
+    def dispatched(self, job_id: str, *, grace: float, since: float = 0.0) -> None:
+        """The job's message was sent, sending having begun at ``since`` (Redis time; 0 for a new job): its
+        deadline becomes the last-resort one, ``grace`` ahead, unless a worker claimed the job meanwhile."""
+        self._dispatched(keys=[keys.job(job_id), keys.job_deadlines()], args=[job_id, grace, since])
+
+    def now(self) -> float:
+        """Redis's clock, which every script reads."""
+        seconds, micros = self._redis.time()
+        return seconds + micros / 1e6
 
     def get(self, job_id: str) -> Job | None:
         raw = self._redis.hgetall(keys.job(job_id))
@@ -91,7 +141,7 @@ class JobStore:
         """Cancel a queued or waiting job now, or mark a running one to end canceled when its worker settles."""
         return CancelOutcome(str(self._cancel(keys=_transition_keys(job_id), args=[job_id])))
 
-    def end_canceled(self, job_id: str, token: str) -> bool:
+    def end_canceled(self, job_id: str, token: str) -> SettleOutcome:
         """Settle a running job whose cancel was requested, dropping what its attempt produced."""
         return self._settle_lease(job_id, token, JobStatus.CANCELED, None, {})
 
@@ -129,19 +179,23 @@ class JobStore:
         reply = self._extend(keys=[keys.job(job_id), keys.job_deadlines()], args=[job_id, token, lease_seconds])
         return bool(reply)
 
-    def succeed(self, job_id: str, token: str, images: list[StoredImage], upstream: dict[str, Any]) -> bool:
+    def succeed(self, job_id: str, token: str, images: list[StoredImage], upstream: dict[str, Any]) -> SettleOutcome:
         fields = {"images": [i.to_dict() for i in images], "upstream": upstream, "error": None, **_WAIT_OVER}
         return self._settle_lease(job_id, token, JobStatus.SUCCEEDED, None, fields)
 
-    def fail(self, job_id: str, token: str, error: JobError) -> bool:
+    def fail(self, job_id: str, token: str, error: JobError) -> SettleOutcome:
         return self._settle_lease(job_id, token, JobStatus.FAILED, None, {"error": error.to_dict(), **_WAIT_OVER})
 
-    def release(self, job_id: str, token: str, *, next_deadline: float, error: JobError, failures: int) -> bool:
+    def release(
+        self, job_id: str, token: str, *, next_deadline: float, error: JobError, failures: int
+    ) -> SettleOutcome:
         """Give a running job back to the queue after a failed attempt; it must be re-dispatched in time."""
         fields = {"error": error.to_dict(), "failures": failures, **_WAIT_OVER}
         return self._settle_lease(job_id, token, JobStatus.QUEUED, next_deadline, fields)
 
-    def wait_for_quota(self, job_id: str, token: str, *, eta: float, delay: float, since: float | None = None) -> bool:
+    def wait_for_quota(
+        self, job_id: str, token: str, *, eta: float, delay: float, since: float | None = None
+    ) -> SettleOutcome:
         """Park a running job until quota frees up; the dispatch schedule brings it back after ``delay``.
 
         ``since`` is when this wait began (kept across re-parks), so the wait can be measured when it ends.
@@ -150,8 +204,34 @@ class JobStore:
         return self._settle_lease(job_id, token, JobStatus.WAITING_FOR_QUOTA, delay, fields)
 
     def due_for_dispatch(self, *, limit: int, grace: float) -> list[str]:
-        """Active jobs whose deadline passed; their deadline moves ``grace`` seconds ahead."""
+        """Active jobs whose deadline passed; their deadline moves ``grace`` seconds ahead (until the sender
+        confirms with :meth:`dispatched`)."""
         return [str(i) for i in self._due(keys=[keys.job_deadlines()], args=[limit, grace])]
+
+    def lost_dispatch_candidates(self, *, older_than: float) -> list[tuple[str, float]]:
+        """Jobs that should have a message somewhere: queued or waiting (and not before a retry or a wait
+        ends), their message confirmed sent over ``older_than`` seconds ago, and nobody claimed them since;
+        with when it was sent. Whether the message still exists is the broker's to say."""
+        now = self.now()
+        ids = [str(i) for i in self._redis.zrangebyscore(keys.job_deadlines(), now, "+inf")]
+        with self._redis.pipeline(transaction=False) as pipe:
+            for job_id in ids:
+                pipe.hmget(keys.job(job_id), "status", "run_after", "dispatched_at", "claimed_at")
+            states = pipe.execute()
+        found = []
+        for job_id, (status, run_after, dispatched_at, claimed_at) in zip(ids, states, strict=True):
+            if status not in (JobStatus.QUEUED.value, JobStatus.WAITING_FOR_QUOTA.value) or not dispatched_at:
+                continue
+            sent = float(dispatched_at)
+            if float(run_after or 0) <= now and sent < now - older_than and float(claimed_at or 0) < sent:
+                found.append((job_id, sent))
+        return found
+
+    def reschedule_if_orphaned(self, job_id: str, *, delivered_at: float) -> str:
+        """A run-job message delivered at ``delivered_at`` is still unacknowledged: if nobody claimed the job
+        since, its worker died with it, and the job is made due again. See ``lua/job_orphaned.lua``."""
+        keys_ = [keys.job(job_id), keys.job_deadlines()]
+        return str(self._orphaned(keys=keys_, args=[job_id, repr(delivered_at)]))
 
     def _settle_lease(
         self,
@@ -160,13 +240,15 @@ class JobStore:
         status: JobStatus,
         next_deadline: float | None,
         fields: dict[str, Any],
-    ) -> bool:
+    ) -> SettleOutcome:
         pairs: list[str] = []
         for name, value in fields.items():
             pairs += [name, json.dumps(value, separators=(",", ":"))]
         deadline = "" if next_deadline is None else repr(next_deadline)
         reply = self._settle(keys=_transition_keys(job_id), args=[job_id, token, status.value, deadline, *pairs])
-        return bool(reply == "ok")
+        if reply == "ok":
+            return SettleOutcome.SETTLED
+        return SettleOutcome.CANCELED if reply == "canceled" else SettleOutcome.LEASE_LOST
 
 
 #: Jobs whose record names no backend run on hosted Karlo (every job made before backends existed).
@@ -192,13 +274,17 @@ def job_from_hash(raw: dict[str, str]) -> Job:
     """A job from its hash fields (also from the snapshot a webhook delivery keeps)."""
     spec = json.loads(raw["spec"])
     error = json.loads(raw["error"]) if raw.get("error") else None
+    kind = JobKind(spec["kind"])
+    params, inputs, canvas = job_input_from_record(kind, spec["input"])
     return Job(
         id=spec["id"],
-        kind=JobKind(spec["kind"]),
+        kind=kind,
         status=JobStatus(raw["status"]),
-        input=spec["input"],
+        params=params,
+        inputs=inputs,
+        canvas=canvas,
         created_at=float(spec["created_at"]),
-        tenant=spec.get("tenant", "default"),
+        tenant=spec.get("tenant", DEFAULT_TENANT),
         started_at=_optional_float(raw.get("started_at")),
         completed_at=_optional_float(raw.get("completed_at")),
         attempts=int(raw.get("attempts", 0)),

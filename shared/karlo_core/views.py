@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from karlo_core.backends.catalogue import recorded_input
 from karlo_core.jobs import Job, JobStatus
 from karlo_core.storage import Storage
 from karlo_core.webhooks.events import ALL_EVENTS
@@ -137,7 +138,7 @@ def job_view(job: Job, *, storage: Storage, base_url: str, url_ttl: int) -> JobV
         id=job.id,
         kind=job.kind.value,
         status=job.status.value,
-        input=job.input,
+        input=recorded_input(job),
         output=output,
         error=ErrorView(**job.error.to_dict()) if job.error else None,
         attempts=job.attempts,

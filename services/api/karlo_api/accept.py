@@ -1,22 +1,23 @@
 """Accepting a checked job: admit it under the tenant's cap, store its input images, record it, enqueue it.
 
 Whatever fails on the way is undone, so a refused request leaves no job, index entry or message behind.
+Refusals are the core's errors (TooManyActiveJobs, StorageError, KeyTaken, QueueUnavailable); the API answers each with
+the problem ``problems.CORE_ERROR_PROBLEMS`` gives it.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from typing import Any
 
 from karlo_api.deps import ApiState
 from karlo_api.job_requests import ParsedJob
-from karlo_api.problems import Problem
 from karlo_api.webhook_targets import webhook_target
 from karlo_core.backends.catalogue import backend_queue
-from karlo_core.errors import StorageError
+from karlo_core.errors import QueueUnavailable, TooManyActiveJobs
+from karlo_core.idempotency import Claimed
 from karlo_core.ids import new_job_id
-from karlo_core.jobs import Job, JobStatus
+from karlo_core.jobs import Job, JobStatus, StoredInput
 from karlo_core.karlo import rules
 from karlo_core.metrics import JOBS_ACCEPTED
 from karlo_core.queue import enqueue_job
@@ -24,42 +25,36 @@ from karlo_core.storage import input_key
 
 log = logging.getLogger(__name__)
 
-RETRY_SOON = {"Retry-After": "5"}
 
-
-def accept_job(state: ApiState, tenant: str, parsed: ParsedJob) -> Job:
+def accept_job(state: ApiState, tenant: str, parsed: ParsedJob, claimed: Claimed | None = None) -> Job:
+    """Admit, record and enqueue the job; with ``claimed``, its Idempotency-Key names it from creation on."""
     webhook = webhook_target(state, tenant, parsed.webhook)
     job_id = new_job_id()
     cap = state.settings.max_active_jobs_per_tenant
     if not state.tenant_jobs.admit(tenant, job_id, cap=cap):
-        raise Problem(
-            429,
-            "too-many-active-jobs",
-            "Too many jobs in progress",
-            f"at most {cap} jobs may be queued, waiting or running at once; wait for some to finish",
-            headers={"Retry-After": "10"},
-        )
+        raise TooManyActiveJobs(cap)
     try:
-        return _record_and_enqueue(state, tenant, job_id, parsed, webhook)
+        return _record_and_enqueue(state, tenant, job_id, parsed, webhook, claimed)
     except BaseException:
         state.tenant_jobs.withdraw(tenant, job_id)
         raise
 
 
 def _record_and_enqueue(
-    state: ApiState, tenant: str, job_id: str, parsed: ParsedJob, webhook: tuple[str | None, str]
+    state: ApiState,
+    tenant: str,
+    job_id: str,
+    parsed: ParsedJob,
+    webhook: tuple[str | None, str],
+    claimed: Claimed | None,
 ) -> Job:
-    try:
-        stored = _store_inputs(state, job_id, parsed)
-    except StorageError as exc:
-        raise Problem(
-            503, "storage-unavailable", "Image storage is unavailable; nothing was accepted", headers=RETRY_SOON
-        ) from exc
     job = Job(
         id=job_id,
         kind=parsed.kind,
         status=JobStatus.QUEUED,
-        input={**parsed.params, **stored},
+        params=parsed.params,
+        inputs=_store_inputs(state, job_id, parsed),
+        canvas=parsed.canvas,
         created_at=time.time(),
         tenant=tenant,
         notices=parsed.notices,
@@ -67,33 +62,27 @@ def _record_and_enqueue(
         webhook_events=webhook[1],
         backend=parsed.backend,
     )
-    state.store.create(job, dispatch_grace=state.settings.dispatch_grace_seconds)
+    # due soon, in case this process dies before the message is sent
+    state.store.create(job, dispatch_grace=state.settings.dispatch_confirm_seconds, idempotency=claimed)
     try:
         enqueue_job(state.celery, job.id, queue=backend_queue(job.backend))
     except Exception as exc:
         state.store.delete(job.id)
         log.exception("enqueue failed; job withdrawn", extra={"job_id": job.id})
-        raise Problem(
-            503, "queue-unavailable", "The job queue is unavailable; nothing was accepted", headers=RETRY_SOON
-        ) from exc
+        raise QueueUnavailable(str(exc)) from exc
+    state.store.dispatched(job.id, grace=state.settings.dispatch_grace_seconds)
     state.durability.wait()  # KARLOQ_ACCEPT_DURABILITY: what the 202 promises
     JOBS_ACCEPTED.labels(job.kind.value).inc()
     log.info("job accepted", extra={"job_id": job.id, "kind": job.kind.value, "tenant": tenant})
     return job
 
 
-def _store_inputs(state: ApiState, job_id: str, parsed: ParsedJob) -> dict[str, Any]:
+def _store_inputs(state: ApiState, job_id: str, parsed: ParsedJob) -> dict[str, StoredInput]:
     """Input images go to storage before the job exists; the record keeps their keys."""
-    stored: dict[str, Any] = {}
+    stored: dict[str, StoredInput] = {}
     for name, image in parsed.images.items():
-        key = input_key(job_id, name, image.info.format)
-        state.storage.put(key, image.data, rules.CONTENT_TYPES[image.info.format])
         info = image.info
-        stored[name] = {
-            "key": key,
-            "format": info.format,
-            "width": info.width,
-            "height": info.height,
-            "bytes": len(image.data),
-        }
+        key = input_key(job_id, name, info.format)
+        state.storage.put(key, image.data, rules.CONTENT_TYPES[info.format])
+        stored[name] = StoredInput(key, info.format, info.width, info.height, len(image.data))
     return stored

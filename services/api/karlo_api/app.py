@@ -29,6 +29,7 @@ from karlo_core.redis_client import make_redis
 from karlo_core.settings import Settings
 from karlo_core.storage.factory import link_signer, make_storage
 from karlo_core.tenant_jobs import TenantJobs
+from karlo_core.webhooks.endpoints import WebhookEndpoints
 from karlo_core.webhooks.factory import secret_store, webhook_guards
 from karlo_core.webhooks.outbox import Outbox
 
@@ -85,6 +86,7 @@ def create_app(settings: Settings) -> FastAPI:
             deadline_seconds=settings.input_fetch_timeout_seconds,
             per_tenant=settings.input_fetches_per_tenant,
         ),
+        webhook_endpoints=WebhookEndpoints(client),
     )
     app.state.metrics_registry = make_registry(settings, client)
     install_problem_handlers(app)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from karlo_api.problems import Problem, invalid_input
-from karlo_core.backends.catalogue import BackendSpec, describe_limits, enabled_specs, refusals
+from karlo_api.problems import invalid_input
+from karlo_core.backends.catalogue import BackendSpec, UnsupportedByBackend, enabled_specs, refusals
 from karlo_core.settings import Settings
 
 
@@ -32,24 +32,9 @@ class BackendGate:
             return raw, spec  # the request's own validation names what is wrong
         refused = refusals(spec, kind, values)
         if refused:
-            items = [{"field": r.field, "rule": r.rule, "message": r.message} for r in refused]
-            detail = "; ".join(f"{i['field']}: {i['message']}" for i in items[:5])
-            raise Problem(
-                422,
-                "unsupported-by-backend",
-                "The backend cannot do this",
-                f"{detail}. Backend {spec.name} offers: {describe_limits(spec)}",
-                extra={"errors": items, "backend": spec.name, "limits": spec.limits.model_dump(mode="json")},
-            )
+            raise UnsupportedByBackend(spec, refused)
         kept = {name: value for name, value in values.items() if name not in spec.fixed}
         return {**raw, "input": kept}, spec
-
-    def record(self, spec: BackendSpec, kind: str, params: dict[str, Any]) -> dict[str, Any]:
-        """The parameters kept in the job record: only what the backend takes (its fixed fields are implied)."""
-        if not spec.fixed:
-            return params
-        accepted = set(spec.parameters[kind]) - set(spec.fixed)
-        return {name: value for name, value in params.items() if name in accepted}
 
     def chosen(self, name: object) -> BackendSpec:
         """The backend a job names (the default when it names none); a 422 when it is not enabled."""

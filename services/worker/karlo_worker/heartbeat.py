@@ -11,7 +11,6 @@ the broker back, and Celery reconnects by itself.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,7 +19,9 @@ from typing import Any
 import redis
 from celery import bootsteps
 
+from karlo_core.atomic_files import write_atomically
 from karlo_core.heartbeats import Heartbeats
+from karlo_worker.periodic import Periodic
 
 log = logging.getLogger(__name__)
 
@@ -73,28 +74,13 @@ class WorkerHeartbeat:
         self.path.unlink(missing_ok=True)
 
     def _touch(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.path.write_text(f"{time.time():.3f}\n")
-
-
-class HeartbeatKeeper(threading.Thread):
-    def __init__(self, heartbeat: WorkerHeartbeat, *, interval: float) -> None:
-        super().__init__(name="karloq-heartbeat", daemon=True)
-        self._heartbeat = heartbeat
-        self._interval = interval
-        self._stop_event = threading.Event()
-
-    def run(self) -> None:
-        while not self._stop_event.wait(self._interval):
-            self._heartbeat.keep_alive()
-
-    def stop(self) -> None:
-        self._stop_event.set()
+        """Whole or not at all: the loop's timer and the keeper thread both touch it while the probe reads it."""
+        write_atomically(self.path, f"{time.time():.3f}\n".encode())
 
 
 def heartbeat_step(heartbeat: WorkerHeartbeat, *, interval: float) -> type[bootsteps.StartStopStep]:
     """A consumer bootstep that ticks on the consumer's timer while the consumer runs."""
-    keeper = HeartbeatKeeper(heartbeat, interval=interval)
+    keeper = Periodic("karloq-heartbeat", heartbeat.keep_alive, interval=interval)
 
     class HeartbeatStep(bootsteps.StartStopStep):
         requires = ("celery.worker.consumer.tasks:Tasks",)

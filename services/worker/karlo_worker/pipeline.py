@@ -1,38 +1,39 @@
-"""Running one job: claim it, reserve quota (hosted Karlo), call its backend, store the images, settle.
+"""Running one job: claim it, reserve quota (hosted Karlo), call its backend, spool and store the images,
+settle. No Celery in here.
 
-No Celery in here. A backend that runs on this worker's own device (open Karlo) takes no quota: its
-capacity is the workers started for it; it reports progress per denoising step and stops between steps
-when the job is canceled.
+A backend that runs on this worker's own device (open Karlo) takes no quota: its capacity is the workers started
+for it; it reports progress per denoising step and stops between steps when the job is canceled.
+
+Every settle goes through :func:`_settle`, which counts and logs its outcome as the job store reports it
+(settled, canceled instead, lease lost).
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import time
 import uuid
 from typing import Any
 
-from karlo_core.backends.base import Backend, GeneratedImage, Generation, GenerationCanceled, Progress, ProgressHook
-from karlo_core.backends.catalogue import KARLO, backend_queue
+import redis
+
+from karlo_core.backends.base import Backend, GenerationCanceled, Progress, ProgressHook
+from karlo_core.backends.catalogue import KARLO
 from karlo_core.backoff import backoff_seconds
-from karlo_core.errors import KarloQueueError, StorageError, UpstreamError, UpstreamQuotaExceeded, UpstreamUnavailable
-from karlo_core.images import NotAnImage, inspect_image
-from karlo_core.jobs import Job, JobError, JobProgress, JobStatus, StoredImage
-from karlo_core.karlo import rules
+from karlo_core.errors import KarloQueueError, StorageError, UpstreamError, UpstreamQuotaExceeded
+from karlo_core.jobs import Job, JobError, JobProgress, JobStatus
+from karlo_core.jobstore import SettleOutcome
 from karlo_core.logs import bind_log_fields, log_context
-from karlo_core.queue import enqueue_job
 from karlo_core.quota.buckets import Denied
 from karlo_core.quota.policy import generated_nothing, scopes_for
-from karlo_core.storage import image_key
 from karlo_worker import job_metrics
 from karlo_worker.lease import LeaseKeeper
 from karlo_worker.requests import generation_request
 from karlo_worker.runtime import WorkerRuntime
+from karlo_worker.spool import Generated
+from karlo_worker.storing import generated_from, store_generated
 
 log = logging.getLogger(__name__)
-
-STORAGE_ATTEMPTS = 3
 
 
 def run_job(job_id: str, rt: WorkerRuntime) -> None:
@@ -56,24 +57,31 @@ def _claim_and_run(job_id: str, rt: WorkerRuntime) -> None:
     try:
         with LeaseKeeper(rt.store, job_id, token, lease_seconds=rt.settings.job_lease_seconds):
             _run_claimed(job, token, f"{job_id}:{claim.attempts}", rt)
+    except (redis.ConnectionError, redis.TimeoutError):  # the job store is unreachable: the lease runs out,
+        raise  # and the job runs again (from the spool, if Karlo answered)
     except Exception:
         log.exception("job crashed", extra={"job_id": job_id})
-        ok = rt.store.fail(job_id, token, JobError("internal_error", "an internal error stopped this job"))
-        job_metrics.job_settled(job, JobStatus.FAILED, ok=ok, store=rt.store)
+        error = JobError("internal_error", "an internal error stopped this job")
+        _settle(job, JobStatus.FAILED, rt.store.fail(job_id, token, error), "job failed after a crash")
 
 
 def _run_claimed(job: Job, token: str, reservation_id: str, rt: WorkerRuntime) -> None:
     backend = rt.backends.get(job.backend)
     if backend is None:
         error = JobError("backend_unavailable", f"this worker does not run backend {job.backend}")
-        ok = rt.store.fail(job.id, token, error)
-        job_metrics.job_settled(job, JobStatus.FAILED, ok=ok, store=rt.store)
-        log.error("job reached a worker without its backend", extra={"job_id": job.id, "backend": job.backend})
+        failed = rt.store.fail(job.id, token, error)
+        message = "job reached a worker without its backend"
+        _settle(job, JobStatus.FAILED, failed, message, {"backend": job.backend}, level=logging.ERROR)
+        return
+    kept = rt.spool.load(job.id)
+    if kept is not None:  # the backend answered an earlier attempt whose worker died before settling: no new call
+        log.info("storing images made in an earlier attempt", extra={"job_id": job.id})
+        _store_and_settle(job, token, kept, rt)
         return
     if backend.name != KARLO:
         _run_on_device(job, token, backend, rt)
         return
-    images_wanted = int(job.input.get("samples", 1))
+    images_wanted = job.images_wanted
     decision = rt.quota.reserve(scopes_for(rt.settings, job.tenant), images_wanted, reservation_id)
     if isinstance(decision, Denied):
         job_metrics.quota_denied()
@@ -81,7 +89,7 @@ def _run_claimed(job: Job, token: str, reservation_id: str, rt: WorkerRuntime) -
         return
     job_metrics.quota_granted(job, at=decision.at)
     try:
-        outcome = _generate_and_store(job, token, backend, rt)
+        generated = _generate(job, token, backend, rt)
     except KarloQueueError as exc:
         if generated_nothing(exc) and rt.quota.refund(reservation_id):
             job_metrics.quota_refunded()
@@ -91,60 +99,75 @@ def _run_claimed(job: Job, token: str, reservation_id: str, rt: WorkerRuntime) -
             until = rt.quota.now() + block
             rt.quota.block_until(until)
             log.warning("Karlo reports its quota spent", extra={"job_id": job.id, "upstream_code": exc.code})
-            _wait_or_fail_for_quota(job, token, Denied("karlo", "upstream", until), rt, since=until - block)
+            _wait_or_fail_for_quota(job, token, Denied.upstream_blocked(until), rt, since=until - block)
         else:
             _settle_failure(job, token, exc, rt)
         return
-    _settle_outcome(job, token, outcome, rt)
+    _store_unless_canceled(job, token, generated, rt)
 
 
 def _run_on_device(job: Job, token: str, backend: Backend, rt: WorkerRuntime) -> None:
     """A backend on this worker's device: no quota; a cancel stops it between denoising steps."""
     try:
-        outcome = _generate_and_store(job, token, backend, rt)
+        generated = _generate(job, token, backend, rt)
     except GenerationCanceled:
-        outcome = None
+        generated = None
     except KarloQueueError as exc:
         _settle_failure(job, token, exc, rt)
         return
-    _settle_outcome(job, token, outcome, rt)
+    _store_unless_canceled(job, token, generated, rt)
 
 
-def _settle_outcome(
-    job: Job, token: str, outcome: tuple[list[StoredImage], dict[str, Any]] | None, rt: WorkerRuntime
-) -> None:
-    if outcome is None:
-        ok = rt.store.end_canceled(job.id, token)
-        job_metrics.job_settled(job, JobStatus.CANCELED, ok=ok, store=rt.store)
-        log.info("job canceled while running; its images were not kept", extra={"job_id": job.id})
+def _store_unless_canceled(job: Job, token: str, generated: Generated | None, rt: WorkerRuntime) -> None:
+    if generated is None:
+        canceled = rt.store.end_canceled(job.id, token)
+        _settle(job, JobStatus.CANCELED, canceled, "job canceled while running; its images were not kept")
         return
-    images, upstream = outcome
-    ok = rt.store.succeed(job.id, token, images, upstream)
-    job_metrics.job_settled(job, JobStatus.SUCCEEDED, ok=ok, store=rt.store)
-    if ok:
-        log.info("job succeeded", extra={"job_id": job.id, "images": len(images)})
+    _store_and_settle(job, token, generated, rt)
+
+
+def _settle(
+    job: Job,
+    status: JobStatus,
+    outcome: SettleOutcome,
+    message: str,
+    extra: dict[str, Any] | None = None,
+    *,
+    level: int = logging.INFO,
+) -> SettleOutcome:
+    """Count and log how settling the job to ``status`` ended, and return the outcome.
+
+    A cancel that arrived while the job ran ends it canceled instead (what the attempt made is dropped); a lost
+    lease means another worker has the job, and nothing of this attempt is kept.
+    """
+    fields = {"job_id": job.id, **(extra or {})}
+    if outcome is SettleOutcome.SETTLED or (outcome is SettleOutcome.CANCELED and status is JobStatus.CANCELED):
+        if status.is_terminal:
+            job_metrics.job_finished(job, status)
+        log.log(level, message, extra=fields)
+    elif outcome is SettleOutcome.CANCELED:
+        job_metrics.job_finished(job, JobStatus.CANCELED)
+        log.info("job canceled while running; this attempt's outcome was dropped", extra=fields)
     else:
-        log.warning("job result discarded: canceled meanwhile, or lease lost", extra={"job_id": job.id})
+        log.warning("lease lost; this attempt's outcome was not kept", extra=fields)
+    return outcome
 
 
 def _wait_or_fail_for_quota(job: Job, token: str, denied: Denied, rt: WorkerRuntime, *, since: float) -> None:
-    extra = {"job_id": job.id, "window": denied.window, "scope": denied.scope}
+    extra: dict[str, Any] = {"window": denied.window, "scope": denied.scope}
     if math.isinf(denied.retry_at):
         error = JobError("quota_too_small", f"the job needs more images than the {denied.window} quota allows")
-        ok = rt.store.fail(job.id, token, error)
-        job_metrics.job_settled(job, JobStatus.FAILED, ok=ok, store=rt.store)
-        log.warning("job failed: larger than the quota", extra=extra)
+        failed = rt.store.fail(job.id, token, error)
+        _settle(job, JobStatus.FAILED, failed, "job failed: larger than the quota", extra, level=logging.WARNING)
         return
     delay = max(denied.retry_at - rt.quota.now(), 0.0)
-    ok = rt.store.wait_for_quota(job.id, token, eta=denied.retry_at, delay=delay, since=since)
-    job_metrics.job_settled(job, JobStatus.WAITING_FOR_QUOTA, ok=ok, store=rt.store)
-    log.info("job waits for quota", extra={**extra, "delay_seconds": round(delay, 2)})
+    waiting = rt.store.wait_for_quota(job.id, token, eta=denied.retry_at, delay=delay, since=since)
+    extra["delay_seconds"] = round(delay, 2)
+    _settle(job, JobStatus.WAITING_FOR_QUOTA, waiting, "job waits for quota", extra)
 
 
-def _generate_and_store(
-    job: Job, token: str, backend: Backend, rt: WorkerRuntime
-) -> tuple[list[StoredImage], dict[str, Any]] | None:
-    """The stored images and the backend's facts; None when the job was canceled while the backend worked."""
+def _generate(job: Job, token: str, backend: Backend, rt: WorkerRuntime) -> Generated | None:
+    """The backend's images, spooled before anything else can fail; None when the job was canceled meanwhile."""
     request = generation_request(job, rt.storage)
     hook = _progress_hook(job.id, token, rt)
     result = job_metrics.upstream_call(
@@ -153,8 +176,9 @@ def _generate_and_store(
     bind_log_fields(karlo_request_id=result.request_id)
     if rt.store.cancel_requested(job.id):
         return None
-    images = [_store_image(job.id, index, image, rt) for index, image in enumerate(result.images)]
-    return images, _upstream_facts(result)
+    generated = generated_from(result)
+    rt.spool.keep(job.id, generated)
+    return generated
 
 
 def _progress_hook(job_id: str, token: str, rt: WorkerRuntime) -> ProgressHook:
@@ -168,60 +192,34 @@ def _progress_hook(job_id: str, token: str, rt: WorkerRuntime) -> ProgressHook:
     return on_progress
 
 
-def _store_image(job_id: str, index: int, image: GeneratedImage, rt: WorkerRuntime) -> StoredImage:
+def _store_and_settle(job: Job, token: str, generated: Generated, rt: WorkerRuntime) -> None:
+    """Store the backend's images (waiting out a storage outage) and settle; the spool goes once the job settled."""
     try:
-        info = inspect_image(image.data)
-    except NotAnImage as exc:
-        raise UpstreamUnavailable(f"the backend returned image {index} that does not decode") from exc
-    key = image_key(job_id, index, info.format)
-    _put_with_retries(rt, key, image.data, rules.CONTENT_TYPES.get(info.format, "application/octet-stream"))
-    job_metrics.image_stored(info.format, len(image.data))
-    return StoredImage(
-        key=key,
-        width=info.width,
-        height=info.height,
-        format=info.format,
-        bytes=len(image.data),
-        seed=image.seed,
-        nsfw_content_detected=image.nsfw_content_detected,
-        nsfw_score=image.nsfw_score,
-    )
-
-
-def _put_with_retries(rt: WorkerRuntime, key: str, data: bytes, content_type: str) -> None:
-    """Retry storage here: failing the attempt would make the backend generate (and Karlo charge) them again."""
-    for attempt in range(1, STORAGE_ATTEMPTS + 1):
-        try:
-            rt.storage.put(key, data, content_type)
-            return
-        except StorageError:
-            if attempt == STORAGE_ATTEMPTS:
-                raise
-            time.sleep(backoff_seconds(attempt, base=0.5, cap=4.0))
-
-
-def _upstream_facts(result: Generation) -> dict[str, Any]:
-    return {"request_id": result.request_id, "model_version": result.model_version}
+        images = store_generated(job.id, generated, rt)
+    except StorageError as exc:
+        error = JobError(exc.slug, f"the image store did not take the images: {exc}")
+        message = "job failed: storage deadline passed, the generated images dropped"
+        outcome = _settle(job, JobStatus.FAILED, rt.store.fail(job.id, token, error), message, level=logging.ERROR)
+    else:
+        if images is None:
+            message = "job canceled while storage was down; its images were not kept"
+            outcome = _settle(job, JobStatus.CANCELED, rt.store.end_canceled(job.id, token), message)
+        else:
+            settled = rt.store.succeed(job.id, token, images, generated.upstream)
+            outcome = _settle(job, JobStatus.SUCCEEDED, settled, "job succeeded", {"images": len(images)})
+    if outcome is SettleOutcome.SETTLED:  # a lost lease means another worker holds the job, and may be reading
+        rt.spool.discard(job.id)  # the spool
 
 
 def _settle_failure(job: Job, token: str, exc: KarloQueueError, rt: WorkerRuntime) -> None:
     settings = rt.settings
     failures = job.failures + 1
     error = JobError(exc.slug, str(exc), exc.code if isinstance(exc, UpstreamError) else None)
-    extra = {"job_id": job.id, "error": exc.slug, "upstream_code": error.upstream_code, "failures": failures}
+    extra: dict[str, Any] = {"error": exc.slug, "upstream_code": error.upstream_code, "failures": failures}
     if not exc.retryable or failures >= settings.job_max_attempts:
-        ok = rt.store.fail(job.id, token, error)
-        job_metrics.job_settled(job, JobStatus.FAILED, ok=ok, store=rt.store)
-        log.warning("job failed", extra=extra)
+        _settle(job, JobStatus.FAILED, rt.store.fail(job.id, token, error), "job failed", extra, level=logging.WARNING)
         return
     delay = backoff_seconds(failures, base=settings.retry_base_seconds, cap=settings.retry_max_seconds)
-    deadline = delay + settings.dispatch_grace_seconds
-    ok = rt.store.release(job.id, token, next_deadline=deadline, error=error, failures=failures)
-    job_metrics.job_settled(job, JobStatus.QUEUED, ok=ok, store=rt.store)
-    if not ok:
-        return
-    log.info("job will retry", extra={**extra, "delay_seconds": round(delay, 2)})
-    try:
-        enqueue_job(rt.celery, job.id, countdown=delay, queue=backend_queue(job.backend))
-    except Exception:  # the sweeper re-dispatches it once its deadline passes
-        log.warning("retry not enqueued", extra=extra, exc_info=True)
+    released = rt.store.release(job.id, token, next_deadline=delay, error=error, failures=failures)
+    extra["delay_seconds"] = round(delay, 2)  # the sweeper sends its message once the delay is over
+    _settle(job, JobStatus.QUEUED, released, "job will retry", extra)

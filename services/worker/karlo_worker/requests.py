@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 from karlo_core.backends.base import GenerationRequest
-from karlo_core.job_inputs import PARAMS_BY_KIND
 from karlo_core.jobs import Job, JobKind
 from karlo_core.storage import Storage
 
-#: Keys in a job's input that describe stored images or the canvas, not generation parameters.
-RECORD_ONLY_FIELDS = ("image", "mask", "original", "canvas")
 #: The stored images each kind sends (an extension sends its canvas and mask, made when it was accepted).
 IMAGES_SENT: dict[JobKind, tuple[str, ...]] = {
     JobKind.GENERATE: (),
@@ -19,7 +16,5 @@ IMAGES_SENT: dict[JobKind, tuple[str, ...]] = {
 
 
 def generation_request(job: Job, storage: Storage) -> GenerationRequest:
-    values = {k: v for k, v in job.input.items() if k not in RECORD_ONLY_FIELDS}
-    params = PARAMS_BY_KIND[job.kind.value].model_validate(values)
-    images = {name: storage.get(job.input[name]["key"]) for name in IMAGES_SENT[job.kind]}
-    return GenerationRequest(job_id=job.id, kind=job.kind, params=params, images=images)
+    images = {name: storage.get(job.inputs[name].key) for name in IMAGES_SENT[job.kind]}
+    return GenerationRequest(job_id=job.id, kind=job.kind, params=job.params, images=images)

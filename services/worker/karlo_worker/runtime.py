@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 import redis
@@ -24,6 +25,7 @@ from karlo_core.storage.factory import make_storage
 from karlo_core.webhooks.delivery import Deliverer
 from karlo_core.webhooks.factory import make_deliverer
 from karlo_core.webhooks.outbox import Outbox
+from karlo_worker.spool import Spool
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +40,7 @@ class WorkerRuntime:
     quota: QuotaBuckets
     outbox: Outbox
     deliverer: Deliverer
+    spool: Spool
     #: The backends this worker runs, by name: those whose queues it consumes.
     backends: dict[str, Backend] = field(default_factory=dict)
 
@@ -106,5 +109,6 @@ def make_runtime(settings: Settings, celery: Celery) -> WorkerRuntime:
         quota=make_buckets(settings, client),
         outbox=deliverer.outbox,
         deliverer=deliverer,
+        spool=Spool(Path(settings.worker_spool_dir), max_bytes=settings.worker_spool_max_bytes),
         backends=make_backends(settings),
     )

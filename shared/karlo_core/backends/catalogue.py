@@ -13,8 +13,9 @@ from typing import Any, Final, Literal
 
 from pydantic import BaseModel, Field
 
+from karlo_core.errors import KarloQueueError
 from karlo_core.job_inputs import IMAGE_FIELDS, IMAGES_BY_KIND, PARAMS_BY_KIND
-from karlo_core.jobs import JobKind
+from karlo_core.jobs import Job, JobKind
 from karlo_core.karlo import rules
 from karlo_core.queue import Queue
 from karlo_core.settings import Settings
@@ -128,6 +129,21 @@ def open_karlo_spec(image_size: int = OPEN_KARLO_IMAGE_SIZE) -> BackendSpec:
     )
 
 
+def recorded_input(job: Job) -> dict[str, Any]:
+    """The job's input as its record keeps and its view shows it: on a backend that fixes some fields, only
+    the fields it takes (the fixed ones are implied, not the hosted defaults the parameters model fills in)."""
+    record = job.input_record()
+    if job.backend != KARLO_OPEN:
+        return record
+    spec = open_karlo_spec()
+    kept = set(spec.parameters[job.kind.value]) - set(spec.fixed)
+    return {name: value for name, value in record.items() if name in kept}
+
+
+#: The queues that run-job messages wait in, one per backend.
+BACKEND_QUEUES: Final = (Queue.JOBS.value, Queue.KARLO_OPEN.value)
+
+
 def backend_queue(name: str) -> str:
     """The queue a backend's jobs go to."""
     return Queue.KARLO_OPEN.value if name == KARLO_OPEN else Queue.JOBS.value
@@ -140,6 +156,18 @@ class Refusal:
     field: str
     rule: str
     message: str
+
+
+class UnsupportedByBackend(KarloQueueError):
+    """A new job asks its backend for what it cannot do; ``refused`` names each field and why."""
+
+    slug = "unsupported_by_backend"
+
+    def __init__(self, spec: BackendSpec, refused: list[Refusal]) -> None:
+        detail = "; ".join(f"{r.field}: {r.message}" for r in refused[:5])
+        super().__init__(f"{detail}. Backend {spec.name} offers: {describe_limits(spec)}")
+        self.spec = spec
+        self.refused = refused
 
 
 def refusals(spec: BackendSpec, kind: str, values: Mapping[str, Any]) -> list[Refusal]:
