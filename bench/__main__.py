@@ -7,7 +7,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench import accept_durability, quota_reserve, webhook_isolation
+from bench import accept_durability, open_karlo_queue, quota_reserve, webhook_isolation
 
 
 def main(argv: list[str]) -> int:
@@ -17,7 +17,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--jobs", type=int, default=20, help="jobs per batch in the webhook benchmark")
     parser.add_argument("--latency-ms", type=int, default=500, help="the simulator's answer time (webhook benchmark)")
     parser.add_argument("--accepts", type=int, default=400, help="jobs per round in the durability benchmark")
-    parser.add_argument("--only", choices=["quota", "webhooks", "durability"], help="run one benchmark")
+    parser.add_argument("--open-jobs", type=int, default=4, help="jobs per round in the open Karlo benchmark")
+    parser.add_argument("--open-samples", type=int, default=2, help="images per job in the open Karlo benchmark")
+    parser.add_argument("--only", choices=["quota", "webhooks", "durability", "open-karlo"], help="run one benchmark")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="karloq-bench-") as workdir:
         if args.only in (None, "quota"):
@@ -33,6 +35,13 @@ def main(argv: list[str]) -> int:
         if args.only in (None, "durability"):
             print("\n## Accept throughput by durability setting\n")
             print(accept_durability.run(Path(workdir) / "durability", jobs=args.accepts, rounds=args.rounds))
+        if args.only in (None, "open-karlo"):
+            print("\n## Open Karlo on CPU (tiny random-weight model)\n")
+            print(
+                open_karlo_queue.run(
+                    Path(workdir) / "open-karlo", jobs=args.open_jobs, samples=args.open_samples, rounds=args.rounds
+                )
+            )
     return 0
 
 

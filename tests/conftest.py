@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,6 +32,15 @@ def services(workdir: Path) -> Iterator[Services]:
     finally:
         for proc in (moto_proc, sim_proc, redis_proc):
             proc.stop()
+
+
+@pytest.fixture(scope="session")
+def open_karlo_models(workdir: Path) -> Path:
+    """Tiny random-weight open Karlo pipelines (text2img/ and variations/), built once per session in a
+    process of their own, so the model stack is imported only by the workers that load them."""
+    directory = workdir / "open-karlo-models"
+    subprocess.run([sys.executable, "-m", "karlo_devstack.unclip_models", str(directory)], check=True, timeout=300)
+    return directory
 
 
 @pytest.fixture(autouse=True)

@@ -152,6 +152,10 @@ class Job:
     inputs: dict[str, StoredInput] = field(default_factory=dict)
     #: An extension's canvas.
     canvas: ExtendedCanvas | None = None
+    #: The generation backend that runs it (``karlo`` unless the job named another).
+    backend: str = "karlo"
+    #: While a local backend runs it: denoising steps done and their total, and the stage.
+    progress: JobProgress | None = None
 
     @property
     def images_wanted(self) -> int:
@@ -164,3 +168,13 @@ class Job:
         if self.canvas is not None:
             record[_CANVAS] = self.canvas.to_dict()
         return record
+
+
+@dataclass(frozen=True)
+class JobProgress:
+    step: int
+    total: int
+    stage: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)

@@ -21,6 +21,7 @@ from typing import Any
 import redis
 
 from karlo_core import keys, lua
+from karlo_core.backends.catalogue import recorded_input
 from karlo_core.errors import KarloQueueError
 from karlo_core.idempotency import KEEP_SECONDS, Claimed
 from karlo_core.jobs import (
@@ -29,6 +30,7 @@ from karlo_core.jobs import (
     Job,
     JobError,
     JobKind,
+    JobProgress,
     JobStatus,
     StoredImage,
     job_input_from_record,
@@ -82,6 +84,7 @@ class JobStore:
         self._settle = client.register_script(lua.load("job_settle"))
         self._due = client.register_script(lua.load("take_due"))
         self._cancel = client.register_script(lua.load("job_cancel"))
+        self._progress = client.register_script(lua.load("job_progress"))
         self._orphaned = client.register_script(lua.load("job_orphaned"))
         self._dispatched = client.register_script(lua.load("job_dispatched"))
 
@@ -93,7 +96,7 @@ class JobStore:
             "id": job.id,
             "kind": job.kind.value,
             "tenant": job.tenant,
-            "input": job.input_record(),
+            "input": recorded_input(job),
             "created_at": job.created_at,
             "notices": job.notices,
         }
@@ -106,6 +109,8 @@ class JobStore:
             args += [idempotency.record(job.id), idempotency.token, KEEP_SECONDS]
         if job.webhook_url:
             args += ["webhook_url", job.webhook_url, "webhook_events", job.webhook_events]
+        if job.backend != DEFAULT_BACKEND:
+            args += ["backend", job.backend]
         created = int(self._create(keys=keys_, args=args))
         if created < 0:
             raise KeyTaken(job.id)
@@ -142,6 +147,19 @@ class JobStore:
 
     def cancel_requested(self, job_id: str) -> bool:
         return bool(self._redis.hget(keys.job(job_id), "cancel_requested") == "1")
+
+    def record_progress(self, job_id: str, token: str, progress: JobProgress) -> bool:
+        """Note a running job's progress (only its lease holder can); True when a cancel has been requested."""
+        value = json.dumps(progress.to_dict(), separators=(",", ":"))
+        return bool(self._progress(keys=[keys.job(job_id)], args=[token, value]))
+
+    def backends_of(self, job_ids: Sequence[str]) -> list[str]:
+        """Each job's backend (the default for a job that is gone)."""
+        with self._redis.pipeline(transaction=False) as pipe:
+            for job_id in job_ids:
+                pipe.hget(keys.job(job_id), "backend")
+            found = pipe.execute()
+        return [str(name) if name else DEFAULT_BACKEND for name in found]
 
     def delete(self, job_id: str) -> None:
         """Remove a job that could not be dispatched, so no half-made job is left behind."""
@@ -233,6 +251,8 @@ class JobStore:
         return SettleOutcome.CANCELED if reply == "canceled" else SettleOutcome.LEASE_LOST
 
 
+#: Jobs whose record names no backend run on hosted Karlo (every job made before backends existed).
+DEFAULT_BACKEND = "karlo"
 #: Settling a job after it got quota ends its wait.
 _WAIT_OVER: dict[str, Any] = {"quota_wait_since": None}
 
@@ -278,4 +298,6 @@ def job_from_hash(raw: dict[str, str]) -> Job:
         webhook_url=raw.get("webhook_url") or None,
         webhook_events=raw.get("webhook_events", ""),
         cancel_requested=raw.get("cancel_requested") == "1",
+        backend=raw.get("backend") or DEFAULT_BACKEND,
+        progress=JobProgress(**json.loads(raw["progress"])) if raw.get("progress") else None,
     )

@@ -90,6 +90,11 @@ def worker_heartbeats() -> str:
     return f"{PREFIX}:workers:heartbeats"
 
 
+def backend_workers(backend: str) -> str:
+    """Sorted set: workers that have a backend loaded and ready, scored by their last heartbeat."""
+    return f"{PREFIX}:workers:backend:{backend}"
+
+
 def job_deliveries(job_id: str) -> str:
     """Hash: a job's webhook deliveries, event sequence number -> delivery record JSON (the outbox)."""
     return f"{PREFIX}:job:{job_id}:deliveries"

@@ -53,6 +53,13 @@ JOB_QUOTA_WAIT_SECONDS = Histogram(
 JOB_UPSTREAM_SECONDS = Histogram(
     f"{PREFIX}_job_upstream_seconds", "Duration of one Karlo call", ["kind"], buckets=LATENCY_BUCKETS
 )
+#: Capacity of a backend: how long each image takes (a call's duration over its images), per backend.
+BACKEND_IMAGE_SECONDS = Histogram(
+    f"{PREFIX}_backend_image_seconds",
+    "Generation time per image (one call's duration over its images), by backend: karlo or karlo-open",
+    ["backend"],
+    buckets=LATENCY_BUCKETS,
+)
 JOB_END_TO_END_SECONDS = Histogram(
     f"{PREFIX}_job_end_to_end_seconds",
     "Time from acceptance to a terminal status",
@@ -95,6 +102,7 @@ INSTRUMENTS: tuple[Counter | Histogram, ...] = (
     JOB_QUEUED_SECONDS,
     JOB_QUOTA_WAIT_SECONDS,
     JOB_UPSTREAM_SECONDS,
+    BACKEND_IMAGE_SECONDS,
     JOB_END_TO_END_SECONDS,
     UPSTREAM_CALLS,
     IMAGES_STORED,

@@ -17,6 +17,8 @@ class Queue(StrEnum):
     JOBS = "jobs"
     #: Webhook deliveries: a slow or dead receiver only ever holds up workers of this queue.
     WEBHOOKS = "webhooks"
+    #: Jobs for the open Karlo backend: consumed only by workers started for it, one job per GPU.
+    KARLO_OPEN = "karlo-open"
 
 
 RUN_JOB_TASK = "karloq.jobs.run"
@@ -52,8 +54,9 @@ def make_celery(settings: Settings, name: str) -> Celery:
     return app
 
 
-def enqueue_job(app: Celery, job_id: str) -> None:
-    """Send the run-job message, to run now; retries the broker connection briefly before giving up.
+def enqueue_job(app: Celery, job_id: str, *, queue: str = Queue.JOBS.value) -> None:
+    """Send the run-job message to ``queue`` (the job's backend's), to run now; retries the broker connection
+    briefly before giving up.
 
     There is no delayed variant: a worker holds a countdown message unacknowledged until it is due, and
     loses it if it dies. Delays live on the job store's schedule, which sends the message when due.
@@ -61,7 +64,7 @@ def enqueue_job(app: Celery, job_id: str) -> None:
     app.send_task(
         RUN_JOB_TASK,
         kwargs={"job_id": job_id},
-        queue=Queue.JOBS.value,
+        queue=queue,
         retry=True,
         retry_policy={"max_retries": 3, "interval_start": 0.1, "interval_step": 0.2, "interval_max": 1.0},
     )

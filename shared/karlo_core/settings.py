@@ -172,6 +172,37 @@ class Settings(BaseSettings):
     #: The longest wait; past it the job is still accepted, and a warning is logged.
     accept_durability_timeout_ms: int = Field(default=1000, ge=1)
 
+    # --- Generation backends ---
+    #: Backends jobs may name (comma-separated): karlo (hosted Karlo, or the simulator), karlo-open (open Karlo
+    #: on this service's own GPU workers).
+    enabled_backends: str = "karlo"
+    #: The backend of jobs that name none; must be enabled.
+    default_backend: str = "karlo"
+    #: Open Karlo text-to-image weights: a directory holding kakaobrain/karlo-v1-alpha, or that repository id,
+    #: looked up in the local Hugging Face cache (HF_HOME) only: nothing is ever downloaded.
+    open_karlo_model: str = "kakaobrain/karlo-v1-alpha"
+    #: Open Karlo image-variation weights (kakaobrain/karlo-v1-alpha-image-variations), found the same way.
+    open_karlo_variations_model: str = "kakaobrain/karlo-v1-alpha-image-variations"
+    #: auto (CUDA when present, else CPU), cuda, cuda:N or cpu. float16 on CUDA, float32 on CPU.
+    open_karlo_device: str = "auto"
+    #: The size open Karlo's images come out at (256 with the published weights); other sizes are refused.
+    open_karlo_image_size: int = Field(default=256, ge=8, le=2048)
+
+    @property
+    def backend_names(self) -> list[str]:
+        return [name.strip() for name in self.enabled_backends.split(",") if name.strip()]
+
+    @model_validator(mode="after")
+    def _backends_known(self) -> Settings:
+        known = ("karlo", "karlo-open")
+        unknown = [name for name in self.backend_names if name not in known]
+        if unknown or not self.backend_names:
+            names = ", ".join(known)
+            raise ValueError(f"KARLOQ_ENABLED_BACKENDS must name some of {names}; got {self.enabled_backends!r}")
+        if self.default_backend not in self.backend_names:
+            raise ValueError(f"KARLOQ_DEFAULT_BACKEND {self.default_backend!r} is not in KARLOQ_ENABLED_BACKENDS")
+        return self
+
     @model_validator(mode="after")
     def _lease_outlasts_an_attempt(self) -> Settings:
         if self.webhook_dispatch_lease_seconds <= self.webhook_timeout_seconds + 1:
@@ -194,7 +225,7 @@ class Settings(BaseSettings):
                     raise ValueError(
                         f"KARLOQ_{name.upper()} is too weak for production: {reason}; make one with {HOW_TO_MAKE}"
                     )
-            if self.kakao_rest_api_key is None:
+            if self.kakao_rest_api_key is None and "karlo" in self.backend_names:
                 raise ValueError("KAKAO_REST_API_KEY must be set in production")
         return self
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from karlo_core.backends.catalogue import recorded_input
 from karlo_core.jobs import Job, JobStatus
 from karlo_core.storage import Storage
 from karlo_core.webhooks.events import ALL_EVENTS
@@ -75,6 +76,12 @@ class WebhookView(BaseModel):
     events: list[str] = Field(description="The events sent; all of them when the job named none")
 
 
+class ProgressView(BaseModel):
+    step: int = Field(description="Denoising steps done, over all stages")
+    total: int = Field(description="Denoising steps the job takes in all")
+    stage: str = Field(description="The stage of the last step: prior, decoder or super_res")
+
+
 class JobUrls(BaseModel):
     get: str = Field(description="This job")
     cancel: str = Field(description="POST here to cancel it")
@@ -103,6 +110,10 @@ class JobView(BaseModel):
     )
     webhook: WebhookView | None = Field(description="The job's webhook, when it has one")
     urls: JobUrls
+    backend: str = Field(default="karlo", description="The generation backend that runs it: karlo or karlo-open")
+    progress: ProgressView | None = Field(
+        default=None, description="On a local backend (karlo-open), once running: denoising steps done of the total"
+    )
 
 
 def _time(value: float | None) -> datetime | None:
@@ -127,7 +138,7 @@ def job_view(job: Job, *, storage: Storage, base_url: str, url_ttl: int) -> JobV
         id=job.id,
         kind=job.kind.value,
         status=job.status.value,
-        input=job.input_record(),
+        input=recorded_input(job),
         output=output,
         error=ErrorView(**job.error.to_dict()) if job.error else None,
         attempts=job.attempts,
@@ -140,4 +151,6 @@ def job_view(job: Job, *, storage: Storage, base_url: str, url_ttl: int) -> JobV
         cancel_requested=job.cancel_requested,
         webhook=_webhook(job),
         urls=JobUrls(get=f"{base_url}/v1/jobs/{job.id}", cancel=f"{base_url}/v1/jobs/{job.id}/cancel"),
+        backend=job.backend,
+        progress=ProgressView(**job.progress.to_dict()) if job.progress else None,
     )

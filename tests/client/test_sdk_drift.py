@@ -61,6 +61,11 @@ SCHEMAS: dict[str, Any] = {
     "WebhookOption": models.WebhookOption,
     "ProblemDocument": models.ProblemDocument,
     "ProblemItem": models.FieldError,
+    "ProgressView": models.Progress,
+    "BackendView": models.Backend,
+    "BackendList": models.BackendList,
+    "BackendLimits": models.BackendLimits,
+    "Capacity": models.Capacity,
 }
 
 
@@ -94,6 +99,7 @@ OPERATIONS: dict[tuple[str, str], SdkCall | NotInSdk] = {
     ("get", "/v1/webhooks/dead-letters"): SdkCall("webhooks.dead_letters", models.DeliveryList),
     ("post", "/v1/webhooks/dead-letters/replay"): SdkCall("webhooks.replay_dead_letters", models.Replay),
     ("get", "/v1/quota"): SdkCall("quota", models.Quota),
+    ("get", "/v1/backends"): SdkCall("backends", models.BackendList),
     ("get", "/v1/files/{key}"): NotInSdk("image links are opaque signed URLs: jobs.download follows them"),
     ("get", "/healthz"): NotInSdk("a probe for orchestrators"),
     ("get", "/readyz"): NotInSdk("a probe for orchestrators"),

@@ -12,6 +12,7 @@ import httpx
 import redis
 
 from karlo_core import keys, tenants
+from karlo_core.queue import Queue
 from karlo_devstack.processes import ManagedProcess
 from karlo_devstack.services import start_api, start_worker
 from support.api import Tenant
@@ -22,6 +23,17 @@ if TYPE_CHECKING:
 SIM_KEY = "test-sim-key"
 #: Redis databases 1-15 go to test stacks in turn, so a stack's workers never take another stack's jobs.
 _DATABASES = itertools.cycle(range(1, 16))
+#: Databases of stacks not stopped yet: a new stack never shares one with a stack whose workers still run.
+_IN_USE: set[int] = set()
+
+
+def _free_database() -> int:
+    for _ in range(15):
+        db = next(_DATABASES)
+        if db not in _IN_USE:
+            _IN_USE.add(db)
+            return db
+    raise RuntimeError("15 test stacks are running at once: stop some before starting another")
 BUCKET = "karloq-test"
 #: Tenants and API keys, issued when a stack starts; the state tests reset is everything else of ours.
 IDENTITY_KEYS = (keys.tenants(), keys.tenant(""), keys.api_key(""))
@@ -82,7 +94,8 @@ class AppStack:
     workers: list[ManagedProcess] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.env["KARLOQ_REDIS_URL"] = self.env["KARLOQ_REDIS_URL"].rsplit("/", 1)[0] + f"/{next(_DATABASES)}"
+        self.database = _free_database()
+        self.env["KARLOQ_REDIS_URL"] = self.env["KARLOQ_REDIS_URL"].rsplit("/", 1)[0] + f"/{self.database}"
 
     @property
     def redis_url(self) -> str:
@@ -102,6 +115,12 @@ class AppStack:
         return Tenant(self.api_url, issued.tenant_id, issued.secret_key)
 
     def start(self, *, workers: int = 1) -> AppStack:
+        # Databases are reused once the session has had 15 stacks: drop messages an earlier stack left queued
+        # (kombu's routing tables stay, for workers still running on them).
+        with self.redis() as client:
+            for queue in Queue:
+                for key in client.scan_iter(f"{queue.value}*"):
+                    client.delete(key)
         self.api, self.api_url = start_api(self.workdir, self.env)
         # Workers render job links too (webhook bodies), so they must know where clients reach the API.
         self.env.setdefault("KARLOQ_PUBLIC_BASE_URL", self.api_url)
@@ -119,6 +138,7 @@ class AppStack:
         for proc in [*self.workers, self.api]:
             if proc is not None:
                 proc.stop()
+        _IN_USE.discard(self.database)
 
 
 def s3_client(s3_url: str) -> S3Client:

@@ -8,7 +8,7 @@ from karlo_core import metrics
 
 UNITS = ("_seconds", "_bytes", "_images")
 ALLOWED_LABELS = {"route", "method", "status", "kind", "outcome", "endpoint", "code", "format", "window", "queue"}
-ALLOWED_LABELS |= {"state", "event"}
+ALLOWED_LABELS |= {"state", "event", "backend"}
 
 
 def test_names_have_the_prefix_and_counters_end_in_total() -> None:

@@ -13,6 +13,7 @@ import time
 from karlo_api.deps import ApiState
 from karlo_api.job_requests import ParsedJob
 from karlo_api.webhook_targets import webhook_target
+from karlo_core.backends.catalogue import backend_queue
 from karlo_core.errors import QueueUnavailable, TooManyActiveJobs
 from karlo_core.idempotency import Claimed
 from karlo_core.ids import new_job_id
@@ -59,11 +60,12 @@ def _record_and_enqueue(
         notices=parsed.notices,
         webhook_url=webhook[0],
         webhook_events=webhook[1],
+        backend=parsed.backend,
     )
     # due soon, in case this process dies before the message is sent
     state.store.create(job, dispatch_grace=state.settings.dispatch_confirm_seconds, idempotency=claimed)
     try:
-        enqueue_job(state.celery, job.id)
+        enqueue_job(state.celery, job.id, queue=backend_queue(job.backend))
     except Exception as exc:
         state.store.delete(job.id)
         log.exception("enqueue failed; job withdrawn", extra={"job_id": job.id})

@@ -9,13 +9,14 @@ import httpx
 import redis
 from fastapi import FastAPI
 
+from karlo_api.backend_gate import BackendGate
 from karlo_api.body_limit import BodyLimitMiddleware
 from karlo_api.deps import ApiState
 from karlo_api.input_fetch import InputFetcher
 from karlo_api.job_requests import CREATE_JOB_ADAPTER, JobRequestParser
 from karlo_api.problems import ProblemDocument, install_problem_handlers
 from karlo_api.request_metrics import RequestMetricsMiddleware
-from karlo_api.routes import deliveries, files, health, jobs, metrics, quota, webhooks
+from karlo_api.routes import backends, deliveries, files, health, jobs, metrics, quota, webhooks
 from karlo_api.timeouts import RequestTimeoutMiddleware
 from karlo_core import __version__
 from karlo_core.durability import DurabilityWaiter
@@ -72,6 +73,7 @@ def create_app(settings: Settings) -> FastAPI:
             allow_non_english=settings.allow_non_english_prompts,
             webhook_guards=guards,
             decode_slots=settings.image_decode_concurrency,
+            backends=BackendGate(settings),
         ),
         quota=make_buckets(settings, client),
         outbox=Outbox(client),
@@ -99,6 +101,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(webhooks.router)
     app.include_router(files.router)
     app.include_router(quota.router)
+    app.include_router(backends.router)
     app.include_router(health.router)
     app.include_router(metrics.router)
     _publish_request_schemas(app)

@@ -15,12 +15,14 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException
 
+from karlo_api.backend_gate import BackendGate
 from karlo_api.input_fetch import Fetched
 from karlo_api.problems import JSON_INVALID, Problem, invalid_input, unsupported_media_type, validation_problem
 from karlo_api.webhook_urls import webhook_url_issues
+from karlo_core.backends.catalogue import KARLO, BackendName
 from karlo_core.image_inputs import InputImage, InvalidImage, decode_base64, validate_image
 from karlo_core.job_inputs import (
     IMAGE_FIELDS,
@@ -46,6 +48,11 @@ NON_SQUARE_NOTICE = "The {what} is {w}x{h}; Karlo resizes images that are not sq
 class _Job(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    backend: BackendName | None = Field(
+        default=None,
+        description="The generation backend: karlo (hosted) or karlo-open (open Karlo on the service's own GPUs); "
+        "the operator's default when left out. See GET /v1/backends for what each takes",
+    )
     webhook: WebhookOption | None = Field(
         default=None, description="Where to send this job's events (default: the tenant's default webhook URL)"
     )
@@ -87,6 +94,7 @@ class ParsedJob:
     images: dict[str, InputImage]
     notices: list[str] = field(default_factory=list)
     webhook: WebhookOption | None = None
+    backend: str = KARLO
     #: An extension's canvas (its ``images`` are then the canvas, its mask and the original).
     canvas: ExtendedCanvas | None = None
 
@@ -98,7 +106,7 @@ def _issue(name: str, rule: str, message: str) -> dict[str, str]:
 #: The bodies ``POST /v1/jobs`` reads; any other ``Content-Type`` is a 415 and nothing is stored.
 JOB_MEDIA_TYPES = ("application/json", "multipart/form-data")
 #: Multipart parts, each at most once.
-MULTIPART_PARTS = ("kind", "input", "image", "mask", "webhook")
+MULTIPART_PARTS = ("kind", "input", "image", "mask", "webhook", "backend")
 
 
 async def read_job_request(request: Request) -> dict[str, Any]:
@@ -145,7 +153,7 @@ async def _read_multipart(request: Request) -> dict[str, Any]:
             values[name] = base64.b64encode(await part.read()).decode("ascii")
         elif part is not None:
             raise invalid_input([{"field": name, "rule": "file_part", "message": "must be a file part"}])
-    raw: dict[str, Any] = {"kind": form.get("kind") or "generate", "input": values}
+    raw: dict[str, Any] = {"kind": form.get("kind") or "generate", "input": values, **_backend_part(form)}
     webhook = form.get("webhook")
     if isinstance(webhook, str):
         try:
@@ -153,6 +161,11 @@ async def _read_multipart(request: Request) -> dict[str, Any]:
         except (ValueError, RecursionError):
             raise invalid_input([{"field": "webhook", "rule": "json_invalid", "message": "must be JSON"}]) from None
     return raw
+
+
+def _backend_part(form: FormData) -> dict[str, str]:
+    backend = form.get("backend")
+    return {"backend": backend} if isinstance(backend, str) else {}
 
 
 def _check_parts(names: list[str]) -> None:
@@ -187,15 +200,19 @@ class JobRequestParser:
     ``input_fetch``), then :meth:`parse` the whole, decoding at most ``decode_slots`` requests' images at once
     so concurrent requests cannot add up to more memory than that many can use."""
 
-    def __init__(self, *, allow_non_english: bool, webhook_guards: WebhookGuards, decode_slots: int) -> None:
+    def __init__(
+        self, *, allow_non_english: bool, webhook_guards: WebhookGuards, decode_slots: int, backends: BackendGate
+    ) -> None:
+        self.backends = backends
         self._allow_non_english = allow_non_english
         self._webhook_guards = webhook_guards
         self._decode_slots = threading.BoundedSemaphore(decode_slots)
 
     def validate(self, raw: dict[str, Any]) -> AnyJob:
         """The body checked against the request schema (no image decoded, no URL fetched)."""
+        raw, _ = self.backends.admit({"kind": "generate", **raw})
         try:
-            return CREATE_JOB_ADAPTER.validate_python({"kind": "generate", **raw})
+            return CREATE_JOB_ADAPTER.validate_python(raw)
         except ValidationError as exc:
             raise _problem_from(exc) from exc
 
@@ -220,7 +237,8 @@ class JobRequestParser:
             raise invalid_input(issues)
         kind = JobKind(job.kind)
         params = PARAMS_BY_KIND[kind.value].model_validate(job.input.model_dump(exclude=set(IMAGE_FIELDS)))
-        parsed = ParsedJob(kind, params, images, webhook=job.webhook)
+        backend = self.backends.chosen(job.backend)
+        parsed = ParsedJob(kind, params, images, webhook=job.webhook, backend=backend.name)
         if isinstance(job, ExtendJob):
             self._extend(parsed, job.input)
         else:

@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Route
 
+from karlo_core.backends.catalogue import UnsupportedByBackend
 from karlo_core.errors import (
     BlockedDestination,
     JobNotFound,
@@ -78,6 +79,8 @@ def field_path(loc: Sequence[int | str]) -> str:
 
 #: What every route says of a body that is not JSON (FastAPI reports where the parser stopped, as a "field").
 JSON_INVALID = {"field": "body", "rule": "json_invalid", "message": "is not valid JSON"}
+#: FastAPI's 400 for a JSON body it could not even decode (bytes that are not UTF-8): a 422 like any non-JSON.
+BODY_NOT_DECODED = "There was an error parsing the body"
 
 
 def validation_problem(errors: Sequence[Any]) -> Problem:
@@ -122,6 +125,10 @@ class ProblemDocument(BaseModel):
     status: int = Field(description="The HTTP status code")
     detail: str | None = Field(default=None, description="What went wrong in this case")
     errors: list[ProblemItem] | None = Field(default=None, description="With 422: each field and rule broken")
+    backend: str | None = Field(default=None, description="With unsupported-by-backend: the backend that refused")
+    limits: dict[str, Any] | None = Field(
+        default=None, description="With unsupported-by-backend: that backend's limits, as `GET /v1/backends` shows"
+    )
 
 
 PROBLEM_SCHEMA_REF = {"$ref": "#/components/schemas/ProblemDocument"}
@@ -184,6 +191,14 @@ def _webhook_secret_missing(_: KarloQueueError) -> Problem:
     return Problem(409, "webhook-secret-missing", "No webhook signing secret", detail)
 
 
+def _unsupported_by_backend(error: KarloQueueError) -> Problem:
+    assert isinstance(error, UnsupportedByBackend)
+    items = [{"field": r.field, "rule": r.rule, "message": r.message} for r in error.refused]
+    spec = error.spec
+    extra = {"errors": items, "backend": spec.name, "limits": spec.limits.model_dump(mode="json")}
+    return Problem(422, "unsupported-by-backend", "The backend cannot do this", str(error), extra=extra)
+
+
 def _upstream_error(_: KarloQueueError) -> Problem:
     return Problem(502, "upstream-error", "Karlo did not answer as expected", headers=RETRY_SOON)
 
@@ -202,6 +217,7 @@ CORE_ERROR_PROBLEMS: dict[type[KarloQueueError], Callable[[KarloQueueError], Pro
     KeyTaken: _key_taken,
     BlockedDestination: _blocked_destination,
     WebhookSecretMissing: _webhook_secret_missing,
+    UnsupportedByBackend: _unsupported_by_backend,
     UpstreamError: _upstream_error,
     KarloQueueError: _internal_error,
 }
@@ -255,6 +271,8 @@ def install_problem_handlers(app: FastAPI) -> None:
         slug, title = _HTTP_TITLES.get(exc.status_code, ("http-error", "Request failed"))
         detail = exc.detail if isinstance(exc.detail, str) and exc.detail != title else None
         headers = dict(exc.headers or {})
+        if exc.status_code == 400 and exc.detail == BODY_NOT_DECODED:  # e.g. not UTF-8: not JSON either
+            return problem_response(invalid_input([JSON_INVALID]))
         if exc.status_code == 405:
             headers["Allow"] = ", ".join(_allowed_methods(request))
         return problem_response(Problem(exc.status_code, slug, title, detail, headers=headers))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 import sys
 
@@ -12,25 +13,32 @@ from karlo_core.redis_client import make_redis
 from karlo_core.settings import Settings
 from karlo_worker.celery_app import make_worker_app
 from karlo_worker.exporter import start_exporter
+from karlo_worker.runtime import worker_queues
+
+log = logging.getLogger("karlo_worker")
 
 
-def _queues(settings: Settings) -> str:
-    """The queues named by KARLOQ_WORKER_QUEUES, checked against the known ones."""
-    names = [q.strip() for q in settings.worker_queues.split(",") if q.strip()]
-    return ",".join(Queue(name).value for name in names)
+def _concurrency(settings: Settings, queues: list[str]) -> int:
+    """A worker of open Karlo's queue runs one job at a time: one worker process per GPU."""
+    return 1 if Queue.KARLO_OPEN.value in queues else settings.worker_concurrency
 
 
 def main(argv: list[str]) -> None:
     settings = Settings()
     configure_logging(settings.log_level)
-    app = make_worker_app(settings)
+    queues = worker_queues(settings)
+    try:
+        app = make_worker_app(settings)
+    except (RuntimeError, ModuleNotFoundError) as exc:
+        log.critical("worker cannot start: %s", exc)
+        raise SystemExit(f"karlo_worker: {exc}") from exc
     start_exporter(settings, make_registry(settings, make_redis(settings)))
     app.worker_main(
         [
             "worker",
             "--pool=threads",
-            f"--concurrency={settings.worker_concurrency}",
-            f"--queues={_queues(settings)}",
+            f"--concurrency={_concurrency(settings, queues)}",
+            f"--queues={','.join(queues)}",
             f"--loglevel={settings.log_level}",
             f"--hostname=karloq-worker@{socket.gethostname()}",
             "--without-gossip",

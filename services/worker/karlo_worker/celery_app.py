@@ -12,6 +12,7 @@ import redis
 from celery import Celery, signals
 from celery.exceptions import Reject
 
+from karlo_core.backends.catalogue import backend_queue
 from karlo_core.exposition import make_heartbeats
 from karlo_core.queue import DELIVER_WEBHOOK_TASK, RUN_JOB_TASK, Queue, make_celery
 from karlo_core.redis_client import make_redis
@@ -20,7 +21,7 @@ from karlo_core.settings import Settings
 from karlo_worker import pipeline
 from karlo_worker.heartbeat import WorkerHeartbeat, heartbeat_step
 from karlo_worker.periodic import Periodic
-from karlo_worker.runtime import WorkerRuntime, make_runtime
+from karlo_worker.runtime import WorkerRuntime, make_runtime, worker_queues
 from karlo_worker.sweeper import clean_spool, dispatch_deliveries, recover_orphans, sweep_once
 
 #: How often each worker drops spooled images of finished jobs.
@@ -44,8 +45,12 @@ class _RuntimeHolder:
 
 
 def make_worker_app(settings: Settings) -> Celery:
+    """The app, with its runtime built now: backends load (open Karlo's weights onto the device) before the
+    worker consumes anything or reports itself alive and ready."""
     app = make_celery(settings, "karlo_worker")
     runtime = _RuntimeHolder(settings, app)
+    consumed = worker_queues(settings)
+    backends = [name for name in runtime.get().backends if backend_queue(name) in consumed]
 
     @app.task(name=RUN_JOB_TASK, queue=Queue.JOBS.value, ignore_result=True)
     def run_job(*, job_id: str) -> None:
@@ -100,14 +105,16 @@ def make_worker_app(settings: Settings) -> Celery:
 
     signals.worker_ready.connect(start_chores, weak=False)
     signals.worker_shutdown.connect(stop_chores, weak=False)
-    app.steps["consumer"].add(heartbeat_step(make_heartbeat(settings), interval=settings.worker_heartbeat_seconds))
+    heartbeat = make_heartbeat(settings, backends)
+    app.steps["consumer"].add(heartbeat_step(heartbeat, interval=settings.worker_heartbeat_seconds))
     return app
 
 
-def make_heartbeat(settings: Settings) -> WorkerHeartbeat:
+def make_heartbeat(settings: Settings, backends: list[str]) -> WorkerHeartbeat:
     return WorkerHeartbeat(
         path=Path(settings.worker_heartbeat_file),
         heartbeats=make_heartbeats(settings, make_redis(settings)),
+        backends=backends,
         worker_id=f"{socket.gethostname()}:{os.getpid()}",
         max_age_seconds=settings.worker_heartbeat_max_age_seconds,
     )

@@ -2,15 +2,17 @@
 
 Every ``worker_heartbeat_seconds`` the consumer's own timer ticks: it touches a file (what a Kubernetes
 liveness probe checks, through :mod:`karlo_worker.probe`, without calling the broker) and stamps the worker in
-Redis (what the live-workers gauge counts). A hung consumer loop stops ticking, so the file ages and the probe
-fails. While the consumer is down because the broker is unreachable, a keeper thread goes on touching the
-file: restarting the pod cannot bring the broker back, and Celery reconnects by itself.
+Redis (what the live-workers gauge counts, and for each backend it has ready, what ``GET /v1/backends``
+reads). A hung consumer loop stops ticking, so the file ages and the probe fails. While the consumer is down
+because the broker is unreachable, a keeper thread goes on touching the file: restarting the pod cannot bring
+the broker back, and Celery reconnects by itself.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +27,18 @@ log = logging.getLogger(__name__)
 
 
 class WorkerHeartbeat:
-    def __init__(self, *, path: Path, heartbeats: Heartbeats, worker_id: str, max_age_seconds: float) -> None:
+    def __init__(
+        self,
+        *,
+        path: Path,
+        heartbeats: Heartbeats,
+        worker_id: str,
+        max_age_seconds: float,
+        backends: Sequence[str] = (),
+    ) -> None:
         self.path = path
         self._heartbeats = heartbeats
+        self._backends = tuple(backends)
         self.worker_id = worker_id
         self._max_age = max_age_seconds
         self._consumer_up = False
@@ -38,7 +49,7 @@ class WorkerHeartbeat:
         self._last_tick = time.monotonic()
         self._touch()
         try:
-            self._heartbeats.beat(self.worker_id)
+            self._heartbeats.beat(self.worker_id, self._backends)
         except redis.RedisError as exc:  # the file still says the process is alive; Redis is not ours to fix
             log.warning("heartbeat not stamped in Redis", extra={"error": type(exc).__name__})
 
@@ -57,7 +68,7 @@ class WorkerHeartbeat:
 
     def withdraw(self) -> None:
         try:
-            self._heartbeats.forget(self.worker_id)
+            self._heartbeats.forget(self.worker_id, self._backends)
         except redis.RedisError:
             log.warning("heartbeat not withdrawn from Redis", exc_info=True)
         self.path.unlink(missing_ok=True)

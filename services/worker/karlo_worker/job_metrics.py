@@ -1,4 +1,4 @@
-"""What the pipeline counts: job starts and ends, quota decisions, Karlo calls and stored images."""
+"""What the pipeline counts: job starts and ends, quota decisions, backend calls and stored images."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from karlo_core import metrics
+from karlo_core.backends.base import Generation, GenerationCanceled
 from karlo_core.errors import (
+    KarloQueueError,
     UpstreamAuthError,
     UpstreamError,
     UpstreamQuotaExceeded,
@@ -17,11 +19,12 @@ from karlo_core.errors import (
 from karlo_core.jobs import Job, JobStatus
 from karlo_core.karlo.client import AUTH_CODES, QUOTA_CODES, REJECTED_CODES, TRANSIENT_CODES
 
-T = TypeVar("T")
+G = TypeVar("G", bound=Generation)
 
 #: Karlo codes that get their own label value; anything else is "other", so the label set stays bounded.
 KNOWN_CODES = AUTH_CODES | QUOTA_CODES | REJECTED_CODES | TRANSIENT_CODES
-_OUTCOMES: tuple[tuple[type[UpstreamError], str], ...] = (
+_OUTCOMES: tuple[tuple[type[KarloQueueError], str], ...] = (
+    (GenerationCanceled, "canceled"),
     (UpstreamRejected, "rejected"),
     (UpstreamAuthError, "auth"),
     (UpstreamQuotaExceeded, "quota"),
@@ -58,22 +61,25 @@ def image_stored(image_format: str, size: int) -> None:
     metrics.IMAGE_BYTES_STORED.labels(image_format).inc(size)
 
 
-def upstream_call(job: Job, path: str, call: Callable[[], T]) -> T:
-    """Run one Karlo call, timing it and counting it by endpoint, outcome class and Karlo's code."""
-    endpoint = path.rstrip("/").rsplit("/", 1)[-1]
+def upstream_call(job: Job, backend: str, endpoint: str, call: Callable[[], G]) -> G:
+    """Run one backend call, timing it (in all and per image) and counting it by endpoint, outcome class and
+    Karlo's code."""
     started = time.perf_counter()
     try:
         result = call()
-    except UpstreamError as exc:
-        metrics.UPSTREAM_CALLS.labels(endpoint, _outcome(exc), _code(exc.code)).inc()
+    except KarloQueueError as exc:
+        code = exc.code if isinstance(exc, UpstreamError) else None
+        metrics.UPSTREAM_CALLS.labels(endpoint, _outcome(exc), _code(code)).inc()
         raise
     finally:
         metrics.JOB_UPSTREAM_SECONDS.labels(job.kind.value).observe(time.perf_counter() - started)
     metrics.UPSTREAM_CALLS.labels(endpoint, "ok", "none").inc()
+    if result.images:
+        metrics.BACKEND_IMAGE_SECONDS.labels(backend).observe((time.perf_counter() - started) / len(result.images))
     return result
 
 
-def _outcome(exc: UpstreamError) -> str:
+def _outcome(exc: KarloQueueError) -> str:
     return next((name for cls, name in _OUTCOMES if isinstance(exc, cls)), "error")
 
 

@@ -1,4 +1,8 @@
-"""Running one job: claim it, reserve quota, call Karlo, spool and store the images, settle. No Celery in here.
+"""Running one job: claim it, reserve quota (hosted Karlo), call its backend, spool and store the images,
+settle. No Celery in here.
+
+A backend that runs on this worker's own device (open Karlo) takes no quota: its capacity is the workers started
+for it; it reports progress per denoising step and stops between steps when the job is canceled.
 
 Every settle goes through :func:`_settle`, which counts and logs its outcome as the job store reports it
 (settled, canceled instead, lease lost).
@@ -13,16 +17,18 @@ from typing import Any
 
 import redis
 
+from karlo_core.backends.base import Backend, GenerationCanceled, Progress, ProgressHook
+from karlo_core.backends.catalogue import KARLO
 from karlo_core.backoff import backoff_seconds
 from karlo_core.errors import KarloQueueError, StorageError, UpstreamError, UpstreamQuotaExceeded
-from karlo_core.jobs import Job, JobError, JobStatus
+from karlo_core.jobs import Job, JobError, JobProgress, JobStatus
 from karlo_core.jobstore import SettleOutcome
 from karlo_core.logs import bind_log_fields, log_context
 from karlo_core.quota.buckets import Denied
 from karlo_core.quota.policy import generated_nothing, scopes_for
 from karlo_worker import job_metrics
 from karlo_worker.lease import LeaseKeeper
-from karlo_worker.requests import karlo_request
+from karlo_worker.requests import generation_request
 from karlo_worker.runtime import WorkerRuntime
 from karlo_worker.spool import Generated
 from karlo_worker.storing import generated_from, store_generated
@@ -60,10 +66,20 @@ def _claim_and_run(job_id: str, rt: WorkerRuntime) -> None:
 
 
 def _run_claimed(job: Job, token: str, reservation_id: str, rt: WorkerRuntime) -> None:
+    backend = rt.backends.get(job.backend)
+    if backend is None:
+        error = JobError("backend_unavailable", f"this worker does not run backend {job.backend}")
+        failed = rt.store.fail(job.id, token, error)
+        message = "job reached a worker without its backend"
+        _settle(job, JobStatus.FAILED, failed, message, {"backend": job.backend}, level=logging.ERROR)
+        return
     kept = rt.spool.load(job.id)
-    if kept is not None:  # Karlo answered an earlier attempt whose worker died before settling: no new call
-        log.info("storing images Karlo made in an earlier attempt", extra={"job_id": job.id})
+    if kept is not None:  # the backend answered an earlier attempt whose worker died before settling: no new call
+        log.info("storing images made in an earlier attempt", extra={"job_id": job.id})
         _store_and_settle(job, token, kept, rt)
+        return
+    if backend.name != KARLO:
+        _run_on_device(job, token, backend, rt)
         return
     images_wanted = job.images_wanted
     decision = rt.quota.reserve(scopes_for(rt.settings, job.tenant), images_wanted, reservation_id)
@@ -73,7 +89,7 @@ def _run_claimed(job: Job, token: str, reservation_id: str, rt: WorkerRuntime) -
         return
     job_metrics.quota_granted(job, at=decision.at)
     try:
-        generated = _generate(job, rt)
+        generated = _generate(job, token, backend, rt)
     except KarloQueueError as exc:
         if generated_nothing(exc) and rt.quota.refund(reservation_id):
             job_metrics.quota_refunded()
@@ -87,6 +103,22 @@ def _run_claimed(job: Job, token: str, reservation_id: str, rt: WorkerRuntime) -
         else:
             _settle_failure(job, token, exc, rt)
         return
+    _store_unless_canceled(job, token, generated, rt)
+
+
+def _run_on_device(job: Job, token: str, backend: Backend, rt: WorkerRuntime) -> None:
+    """A backend on this worker's device: no quota; a cancel stops it between denoising steps."""
+    try:
+        generated = _generate(job, token, backend, rt)
+    except GenerationCanceled:
+        generated = None
+    except KarloQueueError as exc:
+        _settle_failure(job, token, exc, rt)
+        return
+    _store_unless_canceled(job, token, generated, rt)
+
+
+def _store_unless_canceled(job: Job, token: str, generated: Generated | None, rt: WorkerRuntime) -> None:
     if generated is None:
         canceled = rt.store.end_canceled(job.id, token)
         _settle(job, JobStatus.CANCELED, canceled, "job canceled while running; its images were not kept")
@@ -134,10 +166,13 @@ def _wait_or_fail_for_quota(job: Job, token: str, denied: Denied, rt: WorkerRunt
     _settle(job, JobStatus.WAITING_FOR_QUOTA, waiting, "job waits for quota", extra)
 
 
-def _generate(job: Job, rt: WorkerRuntime) -> Generated | None:
-    """Karlo's images, spooled before anything else can fail; None when the job was canceled meanwhile."""
-    path, body = karlo_request(job, rt.storage)
-    result = job_metrics.upstream_call(job, path, lambda: rt.karlo.infer(path, body))
+def _generate(job: Job, token: str, backend: Backend, rt: WorkerRuntime) -> Generated | None:
+    """The backend's images, spooled before anything else can fail; None when the job was canceled meanwhile."""
+    request = generation_request(job, rt.storage)
+    hook = _progress_hook(job.id, token, rt)
+    result = job_metrics.upstream_call(
+        job, backend.name, backend.endpoint(job.kind), lambda: backend.generate(request, hook)
+    )
     bind_log_fields(karlo_request_id=result.request_id)
     if rt.store.cancel_requested(job.id):
         return None
@@ -146,13 +181,24 @@ def _generate(job: Job, rt: WorkerRuntime) -> Generated | None:
     return generated
 
 
+def _progress_hook(job_id: str, token: str, rt: WorkerRuntime) -> ProgressHook:
+    """Records each step on the job; stops the backend once a cancel has been requested."""
+
+    def on_progress(progress: Progress) -> None:
+        done = JobProgress(step=progress.step, total=progress.total, stage=progress.stage)
+        if rt.store.record_progress(job_id, token, done):
+            raise GenerationCanceled(f"canceled at step {progress.step} of {progress.total}")
+
+    return on_progress
+
+
 def _store_and_settle(job: Job, token: str, generated: Generated, rt: WorkerRuntime) -> None:
-    """Store Karlo's images (waiting out a storage outage) and settle; the spool goes once the job settled."""
+    """Store the backend's images (waiting out a storage outage) and settle; the spool goes once the job settled."""
     try:
         images = store_generated(job.id, generated, rt)
     except StorageError as exc:
         error = JobError(exc.slug, f"the image store did not take the images: {exc}")
-        message = "job failed: storage deadline passed, Karlo's images dropped"
+        message = "job failed: storage deadline passed, the generated images dropped"
         outcome = _settle(job, JobStatus.FAILED, rt.store.fail(job.id, token, error), message, level=logging.ERROR)
     else:
         if images is None:

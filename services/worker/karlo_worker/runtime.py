@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import redis
 from celery import Celery
 
+from karlo_core.backends.base import Backend
+from karlo_core.backends.catalogue import KARLO, KARLO_OPEN
+from karlo_core.backends.karlo import KarloBackend
 from karlo_core.jobstore import JobStore
 from karlo_core.karlo.client import KarloClient
+from karlo_core.queue import Queue
 from karlo_core.quota.buckets import QuotaBuckets
 from karlo_core.quota.policy import make_buckets
 from karlo_core.redis_client import make_redis
@@ -22,22 +27,30 @@ from karlo_core.webhooks.factory import make_deliverer
 from karlo_core.webhooks.outbox import Outbox
 from karlo_worker.spool import Spool
 
+log = logging.getLogger(__name__)
+
 
 @dataclass
 class WorkerRuntime:
     settings: Settings
     redis: redis.Redis
     store: JobStore
-    karlo: KarloClient
     storage: Storage
     celery: Celery
     quota: QuotaBuckets
     outbox: Outbox
     deliverer: Deliverer
     spool: Spool
+    #: The backends this worker runs, by name: those whose queues it consumes.
+    backends: dict[str, Backend] = field(default_factory=dict)
 
 
-def make_runtime(settings: Settings, celery: Celery) -> WorkerRuntime:
+def worker_queues(settings: Settings) -> list[str]:
+    """The queues named by KARLOQ_WORKER_QUEUES, checked against the known ones."""
+    return [Queue(name.strip()).value for name in settings.worker_queues.split(",") if name.strip()]
+
+
+def _karlo_backend(settings: Settings) -> KarloBackend:
     if settings.kakao_rest_api_key is None:
         raise RuntimeError("KAKAO_REST_API_KEY is not set: the worker has no Karlo credentials")
     timeout = httpx.Timeout(
@@ -51,6 +64,39 @@ def make_runtime(settings: Settings, celery: Celery) -> WorkerRuntime:
         limits=httpx.Limits(max_connections=settings.worker_concurrency * 2),
         follow_redirects=False,
     )
+    return KarloBackend(KarloClient(http, base_url=settings.karlo_base_url, api_key=settings.kakao_rest_api_key))
+
+
+def _open_karlo_backend(settings: Settings) -> Backend:
+    """Loads the weights now: a worker started for open Karlo is not ready until they are on its device."""
+    try:
+        from karlo_core.backends.open_karlo import OpenKarloBackend, OpenKarloConfig
+    except ImportError as exc:
+        raise RuntimeError(
+            "open Karlo needs the model stack: pip install 'karlo-queue[model]' (torch, diffusers, transformers)"
+        ) from exc
+    config = OpenKarloConfig(
+        text2img=settings.open_karlo_model,
+        variations=settings.open_karlo_variations_model,
+        device=settings.open_karlo_device,
+        image_size=settings.open_karlo_image_size,
+    )
+    return OpenKarloBackend.load(config)
+
+
+def make_backends(settings: Settings) -> dict[str, Backend]:
+    """Hosted Karlo for a worker of the jobs queue (or of webhooks only, as before), open Karlo for one of its
+    own queue."""
+    queues = worker_queues(settings)
+    backends: dict[str, Backend] = {}
+    if Queue.JOBS.value in queues or queues == [Queue.WEBHOOKS.value]:
+        backends[KARLO] = _karlo_backend(settings)
+    if Queue.KARLO_OPEN.value in queues:
+        backends[KARLO_OPEN] = _open_karlo_backend(settings)
+    return backends
+
+
+def make_runtime(settings: Settings, celery: Celery) -> WorkerRuntime:
     client = make_redis(settings)
     storage = make_storage(settings)
     deliverer = make_deliverer(settings, client, storage)
@@ -58,11 +104,11 @@ def make_runtime(settings: Settings, celery: Celery) -> WorkerRuntime:
         settings=settings,
         redis=client,
         store=JobStore(client),
-        karlo=KarloClient(http, base_url=settings.karlo_base_url, api_key=settings.kakao_rest_api_key),
         storage=storage,
         celery=celery,
         quota=make_buckets(settings, client),
         outbox=deliverer.outbox,
         deliverer=deliverer,
         spool=Spool(Path(settings.worker_spool_dir), max_bytes=settings.worker_spool_max_bytes),
+        backends=make_backends(settings),
     )

@@ -1,8 +1,8 @@
-"""Storing the images Karlo made: they are never thrown away because the image store is down.
+"""Storing the images a backend made: they are never thrown away because the image store is down.
 
-Karlo's answer is checked and spooled (:mod:`karlo_worker.spool`), then each image is put with capped
+The backend's answer is checked and spooled (:mod:`karlo_worker.spool`), then each image is put with capped
 exponential backoff until the store takes it, the job is canceled, or ``KARLOQ_STORAGE_RETRY_DEADLINE_SECONDS``
-have passed since Karlo answered. Only then does the job fail (``storage_error``), and never by asking Karlo
+have passed since the backend answered. Only then does the job fail (``storage_error``), and never by asking it
 again. Keys derive from the job, so a put repeated after a crash overwrites rather than duplicates.
 """
 
@@ -11,12 +11,12 @@ from __future__ import annotations
 import logging
 import time
 
+from karlo_core.backends.base import Generation
 from karlo_core.backoff import backoff_seconds
 from karlo_core.errors import StorageError, UpstreamUnavailable
 from karlo_core.images import NotAnImage, inspect_image
 from karlo_core.jobs import StoredImage
 from karlo_core.karlo import rules
-from karlo_core.karlo.wire import KarloResult
 from karlo_core.storage import image_key
 from karlo_worker import job_metrics
 from karlo_worker.runtime import WorkerRuntime
@@ -28,14 +28,14 @@ log = logging.getLogger(__name__)
 RETRY_CAP_SECONDS = 10.0
 
 
-def generated_from(result: KarloResult) -> Generated:
-    """Karlo's answer as images with their facts; an image that does not decode is Karlo's failure."""
+def generated_from(result: Generation) -> Generated:
+    """A backend's answer as images with their facts; an image that does not decode is the backend's failure."""
     images = []
     for index, image in enumerate(result.images):
         try:
             info = inspect_image(image.data)
         except NotAnImage as exc:
-            raise UpstreamUnavailable(f"Karlo returned image {index} that does not decode") from exc
+            raise UpstreamUnavailable(f"the backend returned image {index} that does not decode") from exc
         images.append(
             GeneratedImage(
                 data=image.data,

@@ -10,9 +10,10 @@ import time
 import redis
 from celery import Celery
 
+from karlo_core.backends.catalogue import BACKEND_QUEUES, backend_queue
 from karlo_core.broker import forget_held, held_messages, jobs_with_messages
 from karlo_core.jobstore import JobStore
-from karlo_core.queue import RUN_JOB_TASK, Queue, enqueue_delivery, enqueue_job
+from karlo_core.queue import RUN_JOB_TASK, enqueue_delivery, enqueue_job
 from karlo_core.webhooks.outbox import Outbox
 from karlo_worker.spool import Spool
 
@@ -22,12 +23,13 @@ BATCH = 200
 
 
 def sweep_once(store: JobStore, celery: Celery, *, confirm: float, grace: float) -> list[str]:
-    """Send due jobs their messages. A taken job is due again ``confirm`` seconds on, until its message is
-    confirmed sent (then ``grace``, the last resort): a send that fails (Redis gone) loses no job."""
+    """Send due jobs their messages, each to its backend's queue. A taken job is due again ``confirm`` seconds
+    on, until its message is confirmed sent (then ``grace``, the last resort): a send that fails (Redis gone)
+    loses no job."""
     since = store.now()
     ids = store.due_for_dispatch(limit=BATCH, grace=confirm)
-    for job_id in ids:
-        enqueue_job(celery, job_id)
+    for job_id, backend in zip(ids, store.backends_of(ids), strict=True):
+        enqueue_job(celery, job_id, queue=backend_queue(backend))
         store.dispatched(job_id, grace=grace, since=since)
         log.info("job dispatched", extra={"job_id": job_id})
     return ids
@@ -55,7 +57,7 @@ def recover_orphans(store: JobStore, broker: redis.Redis, *, older_than: float) 
             rescheduled.append(job_id)
     candidates = store.lost_dispatch_candidates(older_than=older_than)
     if candidates:
-        alive = jobs_with_messages(broker, Queue.JOBS.value)
+        alive = set().union(*(jobs_with_messages(broker, queue) for queue in BACKEND_QUEUES))
         for job_id, sent_at in candidates:
             if job_id not in alive and store.reschedule_if_orphaned(job_id, delivered_at=sent_at) == "rescheduled":
                 rescheduled.append(job_id)

@@ -21,6 +21,9 @@ from pydantic import BaseModel
 from karloq.errors import JobFailedError, PermissionDeniedError, WaitTimeoutError
 from karloq.images import ImageFile, ImageSource, ImageUrl, resolve_image
 from karloq.models import (
+    Backend,
+    BackendList,
+    BackendName,
     DefaultUrlRequest,
     Delivery,
     DeliveryList,
@@ -50,7 +53,7 @@ ByteProgress = Callable[[int], None]
 JobProgress = Callable[[Job], None]
 
 #: The multipart parts a create-job request may have besides the file parts.
-MULTIPART_FIELDS = ("kind", "input", "webhook")
+MULTIPART_FIELDS = ("kind", "input", "webhook", "backend")
 #: The file parts of a multipart create-job request.
 MULTIPART_FILES = ("image", "mask")
 #: ``Prefer: wait`` asks for at most this many seconds (the service's own cap).
@@ -141,6 +144,7 @@ def create_job(
     webhook: WebhookOption | str | None = None,
     idempotency_key: str | None = None,
     wait: int | None = None,
+    backend: BackendName | None = None,
 ) -> Operation[Job]:
     """POST /v1/jobs: JSON, or multipart when an image travels as bytes; one idempotency key for all tries."""
     values = job_input.model_dump(mode="json", exclude_unset=True)
@@ -156,7 +160,12 @@ def create_job(
             files[name] = (resolved.filename, resolved.data, resolved.content_type)
     option = WebhookOption(url=webhook) if isinstance(webhook, str) else webhook
     envelope = _ENVELOPES[job_input.kind].model_validate(
-        {"kind": job_input.kind.value, "input": values, **({"webhook": option} if option else {})}
+        {
+            "kind": job_input.kind.value,
+            "input": values,
+            **({"webhook": option} if option else {}),
+            **({"backend": backend} if backend else {}),
+        }
     )
     body = envelope.model_dump(mode="json", exclude_unset=True)
     body["kind"] = job_input.kind.value
@@ -170,6 +179,8 @@ def create_job(
         data = {"kind": body["kind"], "input": json.dumps(body["input"])}
         if "webhook" in body:
             data["webhook"] = json.dumps(body["webhook"])
+        if "backend" in body:
+            data["backend"] = body["backend"]
         step = Call("POST", "/v1/jobs", data=data, files=files, headers=headers, extra_seconds=extra)
     else:
         step = Call("POST", "/v1/jobs", json=body, headers=headers, extra_seconds=extra)
@@ -332,3 +343,11 @@ def replay_dead_letters() -> Operation[int]:
 
 def quota() -> Operation[Quota]:
     return (yield from answer(Quota, Call("GET", "/v1/quota")))
+
+
+# --- backends -------------------------------------------------------------------------------------------
+
+
+def backends() -> Operation[list[Backend]]:
+    found = yield from answer(BackendList, Call("GET", "/v1/backends"))
+    return found.data

@@ -17,6 +17,8 @@ from karloq._retry import RetryPolicy
 from karloq.client import DEFAULT_TIMEOUT, DEFAULT_WAIT_TIMEOUT
 from karloq.images import ImageSource
 from karloq.models import (
+    Backend,
+    BackendName,
     Delivery,
     Job,
     JobInput,
@@ -44,10 +46,17 @@ class AsyncJobs:
         webhook: WebhookOption | str | None = None,
         idempotency_key: str | None = None,
         wait: int | None = None,
+        backend: BackendName | None = None,
     ) -> Job:
         return await self._run(
             _ops.create_job(
-                job_input, image=image, mask=mask, webhook=webhook, idempotency_key=idempotency_key, wait=wait
+                job_input,
+                image=image,
+                mask=mask,
+                webhook=webhook,
+                idempotency_key=idempotency_key,
+                wait=wait,
+                backend=backend,
             )
         )
 
@@ -146,6 +155,10 @@ class AsyncClient:
         self._driver = AsyncDriver(self.connection, self._http)
         self.jobs = AsyncJobs(self._driver)
         self.webhooks = AsyncWebhooks(self._driver)
+
+    async def backends(self) -> list[Backend]:
+        """The generation backends jobs may name, what each takes, and whether each is ready."""
+        return await self._driver.run(_ops.backends())
 
     async def quota(self) -> Quota:
         return await self._driver.run(_ops.quota())

@@ -16,6 +16,8 @@ from karloq._ops import ByteProgress, JobProgress, RunResult
 from karloq._retry import RetryPolicy
 from karloq.images import ImageSource
 from karloq.models import (
+    Backend,
+    BackendName,
     Delivery,
     Job,
     JobInput,
@@ -46,6 +48,7 @@ class Jobs:
         webhook: WebhookOption | str | None = None,
         idempotency_key: str | None = None,
         wait: int | None = None,
+        backend: BackendName | None = None,
     ) -> Job:
         """Submit a job; with ``wait`` (seconds, at most 60) the answer comes once it finishes, if it does by then.
 
@@ -54,7 +57,13 @@ class Jobs:
         """
         return self._run(
             _ops.create_job(
-                job_input, image=image, mask=mask, webhook=webhook, idempotency_key=idempotency_key, wait=wait
+                job_input,
+                image=image,
+                mask=mask,
+                webhook=webhook,
+                idempotency_key=idempotency_key,
+                wait=wait,
+                backend=backend,
             )
         )
 
@@ -167,6 +176,10 @@ class Client:
         self._driver = SyncDriver(self.connection, self._http)
         self.jobs = Jobs(self._driver)
         self.webhooks = Webhooks(self._driver)
+
+    def backends(self) -> list[Backend]:
+        """The generation backends jobs may name, what each takes, and whether each is ready."""
+        return self._driver.run(_ops.backends())
 
     def quota(self) -> Quota:
         """Limit, use and reset time of each quota window, counted in images."""

@@ -17,6 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 ImageFormat = Literal["webp", "jpeg", "png"]
 Scheduler = Literal["decoder_ddim_v_prediction", "decoder_ddpm_v_prediction"]
+#: Generation backends: ``karlo`` (hosted Karlo) or ``karlo-open`` (open Karlo on the service's own GPUs).
+BackendName = Literal["karlo", "karlo-open"]
 EventName = Literal["job.started", "job.waiting_for_quota", "job.succeeded", "job.failed", "job.canceled"]
 
 
@@ -148,24 +150,28 @@ class WebhookOption(_Request):
 
 
 class GenerateJob(_Request):
+    backend: BackendName | None = None
     webhook: WebhookOption | None = None
     kind: Literal["generate"] = "generate"
     input: GenerateInput
 
 
 class VariationJob(_Request):
+    backend: BackendName | None = None
     webhook: WebhookOption | None = None
     kind: Literal["variation"]
     input: VariationInput
 
 
 class InpaintJob(_Request):
+    backend: BackendName | None = None
     webhook: WebhookOption | None = None
     kind: Literal["inpaint"]
     input: InpaintInput
 
 
 class ExtendJob(_Request):
+    backend: BackendName | None = None
     webhook: WebhookOption | None = None
     kind: Literal["extend"]
     input: ExtendInput
@@ -217,6 +223,14 @@ class JobUrls(BaseModel):
     cancel: str
 
 
+class Progress(BaseModel):
+    """Denoising steps done of the job's total, on a local backend (karlo-open)."""
+
+    step: int
+    total: int
+    stage: str
+
+
 class Job(BaseModel):
     """A job as the API shows it."""
 
@@ -236,6 +250,9 @@ class Job(BaseModel):
     cancel_requested: bool
     webhook: JobWebhook | None
     urls: JobUrls
+    backend: str = "karlo"
+    #: Set while a local backend (karlo-open) runs the job; absent from older services.
+    progress: Progress | None = Field(default_factory=lambda: None)
 
     @property
     def is_terminal(self) -> bool:
@@ -268,6 +285,43 @@ class QuotaScope(BaseModel):
 
 class Quota(BaseModel):
     scopes: list[QuotaScope]
+
+
+class Capacity(StrEnum):
+    """What limits a backend: Karlo's image quotas, or the GPU workers started for it."""
+
+    QUOTA = "quota"
+    GPU_SLOTS = "gpu_slots"
+
+
+class BackendLimits(BaseModel):
+    samples_max: int
+    sizes: list[int] | None
+    size_range: tuple[int, int] | None
+    size_step: int | None
+    model_versions: list[str]
+    steps_range: tuple[int, int]
+    guidance_range: tuple[float, float]
+    upscale_scales: list[int]
+
+
+class Backend(BaseModel):
+    """A generation backend jobs may name: what it runs and takes, and whether a worker has it ready."""
+
+    name: str
+    description: str
+    kinds: list[JobKind]
+    parameters: dict[str, list[str]]
+    fixed: dict[str, Any]
+    limits: BackendLimits
+    capacity: Capacity
+    queue: str
+    default: bool
+    ready: bool
+
+
+class BackendList(BaseModel):
+    data: list[Backend]
 
 
 class DeliveryAttempt(BaseModel):
@@ -339,3 +393,5 @@ class ProblemDocument(BaseModel):
     status: int
     detail: str | None = None
     errors: list[FieldError] | None = None
+    backend: str | None = None
+    limits: dict[str, Any] | None = None

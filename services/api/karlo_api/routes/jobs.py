@@ -18,6 +18,7 @@ from karlo_api.prefer import requested_wait, wait_until_finished
 from karlo_api.problems import Problem, problems_for
 from karlo_api.ratelimit import limited, rate_limit_headers, refuse_if_spent, tightest
 from karlo_api.timeouts import mark_committed
+from karlo_core.backends.catalogue import KARLO
 from karlo_core.idempotency import Claimed
 from karlo_core.job_listing import list_jobs as list_tenant_jobs
 from karlo_core.jobs import Job, JobKind, JobStatus
@@ -84,6 +85,7 @@ CREATE_JOB_BODY: dict[str, Any] = {
                     "required": ["input"],
                     "properties": {
                         "kind": {"type": "string", "enum": ["generate", "variation", "inpaint", "extend"]},
+                        "backend": {"type": "string", "enum": ["karlo", "karlo-open"]},
                         "input": {"type": "string", "description": "The job's input object as JSON, without images"},
                         "image": {"type": "string", "format": "binary"},
                         "mask": {"type": "string", "format": "binary"},
@@ -171,7 +173,7 @@ async def _accept(
     fetched = await state.fetcher.fetch_all(tenant, state.parser.image_urls(job_request))
     parsed = await run_in_threadpool(partial(state.parser.parse, job_request, fetched, tenant=tenant))
     scopes = await run_in_threadpool(_quota_usages, state, tenant)
-    if len(scopes) > 1:  # the tenant's own share, after the upstream account
+    if len(scopes) > 1 and parsed.backend == KARLO:  # the tenant's own share; a local backend's capacity is its GPUs
         refuse_if_spent(limited(scopes[-1]), parsed.params.samples, scopes, state.minute_seconds)
     mark_committed(request)
     job = await run_in_threadpool(accept_job, state, tenant, parsed, claimed)
@@ -215,7 +217,11 @@ def read_job(job: OwnJobDep, state: StateDep) -> JobView:
 
 
 CANCEL_RESPONSES: dict[int | str, dict[str, Any]] = {
-    202: {"model": JobView, "description": "The job is running: it ends canceled as soon as Karlo answers"},
+    202: {
+        "model": JobView,
+        "description": "The job is running: it ends canceled as soon as Karlo answers (on karlo-open, after the "
+        "denoising step in progress)",
+    },
     **problems_for(401, 404, 409, 422, 503),
 }
 

@@ -1,0 +1,156 @@
+"""What open Karlo cannot do is refused at the edge, naming the backend and its limits, and nothing is stored
+or queued; ``GET /v1/backends`` lists the enabled backends; jobs that name none keep going to hosted Karlo."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from support.api import submit
+from support.images import b64, image_bytes, mask_bytes
+from support.stacks import AppStack, Services, base_env, job_state_keys
+
+PNG = b64(image_bytes(64, 64, "PNG"))
+OPEN = "karlo-open"
+
+
+def gen(**values: Any) -> dict[str, Any]:
+    return {"backend": OPEN, "kind": "generate", "input": {"prompt": "a cat", **values}}
+
+
+def var(**values: Any) -> dict[str, Any]:
+    return {"backend": OPEN, "kind": "variation", "input": {"image": PNG, **values}}
+
+
+#: (case, body, field named, rule)
+REFUSED: list[tuple[str, dict[str, Any], str, str]] = [
+    ("inpaint", {**gen(image=PNG, mask=b64(mask_bytes())), "kind": "inpaint"}, "kind", "backend_kind"),
+    ("extend", {**gen(image=PNG, extend={"top": 64}), "kind": "extend"}, "kind", "backend_kind"),
+    ("negative prompt", gen(negative_prompt="text"), "input.negative_prompt", "backend_parameter"),
+    ("width other than its own", gen(width=512), "input.width", "backend_limit"),
+    ("height other than its own", gen(height=1024), "input.height", "backend_limit"),
+    ("variation width", var(width=384), "input.width", "backend_limit"),
+    ("model version 2.1", gen(version="v2.1"), "input.version", "backend_parameter"),
+    ("model version 2.0", gen(version="v2.0"), "input.version", "backend_parameter"),
+    ("scheduler", gen(scheduler="decoder_ddim_v_prediction"), "input.scheduler", "backend_parameter"),
+    ("face refiner", gen(face_refiner={"restoration_repeats": 1}), "input.face_refiner", "backend_parameter"),
+    ("nsfw checker", gen(nsfw_checker=True), "input.nsfw_checker", "backend_limit"),
+    ("upscale without upscaler weights", gen(upscale=True), "input.upscale", "backend_limit"),
+    ("upscale scale", gen(scale=4), "input.scale", "backend_parameter"),
+    ("variation prompt", var(prompt="more blue"), "input.prompt", "backend_parameter"),
+    ("variation negative prompt", var(negative_prompt="red"), "input.negative_prompt", "backend_parameter"),
+    ("variation version", var(version="v2.0"), "input.version", "backend_parameter"),
+]
+
+
+@pytest.fixture(scope="module")
+def api(services: Services) -> Iterator[AppStack]:
+    env = base_env(services, "local", KARLOQ_ENABLED_BACKENDS="karlo,karlo-open", KARLOQ_OPEN_KARLO_IMAGE_SIZE="256")
+    stack = AppStack(Path(services.workdir) / "backend-limits", env).start(workers=0)
+    yield stack
+    stack.stop()
+
+
+@pytest.mark.parametrize(("name", "body", "field", "rule"), REFUSED, ids=[case[0] for case in REFUSED])
+def test_what_open_karlo_cannot_do_is_refused(
+    api: AppStack, name: str, body: dict[str, Any], field: str, rule: str
+) -> None:
+    response = submit(api, body)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["type"] == "/problems/unsupported-by-backend"
+    assert problem["backend"] == OPEN
+    assert problem["limits"]["sizes"] == [256]
+    assert "karlo-open" in problem["detail"] and "256x256" in problem["detail"]
+    assert {(e["field"], e["rule"]) for e in problem["errors"]} == {(field, rule)}
+    assert job_state_keys(api.redis()) == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        gen(),
+        gen(width=256, height=256, samples=2, seed=[1, 2], num_inference_steps=10, guidance_scale=4.0),
+        gen(prior_num_inference_steps=10, prior_guidance_scale=2.0, upscale=False, nsfw_checker=False),
+        var(samples=2, image_format="png"),
+    ],
+    ids=["plain", "own size and seeds", "prior parameters", "variation"],
+)
+def test_what_open_karlo_can_do_is_accepted_on_its_queue(api: AppStack, body: dict[str, Any]) -> None:
+    response = submit(api, body)
+    assert response.status_code == 202, response.text
+    job = response.json()
+    assert job["backend"] == OPEN
+    assert not {"width", "height", "version", "upscale", "nsfw_checker", "negative_prompt"} & set(job["input"])
+    assert api.redis().llen("karlo-open") == 1
+    assert api.redis().llen("jobs") == 0
+    api.redis().delete("karlo-open")
+
+
+def test_jobs_without_a_backend_go_to_hosted_karlo(api: AppStack) -> None:
+    response = submit(api, {"input": {"prompt": "a cat", "negative_prompt": "dogs"}})
+    assert response.status_code == 202, response.text
+    job = response.json()
+    assert job["backend"] == "karlo"
+    assert job["input"]["width"] == 1024 and job["input"]["negative_prompt"] == "dogs"
+    assert api.redis().llen("jobs") == 1
+    api.redis().delete("jobs")
+
+
+@pytest.mark.parametrize("name", ["stable-diffusion", "", 7])
+def test_an_unknown_backend_is_refused(api: AppStack, name: object) -> None:
+    response = submit(api, {"backend": name, "input": {"prompt": "a cat"}})
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["field"] == "backend"
+    assert job_state_keys(api.redis()) == []
+
+
+def test_a_backend_not_enabled_is_refused(services: Services) -> None:
+    stack = AppStack(Path(services.workdir) / "karlo-only", base_env(services, "local")).start(workers=0)
+    try:
+        response = submit(stack, gen())
+        assert response.status_code == 422, response.text
+        assert response.json()["errors"][0] == {
+            "field": "backend",
+            "rule": "backend_enabled",
+            "message": "must be an enabled backend: karlo",
+        }
+        listed = httpx.get(f"{stack.api_url}/v1/backends", headers=stack.headers, timeout=10).json()
+        assert [b["name"] for b in listed["data"]] == ["karlo"]
+    finally:
+        stack.stop()
+
+
+def test_backends_are_listed_with_their_limits(api: AppStack) -> None:
+    response = httpx.get(f"{api.api_url}/v1/backends", headers=api.headers, timeout=10)
+    assert response.status_code == 200, response.text
+    karlo, open_karlo = response.json()["data"]
+    assert (karlo["name"], karlo["default"], karlo["capacity"], karlo["queue"]) == ("karlo", True, "quota", "jobs")
+    assert karlo["kinds"] == ["generate", "variation", "inpaint", "extend"]
+    assert "negative_prompt" in karlo["parameters"]["generate"]
+    assert karlo["limits"]["model_versions"] == ["v2.1", "v2.0"]
+    assert (open_karlo["name"], open_karlo["default"], open_karlo["capacity"]) == (OPEN, False, "gpu_slots")
+    assert open_karlo["queue"] == "karlo-open"
+    assert open_karlo["kinds"] == ["generate", "variation"]
+    assert open_karlo["limits"]["sizes"] == [256] and open_karlo["limits"]["upscale_scales"] == []
+    assert open_karlo["fixed"] == {"width": 256, "height": 256, "upscale": False, "nsfw_checker": False}
+    assert not open_karlo["ready"]  # no worker has loaded the weights
+    assert httpx.get(f"{api.api_url}/v1/backends", timeout=10).status_code == 401
+
+
+def test_multipart_jobs_name_their_backend(api: AppStack) -> None:
+    files = {"image": ("in.png", image_bytes(64, 64, "PNG"), "image/png")}
+    data = {"kind": "variation", "backend": OPEN, "input": '{"prompt": "x"}'}
+    response = httpx.post(f"{api.api_url}/v1/jobs", data=data, files=files, headers=api.headers, timeout=30)
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["field"] == "input.prompt"
+    data["input"] = "{}"
+    response = httpx.post(f"{api.api_url}/v1/jobs", data=data, files=files, headers=api.headers, timeout=30)
+    assert response.status_code == 202, response.text
+    assert response.json()["backend"] == OPEN
+    api.redis().delete("karlo-open")

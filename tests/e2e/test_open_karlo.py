@@ -1,0 +1,172 @@
+"""Open Karlo over the real wire: API -> the karlo-open queue -> a worker process that loaded the (tiny,
+random-weight) pipelines through the backend's own loading code -> storage -> webhook."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from PIL import Image
+
+from karlo_devstack.processes import wait_until
+from support.api import get_job, submit, wait_until_terminal
+from support.images import b64, image_bytes
+from support.open_karlo import TINY_IMAGE_SIZE, add_open_karlo_worker, open_karlo_env
+from support.receiver import Receiver
+from support.stacks import AppStack, Services, base_env
+from support.webhooks import rotate_secret, verified, wait_for_deliveries
+
+WEBHOOK_ENV = {
+    "KARLOQ_JOB_LEASE_SECONDS": "2",
+    "KARLOQ_SWEEP_INTERVAL_SECONDS": "0.3",
+    "KARLOQ_WEBHOOK_ALLOW_NETWORKS": "127.0.0.0/8",
+    "KARLOQ_WEBHOOK_ALLOW_HTTP": "true",
+    "KARLOQ_WEBHOOK_DISPATCH_INTERVAL_SECONDS": "0.2",
+}
+#: Enough denoising steps that a job runs for seconds on the tiny model, to be watched, canceled or killed.
+LONG = {"prior_num_inference_steps": 100, "num_inference_steps": 100}
+
+
+@pytest.fixture(scope="module")
+def stack(services: Services, open_karlo_models: Path) -> Iterator[AppStack]:
+    env = base_env(services, "s3", **WEBHOOK_ENV, **open_karlo_env(open_karlo_models))
+    app_stack = AppStack(Path(services.workdir) / "open-karlo", env).start(workers=1)
+    add_open_karlo_worker(app_stack)
+    yield app_stack
+    app_stack.stop()
+
+
+def run(stack: AppStack, kind: str, **values: Any) -> dict[str, Any]:
+    response = submit(stack, {"backend": "karlo-open", "kind": kind, "input": values})
+    assert response.status_code == 202, response.text
+    job = wait_until_terminal(stack, response.json()["id"], timeout=120)
+    assert job["status"] == "succeeded", job
+    return job
+
+
+def downloads(job: dict[str, Any]) -> list[bytes]:
+    return [httpx.get(image["url"], timeout=10).content for image in job["output"]["images"]]
+
+
+def test_open_karlo_is_listed_ready_once_its_worker_loaded_it(stack: AppStack) -> None:
+    def ready() -> bool:
+        listed = httpx.get(f"{stack.api_url}/v1/backends", headers=stack.headers, timeout=10).json()["data"]
+        return {b["name"]: b["ready"] for b in listed} == {"karlo": True, "karlo-open": True}
+
+    wait_until(ready, timeout=10, what="both backends ready")
+
+
+def test_generate_goes_through_its_queue_to_storage_and_webhook(stack: AppStack, receiver: Receiver) -> None:
+    secret = rotate_secret(stack)
+    response = submit(
+        stack,
+        {
+            "backend": "karlo-open",
+            "input": {"prompt": "a paper boat", "samples": 2, "seed": [7, 8], "image_format": "png"},
+            "webhook": {"url": receiver.hook("/open"), "events": ["job.succeeded"]},
+        },
+    )
+    assert response.status_code == 202, response.text
+    job = wait_until_terminal(stack, response.json()["id"], timeout=120)
+    assert job["status"] == "succeeded", job
+    assert job["backend"] == "karlo-open" and job["upstream"]["model_version"] == "karlo-v1-alpha"
+    assert [image["seed"] for image in job["output"]["images"]] == [7, 8]
+    for data, image in zip(downloads(job), job["output"]["images"], strict=True):
+        decoded = Image.open(io.BytesIO(data))
+        assert decoded.format == "PNG" and decoded.size == (TINY_IMAGE_SIZE, TINY_IMAGE_SIZE)
+        assert (image["width"], image["height"]) == (TINY_IMAGE_SIZE, TINY_IMAGE_SIZE)
+    assert job["progress"]["step"] == job["progress"]["total"] == 25 + 25 + 7
+    wait_for_deliveries(stack, job["id"], count=1, statuses={"delivered"})
+    [(_, body)] = verified(receiver, secret, "/open")
+    assert body["id"] == job["id"] and body["status"] == "succeeded"
+
+
+def test_the_same_seed_gives_the_same_bytes(stack: AppStack) -> None:
+    values = {
+        "prompt": "a lighthouse",
+        "samples": 2,
+        "seed": [11, 12],
+        "num_inference_steps": 10,
+        "prior_num_inference_steps": 10,
+    }
+    first, second = run(stack, "generate", **values), run(stack, "generate", **values)
+    assert downloads(first) == downloads(second)
+    other = run(stack, "generate", **{**values, "seed": [13, 12]})
+    assert downloads(other)[0] != downloads(first)[0]
+
+
+def test_variation_makes_images_of_its_size(stack: AppStack) -> None:
+    source = b64(image_bytes(96, 80, "PNG"))
+    job = run(stack, "variation", image=source, samples=2, seed=[1, 2], image_format="webp")
+    assert job["input"]["image"]["width"] == 96
+    for data in downloads(job):
+        decoded = Image.open(io.BytesIO(data))
+        assert decoded.format == "WEBP" and decoded.size == (TINY_IMAGE_SIZE, TINY_IMAGE_SIZE)
+    assert job["progress"]["total"] == 25 + 7
+
+
+def test_progress_shows_while_running_and_a_cancel_stops_between_steps(stack: AppStack) -> None:
+    response = submit(stack, {"backend": "karlo-open", "input": {"prompt": "slow", **LONG}})
+    job_id = response.json()["id"]
+    seen: list[dict[str, Any]] = []
+
+    def progressing() -> bool:
+        job = get_job(stack, job_id)
+        if job["progress"]:
+            seen.append(job["progress"])
+        return len({p["step"] for p in seen}) >= 2
+
+    wait_until(progressing, timeout=60, what="progress to advance", interval=0.05)
+    assert all(p["total"] == 100 + 100 + 7 and 0 < p["step"] < p["total"] for p in seen)
+    canceled = httpx.post(f"{stack.api_url}/v1/jobs/{job_id}/cancel", headers=stack.headers, timeout=10)
+    assert canceled.status_code == 202, canceled.text
+    job = wait_until_terminal(stack, job_id, timeout=30)
+    assert job["status"] == "canceled" and job["output"] is None
+    assert job["progress"]["step"] < job["progress"]["total"]
+
+
+@pytest.fixture(scope="module")
+def receiver(services: Services) -> Iterator[Receiver]:
+    started = Receiver(Path(services.workdir)).start()
+    yield started
+    started.stop()
+
+
+def test_a_worker_killed_mid_job_runs_it_again_once(stack: AppStack) -> None:
+    """Last in the module: it replaces the stack's open Karlo worker."""
+    [doomed] = [worker for worker in stack.workers if worker.name.startswith("open-worker")]
+    job_id = submit(stack, {"backend": "karlo-open", "input": {"prompt": "survive", **LONG}}).json()["id"]
+    wait_until(lambda: get_job(stack, job_id)["progress"] is not None, timeout=60, what="the job to run")
+    doomed.kill()
+    add_open_karlo_worker(stack)
+    job = wait_until_terminal(stack, job_id, timeout=120)
+    assert job["status"] == "succeeded", job
+    assert job["attempts"] == 2
+    assert len(job["output"]["images"]) == 1
+    assert job["progress"]["step"] == job["progress"]["total"] == 100 + 100 + 7
+
+
+def test_a_worker_without_the_weights_refuses_to_start(services: Services, tmp_path: Path) -> None:
+    """The default names the hub repositories: with an empty Hugging Face cache there is nothing to load,
+    and nothing is downloaded."""
+    env = {
+        **os.environ,
+        **base_env(services, "local"),
+        "KARLOQ_ENABLED_BACKENDS": "karlo,karlo-open",
+        "KARLOQ_WORKER_QUEUES": "karlo-open",
+        "KARLOQ_WORKER_METRICS_PORT": "-1",
+        "HF_HOME": str(tmp_path / "empty-hf-home"),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "karlo_worker"], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode != 0
+    assert "'kakaobrain/karlo-v1-alpha' are neither a directory nor in the Hugging Face cache" in done.stderr
+    assert "ready." not in done.stderr + done.stdout
