@@ -90,3 +90,5 @@ class Job:
     #: (space-separated names; empty for all).
     webhook_url: str | None = None
     webhook_events: str = ""
+    #: The batch the job was submitted in, if any.
+    batch_id: str | None = None

@@ -38,6 +38,20 @@ class CancelOutcome(StrEnum):
 
 
 @dataclass(frozen=True)
+class EventRetention:
+    """How much of a tenant's event stream is kept: at most ``max_events`` events, none older than
+    ``max_age_seconds``; the live stream API processes block on keeps ``live_events``."""
+
+    max_events: int
+    max_age_seconds: int
+    live_events: int = 10_000
+
+    @property
+    def field(self) -> str:
+        return f"{self.max_events} {self.max_age_seconds} {self.live_events}"
+
+
+@dataclass(frozen=True)
 class Claim:
     """The outcome of a claim: ``claimed`` with the attempt number, or why not."""
 
@@ -56,9 +70,33 @@ class JobStore:
         self._due = client.register_script(lua.load("take_due"))
         self._cancel = client.register_script(lua.load("job_cancel"))
 
-    def create(self, job: Job, *, dispatch_grace: float) -> bool:
-        """Store a new job; False if the id exists already (nothing is overwritten)."""
-        spec = {
+    def create(self, job: Job, *, dispatch_grace: float, events: EventRetention | None = None) -> bool:
+        """Store a new job; False if the id exists already (nothing is overwritten).
+
+        With ``events``, the job's events also go to its tenant's event stream, starting with ``job.queued``.
+        """
+        keys_, args = self._create_call(job, dispatch_grace, events)
+        return bool(self._create(keys=keys_, args=args))
+
+    def queue_creates(
+        self, pipe: redis.client.Pipeline, jobs: Sequence[Job], *, dispatch_grace: float, events: EventRetention | None
+    ) -> None:
+        """Add the creation of new jobs to a pipeline, so many are stored in one round trip (and transaction)."""
+        for job in jobs:
+            keys_, args = self._create_call(job, dispatch_grace, events)
+            self._create(keys=keys_, args=args, client=pipe)
+
+    def cancel_many(self, job_ids: Sequence[str]) -> list[CancelOutcome]:
+        """:meth:`cancel` for many jobs, in one round trip."""
+        with self._redis.pipeline(transaction=False) as pipe:
+            for job_id in job_ids:
+                self._cancel(keys=_transition_keys(job_id), args=[job_id], client=pipe)
+            replies = pipe.execute()
+        return [CancelOutcome(str(reply)) for reply in replies]
+
+    @staticmethod
+    def _create_call(job: Job, dispatch_grace: float, events: EventRetention | None) -> tuple[list[str], list[Any]]:
+        spec: dict[str, Any] = {
             "id": job.id,
             "kind": job.kind.value,
             "tenant": job.tenant,
@@ -66,11 +104,18 @@ class JobStore:
             "created_at": job.created_at,
             "notices": job.notices,
         }
+        if job.batch_id:
+            spec["batch"] = job.batch_id
         keys_ = [keys.job(job.id), keys.job_deadlines()]
-        args = [job.id, json.dumps(spec, separators=(",", ":")), job.status.value, dispatch_grace]
+        args: list[Any] = [job.id, json.dumps(spec, separators=(",", ":")), job.status.value, dispatch_grace]
         if job.webhook_url:
             args += ["webhook_url", job.webhook_url, "webhook_events", job.webhook_events]
-        return bool(self._create(keys=keys_, args=args))
+        if events is not None:
+            args += ["events_stream", keys.tenant_events(job.tenant), "events_live", keys.events_live()]
+            args += ["events_keep", events.field]
+        if job.batch_id:
+            args += ["batch_key", keys.batch(job.batch_id)]
+        return keys_, args
 
     def get(self, job_id: str) -> Job | None:
         raw = self._redis.hgetall(keys.job(job_id))
@@ -193,4 +238,5 @@ def job_from_hash(raw: dict[str, str]) -> Job:
         webhook_url=raw.get("webhook_url") or None,
         webhook_events=raw.get("webhook_events", ""),
         cancel_requested=raw.get("cancel_requested") == "1",
+        batch_id=spec.get("batch"),
     )

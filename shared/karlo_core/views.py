@@ -102,6 +102,7 @@ class JobView(BaseModel):
         description="A cancel arrived while the job was running: it ends canceled once Karlo answers"
     )
     webhook: WebhookView | None = Field(description="The job's webhook, when it has one")
+    batch_id: str | None = Field(default=None, description="The batch it was submitted in, if any")
     urls: JobUrls
 
 
@@ -139,5 +140,6 @@ def job_view(job: Job, *, storage: Storage, base_url: str, url_ttl: int) -> JobV
         estimated_start_at=_time(job.quota_eta) if job.status is JobStatus.WAITING_FOR_QUOTA else None,
         cancel_requested=job.cancel_requested,
         webhook=_webhook(job),
+        batch_id=job.batch_id,
         urls=JobUrls(get=f"{base_url}/v1/jobs/{job.id}", cancel=f"{base_url}/v1/jobs/{job.id}/cancel"),
     )

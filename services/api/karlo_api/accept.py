@@ -1,4 +1,5 @@
-"""Accepting a checked job: admit it under the tenant's cap, store its input images, record it, enqueue it.
+"""Accepting a checked job (or a batch of them): admit it under the tenant's cap, store its input images,
+record it, enqueue it.
 
 Whatever fails on the way is undone, so a refused request leaves no job, index entry or message behind.
 """
@@ -12,7 +13,8 @@ from typing import Any
 from karlo_api.deps import ApiState
 from karlo_api.job_requests import ParsedJob
 from karlo_api.problems import Problem
-from karlo_api.webhook_targets import webhook_target
+from karlo_api.webhook_targets import require_secret, webhook_target
+from karlo_core.batches import Batch
 from karlo_core.errors import StorageError
 from karlo_core.ids import new_job_id
 from karlo_core.jobs import Job, JobStatus
@@ -20,6 +22,7 @@ from karlo_core.karlo import rules
 from karlo_core.metrics import JOBS_ACCEPTED
 from karlo_core.queue import enqueue_job
 from karlo_core.storage import input_key
+from karlo_core.webhooks.events import WebhookOption, events_field
 
 log = logging.getLogger(__name__)
 
@@ -29,15 +32,7 @@ RETRY_SOON = {"Retry-After": "5"}
 def accept_job(state: ApiState, tenant: str, parsed: ParsedJob) -> Job:
     webhook = webhook_target(state, tenant, parsed.webhook)
     job_id = new_job_id()
-    cap = state.settings.max_active_jobs_per_tenant
-    if not state.tenant_jobs.admit(tenant, job_id, cap=cap):
-        raise Problem(
-            429,
-            "too-many-active-jobs",
-            "Too many jobs in progress",
-            f"at most {cap} jobs may be queued, waiting or running at once; wait for some to finish",
-            headers={"Retry-After": "10"},
-        )
+    _admit(state, tenant, [job_id])
     try:
         return _record_and_enqueue(state, tenant, job_id, parsed, webhook)
     except BaseException:
@@ -45,16 +40,62 @@ def accept_job(state: ApiState, tenant: str, parsed: ParsedJob) -> Job:
         raise
 
 
-def _record_and_enqueue(
-    state: ApiState, tenant: str, job_id: str, parsed: ParsedJob, webhook: tuple[str | None, str]
+def accept_batch(state: ApiState, tenant: str, items: list[ParsedJob], webhook: WebhookOption | None) -> Batch:
+    """Accept every job of a batch or none, in a bounded number of Redis round trips whatever its size.
+
+    The jobs are recorded with their dispatch deadline already due, so the workers' dispatch sweep sends them
+    to the queue (in rounds of its batch size) rather than this request sending one message per job.
+    """
+    default = webhook_target(state, tenant, webhook)
+    targets = [(p.webhook.url, events_field(p.webhook.events)) if p.webhook else default for p in items]
+    if any(url for url, _ in targets):
+        require_secret(state, tenant)
+    batch = Batch(id=new_job_id(), tenant=tenant, total=len(items), created_at=time.time(), webhook_url=default[0])
+    job_ids = [new_job_id() for _ in items]
+    _admit(state, tenant, job_ids)
+    try:
+        jobs = [
+            _new_job(state, tenant, job_id, parsed, target, batch.id)
+            for job_id, parsed, target in zip(job_ids, items, targets, strict=True)
+        ]
+        state.batches.create(batch, jobs, dispatch_grace=0.0, events=state.event_retention)
+    except BaseException:
+        state.tenant_jobs.forget(tenant, job_ids)
+        raise
+    for job in jobs:
+        JOBS_ACCEPTED.labels(job.kind.value).inc()
+    log.info("batch accepted", extra={"batch_id": batch.id, "jobs": batch.total, "tenant": tenant})
+    return batch
+
+
+def _admit(state: ApiState, tenant: str, job_ids: list[str]) -> None:
+    cap = state.settings.max_active_jobs_per_tenant
+    if not state.tenant_jobs.admit_all(tenant, job_ids, cap=cap):
+        raise Problem(
+            429,
+            "too-many-active-jobs",
+            "Too many jobs in progress",
+            f"at most {cap} jobs may be queued, waiting or running at once; wait for some to finish",
+            headers={"Retry-After": "10"},
+        )
+
+
+def _new_job(
+    state: ApiState,
+    tenant: str,
+    job_id: str,
+    parsed: ParsedJob,
+    webhook: tuple[str | None, str],
+    batch_id: str | None = None,
 ) -> Job:
+    """The job record of a checked request, once its input images are in storage."""
     try:
         stored = _store_inputs(state, job_id, parsed)
     except StorageError as exc:
         raise Problem(
             503, "storage-unavailable", "Image storage is unavailable; nothing was accepted", headers=RETRY_SOON
         ) from exc
-    job = Job(
+    return Job(
         id=job_id,
         kind=parsed.kind,
         status=JobStatus.QUEUED,
@@ -64,8 +105,15 @@ def _record_and_enqueue(
         notices=parsed.notices,
         webhook_url=webhook[0],
         webhook_events=webhook[1],
+        batch_id=batch_id,
     )
-    state.store.create(job, dispatch_grace=state.settings.dispatch_grace_seconds)
+
+
+def _record_and_enqueue(
+    state: ApiState, tenant: str, job_id: str, parsed: ParsedJob, webhook: tuple[str | None, str]
+) -> Job:
+    job = _new_job(state, tenant, job_id, parsed, webhook)
+    state.store.create(job, dispatch_grace=state.settings.dispatch_grace_seconds, events=state.event_retention)
     try:
         enqueue_job(state.celery, job.id)
     except Exception as exc:

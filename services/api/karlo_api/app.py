@@ -9,14 +9,17 @@ from fastapi import FastAPI
 
 from karlo_api.body_limit import BodyLimitMiddleware
 from karlo_api.deps import ApiState
+from karlo_api.event_frames import event_renderer
+from karlo_api.event_hub import EventHub
 from karlo_api.job_requests import CREATE_JOB_ADAPTER, JobRequestParser
 from karlo_api.problems import ProblemDocument, install_problem_handlers
 from karlo_api.request_metrics import RequestMetricsMiddleware
-from karlo_api.routes import deliveries, files, health, jobs, metrics, quota, webhooks
+from karlo_api.routes import batches, deliveries, events, files, health, jobs, metrics, quota, webhooks
 from karlo_api.timeouts import RequestTimeoutMiddleware
 from karlo_core import __version__
+from karlo_core.batches import BatchStore
 from karlo_core.exposition import make_registry
-from karlo_core.jobstore import JobStore
+from karlo_core.jobstore import EventRetention, JobStore
 from karlo_core.netguard import NetGuard, guarded_client, parse_networks
 from karlo_core.queue import make_celery
 from karlo_core.quota.policy import make_buckets
@@ -43,10 +46,12 @@ def create_app(settings: Settings) -> FastAPI:
         ),
         timeout=httpx.Timeout(settings.input_fetch_timeout_seconds),
     )
+    store = JobStore(client)
+    hub = EventHub(settings.redis_url, per_tenant=settings.event_streams_per_tenant)
     app.state.karloq = ApiState(
         settings=settings,
         redis=client,
-        store=JobStore(client),
+        store=store,
         storage=make_storage(settings),
         celery=make_celery(settings, "karlo_api"),
         signer=link_signer(settings),
@@ -58,7 +63,12 @@ def create_app(settings: Settings) -> FastAPI:
         webhook_secrets=secret_store(settings, client),
         webhook_guard=webhook_guard(settings),
         tenant_jobs=TenantJobs(client),
+        batches=BatchStore(client, store),
+        events=hub,
+        event_retention=EventRetention(settings.event_stream_max_events, settings.event_stream_max_age_seconds),
     )
+    hub.render = event_renderer(app.state.karloq)
+    app.router.on_shutdown.append(hub.stop)
     app.state.metrics_registry = make_registry(settings, client)
     install_problem_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_body_bytes)
@@ -68,6 +78,8 @@ def create_app(settings: Settings) -> FastAPI:
     # Added last, so it wraps everything: even a 413 from the body limit is counted.
     app.add_middleware(RequestMetricsMiddleware)
     app.include_router(jobs.router)
+    app.include_router(events.router)
+    app.include_router(batches.router)
     app.include_router(deliveries.router)
     app.include_router(webhooks.router)
     app.include_router(files.router)

@@ -10,9 +10,11 @@ from celery import Celery
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from karlo_api.event_hub import EventHub
 from karlo_api.job_requests import JobRequestParser
 from karlo_api.problems import Problem
-from karlo_core.jobstore import JobStore
+from karlo_core.batches import BatchStore
+from karlo_core.jobstore import EventRetention, JobStore
 from karlo_core.netguard import NetGuard
 from karlo_core.quota.buckets import QuotaBuckets
 from karlo_core.settings import Settings
@@ -38,6 +40,9 @@ class ApiState:
     webhook_secrets: SecretStore
     webhook_guard: NetGuard
     tenant_jobs: TenantJobs
+    batches: BatchStore
+    events: EventHub
+    event_retention: EventRetention
 
     @property
     def minute_seconds(self) -> float:

@@ -193,13 +193,23 @@ def list_jobs(
     cursor: Annotated[
         str | None, Query(min_length=26, max_length=26, pattern="^[0-9a-z]{26}$", description="`next_cursor`")
     ] = None,
+    batch: Annotated[
+        str | None, Query(min_length=26, max_length=26, pattern="^[0-9a-z]{26}$", description="Only this batch's jobs")
+    ] = None,
 ) -> JobPage:
     """The tenant's jobs, newest first, a page at a time; filters apply before paging."""
+    from karlo_api.routes.batches import batch_job_ids  # the batches routes build on this module
+
+    def newest(before: str | None, count: int) -> list[str]:
+        if batch is not None:
+            return batch_job_ids(state, tenant, batch, before=before, count=count)
+        return state.tenant_jobs.newest(tenant, before=before, count=count)
+
     found: list[Job] = []
     scanned = 0
     before = cursor
     while len(found) < limit and scanned < LIST_SCAN_LIMIT:
-        ids = state.tenant_jobs.newest(tenant, before=before, count=min(max(limit * 2, 20), LIST_SCAN_LIMIT - scanned))
+        ids = newest(before, min(max(limit * 2, 20), LIST_SCAN_LIMIT - scanned))
         if not ids:
             before = None  # the index is exhausted: this is the last page
             break

@@ -1,0 +1,122 @@
+"""Reading a ``POST /v1/batches`` body: JSON ``{"jobs": [...], "webhook": {...}}`` or JSON Lines (one job a line).
+
+Every job is checked by the same parser as ``POST /v1/jobs``; any invalid item refuses the whole batch, with
+every broken rule of every item, each named by its index (``jobs[3].input.width``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Request
+from pydantic import ValidationError
+
+from karlo_api.job_requests import JobRequestParser, ParsedJob, webhook_url_issues
+from karlo_api.problems import Problem, invalid_input, validation_problem
+from karlo_core.netguard import NetGuard
+from karlo_core.webhooks.events import WebhookOption
+
+JSON_LINES = ("application/jsonl", "application/x-ndjson", "application/json-lines")
+
+
+@dataclass(frozen=True)
+class BatchRequest:
+    jobs: list[Any]
+    webhook: Any = None
+
+    def fingerprinted(self) -> dict[str, Any]:
+        """The request as a whole, for ``Idempotency-Key``."""
+        return {"jobs": self.jobs, "webhook": self.webhook}
+
+
+@dataclass(frozen=True)
+class ParsedBatch:
+    jobs: list[ParsedJob]
+    webhook: WebhookOption | None
+
+
+def _issue(field: str, rule: str, message: str, index: int | None = None) -> dict[str, Any]:
+    issue: dict[str, Any] = {"field": field, "rule": rule, "message": message}
+    if index is not None:
+        issue["index"] = index
+    return issue
+
+
+async def read_batch_request(request: Request, *, max_jobs: int) -> BatchRequest:
+    body = await request.body()
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise invalid_input([_issue("body", "utf8", "must be UTF-8")]) from None
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type in JSON_LINES:
+        batch = _json_lines(text)
+    else:
+        batch = _json_body(text)
+    if not batch.jobs:
+        raise invalid_input([_issue("jobs", "too_short", "must hold at least one job")])
+    if len(batch.jobs) > max_jobs:
+        raise invalid_input([_issue("jobs", "too_long", f"holds {len(batch.jobs)} jobs; at most {max_jobs}")])
+    return batch
+
+
+def _json_body(text: str) -> BatchRequest:
+    try:
+        raw = json.loads(text)
+    except ValueError:
+        raise invalid_input([_issue("body", "json_invalid", "is not valid JSON")]) from None
+    if not isinstance(raw, dict):
+        raise invalid_input([_issue("body", "object_type", "must be a JSON object")])
+    unknown = sorted(set(raw) - {"jobs", "webhook"})
+    if unknown:
+        raise invalid_input([_issue(name, "extra_forbidden", "is not a batch field") for name in unknown])
+    jobs = raw.get("jobs")
+    if not isinstance(jobs, list):
+        raise invalid_input([_issue("jobs", "list_type", "must be a list of jobs")])
+    return BatchRequest(jobs, raw.get("webhook"))
+
+
+def _json_lines(text: str) -> BatchRequest:
+    jobs: list[Any] = []
+    issues = []
+    for number, line in enumerate(line for line in text.splitlines() if line.strip()):
+        try:
+            jobs.append(json.loads(line))
+        except ValueError:
+            jobs.append(None)
+            issues.append(_issue(f"jobs[{number}]", "json_invalid", "is not valid JSON", number))
+    if issues:
+        raise invalid_input(issues)
+    return BatchRequest(jobs)
+
+
+def parse_batch(parser: JobRequestParser, guard: NetGuard, batch: BatchRequest) -> ParsedBatch:
+    """Check every job (and the batch's webhook); 422 listing every bad item by index and field."""
+    issues: list[dict[str, Any]] = []
+    webhook = None
+    if batch.webhook is not None:
+        try:
+            webhook = WebhookOption.model_validate(batch.webhook)
+        except ValidationError as exc:
+            issues += validation_problem([{**e, "loc": ("webhook", *e.get("loc", ()))} for e in exc.errors()]).extra[
+                "errors"
+            ]
+        else:
+            issues += webhook_url_issues(guard, webhook.url, "webhook.url")
+    parsed: list[ParsedJob] = []
+    for index, item in enumerate(batch.jobs):
+        if not isinstance(item, dict):
+            issues.append(_issue(f"jobs[{index}]", "object_type", "must be a JSON object", index))
+            continue
+        try:
+            parsed.append(parser.parse(item))
+        except Problem as problem:
+            if problem.status != 422:
+                raise
+            for error in problem.extra.get("errors", []):
+                issues.append({**error, "field": f"jobs[{index}].{error['field']}", "index": index})
+    if issues:
+        raise invalid_input(issues)
+    return ParsedBatch(parsed, webhook)
