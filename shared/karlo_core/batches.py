@@ -1,8 +1,9 @@
 """Batches: many jobs accepted in one request, all or nothing, and followed together.
 
-A batch is a hash (tenant, total, created_at, webhook_url, and counts of finished jobs by status, which the
-job transition scripts keep), the list of its job ids, and the set of those finished. The job that finishes
-last records the batch's one ``batch.completed`` event (``lua/job_events.lua``).
+A batch is a hash (tenant, total, created_at, webhook_url, keep_seconds, and counts of finished jobs by
+status, which the job transition scripts keep), the list of its job ids, and the set of those finished. The
+job that finishes last records the batch's one ``batch.completed`` event (``lua/job_events.lua``); from then
+the batch is kept as long as its jobs are, then expires.
 """
 
 from __future__ import annotations
@@ -58,15 +59,23 @@ class BatchStore:
         self._jobs = jobs
 
     def create(
-        self, batch: Batch, jobs: Sequence[Job], *, dispatch_grace: float, events: EventRetention | None
+        self,
+        batch: Batch,
+        jobs: Sequence[Job],
+        *,
+        dispatch_grace: float,
+        events: EventRetention | None,
+        keep_seconds: int,
     ) -> None:
-        """Store the batch and all its jobs in one transaction (one pipelined round trip)."""
+        """Store the batch and all its jobs in one transaction (one pipelined round trip); once every job has
+        finished, the batch is kept ``keep_seconds`` more."""
         record = {
             "id": batch.id,
             "tenant": batch.tenant,
             "total": str(batch.total),
             "created_at": repr(batch.created_at),
         }
+        record["keep_seconds"] = str(keep_seconds)
         if batch.webhook_url:
             record["webhook_url"] = batch.webhook_url
         with self._redis.pipeline(transaction=True) as pipe:

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from karlo_devstack.processes import wait_until
 from support.api import submit, wait_until_terminal
 from support.events import Listener, Sse, finished, of_job, parse_sse
 from support.receiver import Receiver
@@ -204,3 +205,28 @@ def test_two_hundred_streams_on_one_api_all_get_their_events_while_jobs_are_acce
     for events in streams:
         assert finished(jobs)(events)
         assert len([e for e in events if e.data.get("id") in jobs]) == 3 * len(jobs)
+
+
+def test_streams_beyond_the_tenant_limit_are_refused_with_429(services: Services) -> None:
+    env = base_env(services, "local", KARLOQ_EVENT_STREAMS_PER_TENANT="2", KARLOQ_EVENT_HEARTBEAT_SECONDS="0.5")
+    small = AppStack(Path(services.workdir) / "events-limit", env).start(workers=0)
+    try:
+        open_streams = [Listener(small).start(), Listener(small).start()]
+        refused = httpx.get(f"{small.api_url}/v1/events", headers=small.headers, timeout=10)
+        assert refused.status_code == 429 and refused.json()["type"] == "/problems/too-many-streams"
+        assert refused.headers["Retry-After"]
+        other = Listener(small.new_tenant("limit-other")).start()  # the limit is each tenant's own
+        assert other.status_code == 200
+        metrics = httpx.get(f"{small.api_url}/metrics", timeout=10).text
+        assert "karlo_queue_event_streams_open 3.0" in metrics
+        for listener in [*open_streams, other]:
+            listener.stop()
+
+        def opens() -> bool:
+            listener = Listener(small).start()
+            listener.stop()
+            return listener.status_code == 200
+
+        wait_until(opens, timeout=10, what="a stream slot to free up")
+    finally:
+        small.stop()

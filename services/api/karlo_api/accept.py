@@ -58,7 +58,13 @@ def accept_batch(state: ApiState, tenant: str, items: list[ParsedJob], webhook: 
             _new_job(state, tenant, job_id, parsed, target, batch.id)
             for job_id, parsed, target in zip(job_ids, items, targets, strict=True)
         ]
-        state.batches.create(batch, jobs, dispatch_grace=0.0, events=state.event_retention)
+        state.batches.create(
+            batch,
+            jobs,
+            dispatch_grace=0.0,
+            events=state.event_retention,
+            keep_seconds=state.settings.job_retention_seconds,
+        )
     except BaseException:
         state.tenant_jobs.forget(tenant, job_ids)
         raise

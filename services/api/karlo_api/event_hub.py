@@ -4,7 +4,8 @@ An open stream holds no thread and no Redis connection of its own: it is a :clas
 in-process queue. The hub blocks on the live stream (one connection, ``XREAD BLOCK``), where every event
 leaves a short note (its tenant stream and entry id); for the tenants with open streams here it then reads the
 new entries of their streams in one ``XREAD`` and gives each subscription what its tenant got. Reading
-history (a stream's start, a resume with ``Last-Event-ID``) borrows a pooled connection for one command.
+history (a stream's start, a resume with ``Last-Event-ID``) borrows one of a few pooled connections for a
+command, waiting for one when all are busy, so the connections do not grow with the streams.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ log = logging.getLogger(__name__)
 QUEUE_LIMIT = 1000
 #: Entries read per history command.
 PAGE = 500
+#: Redis connections of the hub: one blocks on the live stream, the rest serve history reads in turn.
+POOL_SIZE = 8
 
 
 @dataclass(frozen=True)
@@ -124,9 +127,15 @@ class EventHub:
     @property
     def client(self) -> aioredis.Redis:
         if self._client is None:
-            self._client = aioredis.Redis.from_url(
-                self._redis_url, decode_responses=True, socket_connect_timeout=5, health_check_interval=30
+            pool = aioredis.BlockingConnectionPool.from_url(
+                self._redis_url,
+                max_connections=POOL_SIZE,
+                timeout=10,
+                decode_responses=True,
+                socket_connect_timeout=5,
+                health_check_interval=30,
             )
+            self._client = aioredis.Redis(connection_pool=pool)
         return self._client
 
     def _ensure_running(self) -> None:

@@ -35,7 +35,7 @@ local function append_stream_event(job_key, job_id, event, body_kind, body, batc
     'event', event, 'job', job_id, 'kind', spec.kind, 'batch', batch_id or '',
     'at', string.format('%.6f', now), body_kind, cjson.encode(body))
   if max_age then
-    redis.call('XTRIM', stream, 'MINID', '~', math.floor((now - tonumber(max_age)) * 1000))
+    redis.call('XTRIM', stream, 'MINID', math.floor((now - tonumber(max_age)) * 1000))
   end
   local live = redis.call('HGET', job_key, 'events_live')
   if live and live ~= '' then
@@ -59,7 +59,8 @@ local function add_delivery(job_key, deliveries_key, schedule_key, job_id, event
 end
 
 -- Count a batch job's end; the last one to finish records the batch's one batch.completed event (stream, and
--- a webhook delivery in this job's outbox when the batch has a receiver).
+-- a webhook delivery in this job's outbox when the batch has a receiver). A finished batch is kept as long
+-- as its jobs are (its 'keep_seconds'), then expires.
 local function finish_batch_job(job_key, deliveries_key, schedule_key, job_id, status, snapshot, now)
   local batch_key = redis.call('HGET', job_key, 'batch_key')
   if not batch_key or batch_key == '' or redis.call('EXISTS', batch_key) == 0 then return end
@@ -68,6 +69,12 @@ local function finish_batch_job(job_key, deliveries_key, schedule_key, job_id, s
   local finished = redis.call('SCARD', batch_key .. ':finished')
   if finished < tonumber(redis.call('HGET', batch_key, 'total')) then return end
   redis.call('HSET', batch_key, 'completed_at', string.format('%.6f', now))
+  local keep = tonumber(redis.call('HGET', batch_key, 'keep_seconds') or '')
+  if keep then
+    for _, key in ipairs({batch_key, batch_key .. ':jobs', batch_key .. ':finished'}) do
+      redis.call('EXPIRE', key, keep)
+    end
+  end
   local batch = {}
   local flat = redis.call('HGETALL', batch_key)
   for i = 1, #flat, 2 do batch[flat[i]] = flat[i + 1] end

@@ -32,6 +32,8 @@ EVENT_STREAM = "text/event-stream"
 #: How long before its creation a job's events are looked for, for clocks that disagree a little.
 CLOCK_SLACK_SECONDS = 60.0
 HEARTBEAT = ": heartbeat\n\n"
+#: Events waiting for a stream that are written to it at once.
+WRITE_BATCH = 100
 
 StreamEventName = Literal[
     "job.queued",
@@ -63,6 +65,22 @@ class ResetEvent(BaseModel):
     )
 
 
+#: One event of a stream, as its fields (`id:`, `event:`, `data:`) read.
+SSE_EVENT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["event", "data"],
+    "properties": {
+        "id": {"type": "string", "pattern": r"^\d+-\d+$", "description": "Send as `Last-Event-ID` to resume after it"},
+        "event": {"type": "string", "enum": [*STREAM_EVENTS, "reset"], "description": "What happened"},
+        "data": {
+            "type": "string",
+            "contentMediaType": "application/json",
+            "description": "JSON: a `JobView`, a `BatchView` for `batch.completed`, a `ResetEvent` for `reset`",
+        },
+    },
+}
+
+
 def _stream_doc(what: str) -> dict[int | str, dict[str, Any]]:
     return {
         200: {
@@ -73,7 +91,7 @@ def _stream_doc(what: str) -> dict[int | str, dict[str, Any]]:
                 "the event (the body its webhook carries), the batch for `batch.completed`, a `ResetEvent` for "
                 "`reset`. Lines starting with `:` are heartbeats."
             ),
-            "content": {EVENT_STREAM: {"schema": {"type": "string"}}},
+            "content": {EVENT_STREAM: {"schema": SSE_EVENT_SCHEMA}},
         },
         **problems_for(401, 404, 422, 429, 503),
     }
@@ -228,15 +246,26 @@ class _Follower:
                 if self.ended:
                     return
             try:
-                item = await asyncio.wait_for(queue.get(), self._heartbeat)
+                items = [await asyncio.wait_for(queue.get(), self._heartbeat)]
             except TimeoutError:
                 yield HEARTBEAT
                 continue
-            sent = self._send(item)
-            if sent:
-                yield sent
+            while not queue.empty() and len(items) < WRITE_BATCH:
+                items.append(queue.get_nowait())
+            chunk = self._send_all(items)
+            if chunk:
+                yield chunk
             if self.ended:
                 return
+
+    def _send_all(self, items: list[Framed]) -> str:
+        """What has piled up, as one write (up to the stream's end)."""
+        chunk = ""
+        for item in items:
+            chunk += self._send(item) or ""
+            if self.ended:
+                break
+        return chunk
 
     def _send(self, item: Framed) -> str | None:
         """The frame to send for ``item``, or None (already sent, or filtered out)."""
