@@ -140,7 +140,7 @@ class Settings(BaseSettings):
     #: An idle stream gets a comment line this often, so proxies do not close it.
     event_heartbeat_seconds: float = Field(default=15.0, gt=0)
     #: Jobs one POST /v1/batches may carry.
-    max_batch_jobs: int = Field(default=1000, ge=1, le=10_000)
+    max_batch_jobs: int = Field(default=1000, ge=1, le=1000)
 
     @model_validator(mode="after")
     def _lease_outlasts_an_attempt(self) -> Settings:

@@ -32,6 +32,8 @@ QUEUE_LIMIT = 1000
 PAGE = 500
 #: Redis connections of the hub: one blocks on the live stream, the rest serve history reads in turn.
 POOL_SIZE = 8
+#: How the hub's connections name themselves (``CLIENT LIST``).
+CLIENT_NAME = "karloq-event-hub"
 
 
 @dataclass(frozen=True)
@@ -131,6 +133,7 @@ class EventHub:
                 self._redis_url,
                 max_connections=POOL_SIZE,
                 timeout=10,
+                client_name=CLIENT_NAME,
                 decode_responses=True,
                 socket_connect_timeout=5,
                 health_check_interval=30,
