@@ -92,7 +92,7 @@ def create_app(settings: Settings) -> FastAPI:
 
 def _publish_request_schemas(app: FastAPI) -> None:
     """Add what routes name but FastAPI does not generate: the create-job body (parsed by hand, JSON or
-    multipart) and the problem document of every error answer."""
+    multipart), the problem document of every error answer, and the data of an event stream's reset event."""
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -105,6 +105,7 @@ def _publish_request_schemas(app: FastAPI) -> None:
             problem = ProblemDocument.model_json_schema(ref_template="#/components/schemas/{model}")
             components.update(problem.pop("$defs", {}))
             components["ProblemDocument"] = problem
+            components["ResetEvent"] = events.ResetEvent.model_json_schema(ref_template="#/components/schemas/{model}")
             app.openapi_schema = schema
         return app.openapi_schema
 
