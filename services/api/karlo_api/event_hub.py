@@ -172,6 +172,10 @@ class EventHub:
             except (RedisError, OSError):
                 log.warning("event hub lost Redis; retrying", exc_info=True)
                 await asyncio.sleep(1)
+            except Exception:
+                # an entry it cannot read is skipped (cursors already passed it); the reader keeps going
+                log.exception("event hub failed to hand out events")
+                await asyncio.sleep(1)
 
     async def _fan_out(self, notes: list[tuple[str, str]]) -> None:
         tenants = {keys.tenant_events(tenant): tenant for tenant in self._subscribers}
