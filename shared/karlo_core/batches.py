@@ -84,14 +84,11 @@ class BatchStore:
             self._jobs.queue_creates(pipe, jobs, dispatch_grace=dispatch_grace, events=events)
             pipe.execute()
 
-    def delete(self, batch_id: str, job_ids: Sequence[str]) -> None:
-        """Remove a batch that could not be accepted after all, with its jobs."""
+    def withdraw(self, batch_id: str, job_ids: Sequence[str]) -> None:
+        """Remove a batch that could not be accepted after all, with its jobs and their events."""
         with self._redis.pipeline(transaction=True) as pipe:
             pipe.delete(keys.batch(batch_id), keys.batch_jobs(batch_id), keys.batch_finished(batch_id))
-            for job_id in job_ids:
-                pipe.delete(keys.job(job_id), keys.job_deliveries(job_id))
-            if job_ids:
-                pipe.zrem(keys.job_deadlines(), *job_ids)
+            self._jobs.queue_withdrawals(pipe, job_ids)
             pipe.execute()
 
     def get(self, batch_id: str) -> Batch | None:

@@ -69,6 +69,7 @@ class JobStore:
         self._settle = client.register_script(lua.load("job_settle"))
         self._due = client.register_script(lua.load("take_due"))
         self._cancel = client.register_script(lua.load("job_cancel"))
+        self._withdraw = client.register_script(lua.load("job_withdraw"))
 
     def create(self, job: Job, *, dispatch_grace: float, events: EventRetention | None = None) -> bool:
         """Store a new job; False if the id exists already (nothing is overwritten).
@@ -139,8 +140,19 @@ class JobStore:
     def cancel_requested(self, job_id: str) -> bool:
         return bool(self._redis.hget(keys.job(job_id), "cancel_requested") == "1")
 
+    def withdraw(self, job_id: str) -> None:
+        """Remove a job that could not be dispatched, and the event its creation wrote, so no half-made job is
+        left behind."""
+        self._withdraw(keys=[keys.job(job_id), keys.job_deadlines(), keys.job_deliveries(job_id)], args=[job_id])
+
+    def queue_withdrawals(self, pipe: redis.client.Pipeline, job_ids: Sequence[str]) -> None:
+        """Add :meth:`withdraw` of many jobs to a pipeline."""
+        for job_id in job_ids:
+            keys_ = [keys.job(job_id), keys.job_deadlines(), keys.job_deliveries(job_id)]
+            self._withdraw(keys=keys_, args=[job_id], client=pipe)
+
     def delete(self, job_id: str) -> None:
-        """Remove a job that could not be dispatched, so no half-made job is left behind."""
+        """Remove a job's record, outbox and deadline (retention; its events stay in the tenant's stream)."""
         with self._redis.pipeline() as pipe:
             pipe.delete(keys.job(job_id), keys.job_deliveries(job_id))
             pipe.zrem(keys.job_deadlines(), job_id)

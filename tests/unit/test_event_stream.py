@@ -109,3 +109,16 @@ def test_entry_ids_order_and_step_back() -> None:
     assert entry_order(previous_id("13-0")) > entry_order("12-99999")
     assert previous_id("0-0") == "0-0"
     assert id_at(1.5) == "1500-0"
+
+
+def test_a_withdrawn_job_takes_its_queued_event_back(client: redis.Redis) -> None:
+    store = JobStore(client)
+    kept = new_job()
+    store.create(kept, dispatch_grace=60, events=KEEP)
+    job = new_job()
+    store.create(job, dispatch_grace=60, events=KEEP)
+    store.withdraw(job.id)
+    assert [job_id for _, job_id, _ in events(client)] == [kept.id]
+    assert len(client.xrange(keys.events_live())) == 1
+    store.withdraw(kept.id)
+    assert [str(k) for k in client.scan_iter("karloq:*")] == []

@@ -66,6 +66,7 @@ def accept_batch(state: ApiState, tenant: str, items: list[ParsedJob], webhook: 
             keep_seconds=state.settings.job_retention_seconds,
         )
     except BaseException:
+        state.batches.withdraw(batch.id, job_ids)
         state.tenant_jobs.forget(tenant, job_ids)
         raise
     for job in jobs:
@@ -123,7 +124,7 @@ def _record_and_enqueue(
     try:
         enqueue_job(state.celery, job.id)
     except Exception as exc:
-        state.store.delete(job.id)
+        state.store.withdraw(job.id)
         log.exception("enqueue failed; job withdrawn", extra={"job_id": job.id})
         raise Problem(
             503, "queue-unavailable", "The job queue is unavailable; nothing was accepted", headers=RETRY_SOON

@@ -76,10 +76,13 @@ class EventHub:
         self._cursors: dict[str, str] = {}
 
     # --- subscriptions ---------------------------------------------------------------------------------
+    def has_room(self, tenant: str) -> bool:
+        return self.open_streams(tenant) < self._per_tenant
+
     def subscribe(self, tenant: str) -> Subscription:
-        subscribers = self._subscribers.setdefault(tenant, set())
-        if len(subscribers) >= self._per_tenant:
+        if not self.has_room(tenant):
             raise TooManyStreams(tenant)
+        subscribers = self._subscribers.setdefault(tenant, set())
         self._ensure_running()
         subscription = Subscription(tenant)
         subscribers.add(subscription)

@@ -16,5 +16,9 @@ end
 redis.call('ZADD', KEYS[2], now + tonumber(ARGV[4]), ARGV[1])
 local snapshot = job_snapshot(KEYS[1])
 local spec = cjson.decode(ARGV[2])
-append_stream_event(KEYS[1], ARGV[1], 'job.queued', 'job_snapshot', snapshot, spec.batch, now)
+local entry, note = append_stream_event(KEYS[1], ARGV[1], 'job.queued', 'job_snapshot', snapshot, spec.batch, now)
+if entry then
+  -- kept so that withdrawing the job (job_withdraw.lua) can take its event back
+  redis.call('HSET', KEYS[1], 'events_entry', entry, 'events_note', note or '')
+end
 return 1

@@ -11,7 +11,7 @@ local STREAM_ONLY_EVENTS = {queued = 'job.queued'}
 local TERMINAL = {succeeded = true, failed = true, canceled = true}
 local NOT_IN_SNAPSHOT = {
   lease_token = true, lease_until = true, event_seq = true, events_stream = true, events_live = true,
-  events_keep = true, batch_key = true,
+  events_keep = true, events_entry = true, events_note = true, batch_key = true,
 }
 
 local function job_snapshot(job_key)
@@ -24,7 +24,8 @@ local function job_snapshot(job_key)
 end
 
 -- Append an event to the tenant's stream named by the job (jobs created before streams name none), trimmed
--- to its length and age, and note it on the live stream the API processes block on. Returns the entry id.
+-- to its length and age, and note it on the live stream the API processes block on. Returns the entry id and
+-- the note's id.
 local function append_stream_event(job_key, job_id, event, body_kind, body, batch_id, now)
   local stream = redis.call('HGET', job_key, 'events_stream')
   if not stream or stream == '' then return nil end
@@ -38,10 +39,11 @@ local function append_stream_event(job_key, job_id, event, body_kind, body, batc
     redis.call('XTRIM', stream, 'MINID', math.floor((now - tonumber(max_age)) * 1000))
   end
   local live = redis.call('HGET', job_key, 'events_live')
+  local note = nil
   if live and live ~= '' then
-    redis.call('XADD', live, 'MAXLEN', '~', live_len or 10000, '*', 'stream', stream, 'id', id)
+    note = redis.call('XADD', live, 'MAXLEN', '~', live_len or 10000, '*', 'stream', stream, 'id', id)
   end
-  return id
+  return id, note
 end
 
 -- A webhook delivery record in the job's outbox, due now.

@@ -107,10 +107,8 @@ def _resume_point(last_event_id: str | None) -> str | None:
     return last_event_id
 
 
-def _subscribe(state: ApiState, tenant: str) -> Subscription:
-    try:
-        return state.events.subscribe(tenant)
-    except TooManyStreams:
+def _refuse_if_full(state: ApiState, tenant: str) -> None:
+    if not state.events.has_room(tenant):
         limit = state.settings.event_streams_per_tenant
         raise Problem(
             429,
@@ -118,7 +116,7 @@ def _subscribe(state: ApiState, tenant: str) -> Subscription:
             "Too many event streams open",
             f"at most {limit} event streams may be open at once; close one first",
             headers={"Retry-After": "10"},
-        ) from None
+        )
 
 
 def _response(request: Request, body: AsyncIterator[str]) -> StreamingResponse:
@@ -150,15 +148,11 @@ async def tenant_events(
             and (batch is None or item.batch_id == batch)
         )
 
-    subscription = _subscribe(state, tenant)
-    try:
-        start = resume or await state.events.last_id(tenant)
-        reset = await state.events.missed_before_kept(tenant, resume) if resume else None
-    except BaseException:
-        state.events.unsubscribe(subscription)
-        raise
-    follower = _Follower(state, subscription, wanted, ends=False)
-    return _response(request, follower.run(start, reset=reset))
+    _refuse_if_full(state, tenant)
+    follower = _Follower(state, tenant, wanted, ends=False)
+    # "From now on" is fixed before the answer starts: an event the caller causes once it sees the answer is after it.
+    start = None if resume else await state.events.last_id(tenant)
+    return _response(request, follower.run(resume, start=start))
 
 
 @router.get("/v1/jobs/{job_id}/events", response_class=StreamingResponse, responses=_stream_doc("The job's events"))
@@ -167,42 +161,44 @@ async def job_events(
 ) -> StreamingResponse:
     """Follow one job from its creation (or after `Last-Event-ID`); the stream ends after its terminal event."""
     resume = _resume_point(last_event_id)
-    subscription = _subscribe(state, tenant)
-    try:
-        # Read after subscribing: a job already finished now has its terminal event in the history read next.
-        job = await asyncio.to_thread(own_job, state, tenant, job_id)
-        start = resume or previous_id(id_at(job.created_at - CLOCK_SLACK_SECONDS))
-        reset = await state.events.missed_before_kept(tenant, resume) if resume else None
-    except BaseException:
-        state.events.unsubscribe(subscription)
-        raise
-    follower = _Follower(state, subscription, lambda item: item.job_id == job_id and item.job is not None, ends=True)
+    # Read before the stream subscribes: a job already finished then has its terminal event in the history.
+    job = await asyncio.to_thread(own_job, state, tenant, job_id)
+    _refuse_if_full(state, tenant)
+    follower = _Follower(state, tenant, lambda item: item.job_id == job_id and item.job is not None, ends=True)
     gone = None
     if job.status.is_terminal:
-        gone = ResetEvent(
-            reason="the job's last events are no longer kept", job=view_of(state, job).model_dump(mode="json")
-        )
-    return _response(request, follower.run(start, reset=reset, if_no_end=gone))
+        current = view_of(state, job).model_dump(mode="json")
+        gone = ResetEvent(reason="the job's last events are no longer kept", job=current)
+    start = previous_id(id_at(job.created_at - CLOCK_SLACK_SECONDS))
+    return _response(request, follower.run(resume, start=start, if_no_end=gone))
 
 
 class _Follower:
     """One open stream: history after its start point, then live events, deduplicated by id."""
 
-    def __init__(
-        self, state: ApiState, subscription: Subscription, wanted: Callable[[StreamEvent], bool], *, ends: bool
-    ) -> None:
+    def __init__(self, state: ApiState, tenant: str, wanted: Callable[[StreamEvent], bool], *, ends: bool) -> None:
         self._hub: EventHub = state.events
-        self._subscription = subscription
+        self._tenant = tenant
         self._wanted = wanted
         self._ends = ends
         self._heartbeat = state.settings.event_heartbeat_seconds
+        self._subscription: Subscription | None = None
         self.last = "0-0"
         self.ended = False
 
-    async def run(self, start: str, *, reset: str | None, if_no_end: ResetEvent | None = None) -> AsyncIterator[str]:
-        """Events after ``start``; first a ``reset`` event (with the id ``reset``) when some were lost."""
-        self.last = start
+    async def run(
+        self, resume: str | None, *, start: str | None = None, if_no_end: ResetEvent | None = None
+    ) -> AsyncIterator[str]:
+        """Events after ``resume`` (else after ``start``); first a ``reset`` event when events after ``resume``
+        were lost. The subscription is taken here, so a body never started holds none."""
         try:
+            self._subscription = self._hub.subscribe(self._tenant)
+        except TooManyStreams:
+            return  # others opened streams since the route checked: this one ends at once
+        try:
+            # Subscribed before reading history: whatever happens from here on reaches the queue too.
+            self.last = resume or start or "0-0"
+            reset = await self._hub.missed_before_kept(self._tenant, resume) if resume else None
             if reset is not None:
                 missed = ResetEvent(reason="events after Last-Event-ID are no longer kept")
                 yield frame("reset", missed.model_dump_json(), reset)
@@ -215,7 +211,7 @@ class _Follower:
                 # the job had finished before the stream began, yet its terminal event is no longer kept
                 yield frame("reset", if_no_end.model_dump_json(), None)
                 return
-            async for chunk in self._live():
+            async for chunk in self._live(self._subscription):
                 yield chunk
                 if self.ended:
                     return
@@ -224,7 +220,7 @@ class _Follower:
 
     async def _history(self) -> AsyncIterator[str]:
         while not self.ended:
-            page = await self._hub.read_after(self._subscription.tenant, self.last, count=PAGE)
+            page = await self._hub.read_after(self._tenant, self.last, count=PAGE)
             for item in page:
                 chunk = self._send(item)
                 if chunk:
@@ -234,11 +230,11 @@ class _Follower:
             if len(page) < PAGE:
                 return
 
-    async def _live(self) -> AsyncIterator[str]:
-        queue = self._subscription.queue
+    async def _live(self, subscription: Subscription) -> AsyncIterator[str]:
+        queue = subscription.queue
         while True:
-            if self._subscription.lagged:
-                self._subscription.lagged = False
+            if subscription.lagged:
+                subscription.lagged = False
                 while not queue.empty():
                     queue.get_nowait()
                 async for chunk in self._history():
