@@ -8,10 +8,11 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: help install run test lint typecheck check bench fuzz clean
+.PHONY: help install run admin test lint typecheck check bench fuzz clean
 
 help:
 	@echo "make run        start Redis, the Karlo simulator (no KAKAO_REST_API_KEY), API and a worker"
+	@echo "make admin ARGS=list   the admin CLI (tenants, keys, webhooks) against the stack make run started"
 	@echo "make test       install everything and run the tests"
 	@echo "make check      lint + typecheck + test (what CI runs)"
 	@echo "make bench      run the benchmarks in bench/ (results in docs/benchmarks.md)"
@@ -29,6 +30,11 @@ install: $(STAMP)
 
 run: install
 	$(BIN)/python -m karlo_devstack $(RUN_ARGS)
+
+# make run writes how to reach its Redis to var/run/stack.env; the admin CLI reads it from there.
+STACK_ENV ?= var/run/stack.env
+admin: install
+	@$(BIN)/python -m karlo_api.admin --env-file $(STACK_ENV) $(ARGS)
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

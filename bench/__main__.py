@@ -7,7 +7,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench import batch_accept, event_streams, quota_reserve, webhook_isolation
+from bench import accept_durability, batch_accept, event_streams, quota_reserve, webhook_isolation
 
 
 def main(argv: list[str]) -> int:
@@ -16,10 +16,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--rounds", type=int, default=5, help="alternating rounds; the median is reported")
     parser.add_argument("--jobs", type=int, default=20, help="jobs per batch in the webhook benchmark")
     parser.add_argument("--latency-ms", type=int, default=500, help="the simulator's answer time (webhook benchmark)")
+    parser.add_argument("--accepts", type=int, default=400, help="jobs per round in the durability benchmark")
     parser.add_argument("--streams", type=int, default=1000, help="open event streams in the streams benchmark")
     parser.add_argument("--event-jobs", type=int, default=200, help="jobs per event burst (2 events each)")
     parser.add_argument("--batch-jobs", type=int, default=1000, help="jobs per round in the batch benchmark")
-    parser.add_argument("--only", choices=["quota", "webhooks", "streams", "batches"], help="run one benchmark")
+    parser.add_argument(
+        "--only", choices=["quota", "webhooks", "durability", "streams", "batches"], help="run one benchmark"
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="karloq-bench-") as workdir:
         if args.only in (None, "quota"):
@@ -32,6 +35,9 @@ def main(argv: list[str]) -> int:
                     Path(workdir) / "webhooks", jobs=args.jobs, rounds=args.rounds, latency_ms=args.latency_ms
                 )
             )
+        if args.only in (None, "durability"):
+            print("\n## Accept throughput by durability setting\n")
+            print(accept_durability.run(Path(workdir) / "durability", jobs=args.accepts, rounds=args.rounds))
         if args.only in (None, "streams"):
             print(f"\n## Events delivered to {args.streams} open streams\n")
             print(

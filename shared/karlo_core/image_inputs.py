@@ -1,4 +1,4 @@
-"""Input images: decoded from base64 or fetched from a URL, then proven to be what Karlo accepts."""
+"""Input images: decoded from base64 (or fetched by the API from a URL), then proven to be what Karlo accepts."""
 
 from __future__ import annotations
 
@@ -7,11 +7,8 @@ import binascii
 import re
 from dataclasses import dataclass
 
-import httpx
-
-from karlo_core.images import ImageInfo, NotAnImage, inspect_image
+from karlo_core.images import MAX_FRAMES, MAX_PIXELS, ImageInfo, ImageTooLarge, NotAnImage, inspect_image
 from karlo_core.karlo import rules
-from karlo_core.netguard import BlockedDestination
 
 MAX_SIDE = 2048
 ACCEPTED_FORMATS = ("png", "jpeg", "webp")
@@ -47,35 +44,11 @@ def validate_image(data: bytes) -> InputImage:
     if len(data) > rules.INPUT_IMAGE_MAX_BYTES:
         raise InvalidImage(f"is larger than 2 MB ({len(data)} bytes)")
     try:
-        info = inspect_image(data)
+        info = inspect_image(data, max_side=MAX_SIDE, max_pixels=MAX_PIXELS, max_frames=MAX_FRAMES)
+    except ImageTooLarge as exc:
+        raise InvalidImage(str(exc)) from exc
     except NotAnImage as exc:
         raise InvalidImage("is not a decodable image (PNG, JPEG or WebP)") from exc
     if info.format not in ACCEPTED_FORMATS:
         raise InvalidImage(f"is a {info.format.upper()} image; Karlo accepts PNG, JPEG or WebP")
-    if max(info.width, info.height) > MAX_SIDE:
-        raise InvalidImage(f"is {info.width}x{info.height}; at most {MAX_SIDE} pixels per side")
     return InputImage(data, info)
-
-
-def fetch_image(url: str, client: httpx.Client) -> bytes:
-    """Download through the guarded client, refusing bodies over the 2 MB limit while streaming."""
-    limit = rules.INPUT_IMAGE_MAX_BYTES
-    try:
-        with client.stream("GET", url) as response:
-            if response.status_code != 200:
-                raise InvalidImage(f"could not be fetched: the server answered HTTP {response.status_code}")
-            declared = response.headers.get("content-length")
-            if declared and declared.isdigit() and int(declared) > limit:
-                raise InvalidImage(f"is larger than 2 MB ({declared} bytes)")
-            data = bytearray()
-            for chunk in response.iter_bytes():
-                data += chunk
-                if len(data) > limit:
-                    raise InvalidImage("is larger than 2 MB")
-            return bytes(data)
-    except BlockedDestination as exc:
-        raise InvalidImage(f"is not allowed: {exc}") from exc
-    except httpx.InvalidURL as exc:
-        raise InvalidImage("is not a valid URL") from exc
-    except httpx.HTTPError as exc:
-        raise InvalidImage(f"could not be fetched: {type(exc).__name__}") from exc

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from karlo_core.karlo import rules
+from karlo_core.prompts import NO_CONTROL_PATTERN, PROMPT_PATTERN, check_no_control_characters, check_prompt_text
 
 ImageFormat = Literal["webp", "jpeg", "png"]
 Scheduler = Literal["decoder_ddim_v_prediction", "decoder_ddpm_v_prediction"]
@@ -20,9 +21,17 @@ Prompt = Annotated[
     Field(
         min_length=1,
         max_length=rules.PROMPT_MAX_CHARS,
-        description=f"What to draw, in English, at most {rules.PROMPT_MAX_CHARS} characters",
+        description=f"What to draw, in English, at most {rules.PROMPT_MAX_CHARS} characters; not only spaces, "
+        "no control characters",
         examples=["a cat in a spacesuit, watercolor"],
+        json_schema_extra={"pattern": PROMPT_PATTERN},
     ),
+    AfterValidator(check_prompt_text),
+]
+NegativePrompt = Annotated[
+    str,
+    Field(max_length=rules.PROMPT_MAX_CHARS, json_schema_extra={"pattern": NO_CONTROL_PATTERN}),
+    AfterValidator(check_no_control_characters),
 ]
 Steps = Annotated[int, Field(ge=rules.STEPS_RANGE[0], le=rules.STEPS_RANGE[1])]
 Guidance = Annotated[float, Field(ge=rules.GUIDANCE_RANGE[0], le=rules.GUIDANCE_RANGE[1])]
@@ -44,7 +53,9 @@ def check_size(value: int | None, version: str) -> int | None:
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """No unknown fields, and no coercion: a string or float where an integer is documented is refused."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class FaceRefiner(_Strict):
@@ -61,10 +72,9 @@ class FaceRefiner(_Strict):
 class OutputOptions(_Strict):
     """Options every Karlo endpoint shares: how many images, their seeds, format and post-processing."""
 
-    negative_prompt: str | None = Field(
+    negative_prompt: NegativePrompt | None = Field(
         default=None,
-        max_length=rules.PROMPT_MAX_CHARS,
-        description="What the images should not show, in English",
+        description="What the images should not show, in English; no control characters",
         examples=["text, watermark"],
     )
     samples: int = Field(

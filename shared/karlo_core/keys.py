@@ -111,7 +111,7 @@ def webhook_secrets(tenant_id: str) -> str:
 
 
 def webhook_config(tenant_id: str) -> str:
-    """Hash: a tenant's webhook settings (default_url)."""
+    """Hash: a tenant's webhook settings (default_url; webhook_allow_networks, set by the operator)."""
     return f"{PREFIX}:webhooks:{tenant_id}:config"
 
 
@@ -148,3 +148,8 @@ def batch_jobs(batch_id: str) -> str:
 def batch_finished(batch_id: str) -> str:
     """Set: a batch's finished job ids (the transition scripts name it as ``<batch key>:finished``)."""
     return f"{batch(batch_id)}:finished"
+
+
+def durability_marker() -> str:
+    """String (a counter): written just before waiting for the AOF fsync or replicas (see ``durability``)."""
+    return f"{PREFIX}:durability-marker"

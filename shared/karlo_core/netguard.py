@@ -7,6 +7,7 @@ Names are resolved here and every address is checked; the connection then goes t
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import socket
 from collections.abc import Callable, Iterable, Sequence
@@ -20,8 +21,24 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 Resolver = Callable[[str, int], Sequence[str]]
 
-#: Ranges never reachable, even when "global" by Python's reckoning.
-_ALWAYS_BLOCKED = [ipaddress.ip_network(n) for n in ("100.64.0.0/10", "192.0.0.0/24", "198.18.0.0/15")]
+#: Ranges never reachable, even when "global" by Python's reckoning: carrier-grade NAT, IETF protocol
+#: assignments, benchmarking, the 6to4 relay anycast; IPv4-compatible IPv6 (``::a.b.c.d``, deprecated), local-use
+#: NAT64 (RFC 8215, where the IPv4 part may sit anywhere), Teredo, and deprecated site-local IPv6.
+_ALWAYS_BLOCKED = [
+    ipaddress.ip_network(n)
+    for n in (
+        "100.64.0.0/10",
+        "192.0.0.0/24",
+        "198.18.0.0/15",
+        "192.88.99.0/24",
+        "::/96",
+        "64:ff9b:1::/48",
+        "2001::/32",
+        "fec0::/10",
+    )
+]
+#: The well-known NAT64 prefix (RFC 6052): the last 32 bits are the IPv4 destination.
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
 
 class BlockedDestination(KarloQueueError):
@@ -36,6 +53,17 @@ def system_resolver(host: str, port: int) -> list[str]:
     except socket.gaierror as exc:
         raise BlockedDestination(f"cannot resolve {host!r}") from exc
     return [str(info[4][0]) for info in infos]
+
+
+def embedded_ipv4(address: IPAddress) -> ipaddress.IPv4Address | None:
+    """The IPv4 destination an IPv6 transition address leads to: IPv4-mapped, well-known NAT64 or 6to4."""
+    if not isinstance(address, ipaddress.IPv6Address):
+        return None
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address in _NAT64:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return address.sixtofour
 
 
 def parse_networks(items: Iterable[str]) -> list[IPNetwork]:
@@ -54,11 +82,17 @@ class NetGuard:
         self._allow_http = allow_http
         self._resolver = resolver
 
+    def with_networks(self, allow_networks: Sequence[IPNetwork]) -> NetGuard:
+        """The same guard, allowing these networks (instead of its own) besides public space."""
+        return NetGuard(allow_networks=allow_networks, allow_http=self._allow_http, resolver=self._resolver)
+
     def is_allowed_address(self, address: IPAddress) -> bool:
+        """Allow-listed, or public: an IPv6 form that carries an IPv4 address is judged by that address."""
         if any(address in net for net in self._allow):
             return True
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-            return self.is_allowed_address(address.ipv4_mapped)
+        embedded = embedded_ipv4(address)
+        if embedded is not None:
+            return self.is_allowed_address(embedded)
         return address.is_global and not address.is_multicast and not any(address in n for n in _ALWAYS_BLOCKED)
 
     def check_url(self, url: str) -> tuple[str, int, list[IPAddress]]:
@@ -79,26 +113,56 @@ class NetGuard:
         return parts.hostname, port, addresses
 
 
+#: A request extension naming the NetGuard to check that request with, instead of the transport's own.
+GUARD_EXTENSION = "karloq_guard"
+
+
 class GuardedTransport(httpx.BaseTransport):
-    """An httpx transport that checks each request's destination and connects to the checked address."""
+    """An httpx transport that checks each request's destination and connects to the checked address.
+
+    A request may carry its own guard in ``extensions[GUARD_EXTENSION]`` (one tenant's allowed networks)."""
 
     def __init__(self, guard: NetGuard, inner: httpx.BaseTransport | None = None) -> None:
         self._guard = guard
         self._inner = inner or httpx.HTTPTransport()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        host, _, addresses = self._guard.check_url(str(request.url))
-        pinned = str(addresses[0])
-        request.url = request.url.copy_with(host=pinned)
-        request.headers["Host"] = request.headers.get("Host", host)
-        if request.url.scheme == "https":
-            request.extensions = {**request.extensions, "sni_hostname": host}
+        guard = request.extensions.get(GUARD_EXTENSION, self._guard)
+        _pin(request, *guard.check_url(str(request.url)))
         return self._inner.handle_request(request)
 
     def close(self) -> None:
         self._inner.close()
 
 
+class AsyncGuardedTransport(httpx.AsyncBaseTransport):
+    """:class:`GuardedTransport` for asyncio: the name is resolved in a worker thread, off the event loop."""
+
+    def __init__(self, guard: NetGuard, inner: httpx.AsyncBaseTransport | None = None) -> None:
+        self._guard = guard
+        self._inner = inner or httpx.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        _pin(request, *await asyncio.to_thread(self._guard.check_url, str(request.url)))
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+def _pin(request: httpx.Request, host: str, _port: int, addresses: list[IPAddress]) -> None:
+    """Send ``request`` to the first checked address; the Host header and TLS SNI keep the name."""
+    request.url = request.url.copy_with(host=str(addresses[0]))
+    request.headers["Host"] = request.headers.get("Host", host)
+    if request.url.scheme == "https":
+        request.extensions = {**request.extensions, "sni_hostname": host}
+
+
 def guarded_client(guard: NetGuard, *, timeout: httpx.Timeout) -> httpx.Client:
     """An httpx client for caller-supplied URLs: guarded, never following redirects."""
     return httpx.Client(transport=GuardedTransport(guard), timeout=timeout, follow_redirects=False)
+
+
+def guarded_async_client(guard: NetGuard, *, timeout: httpx.Timeout) -> httpx.AsyncClient:
+    """The asyncio twin of :func:`guarded_client`."""
+    return httpx.AsyncClient(transport=AsyncGuardedTransport(guard), timeout=timeout, follow_redirects=False)

@@ -10,13 +10,19 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from karlo_core.secret_strength import HOW_TO_MAKE, weakness
 from karlo_core.webhooks.schedule import parse_schedule
 
 KAKAO_API_BASE_URL = "https://api.kakaobrain.com"
+#: Secrets that guard other tenants' data: each must be strong (see secret_strength) when KARLOQ_ENV=production.
+PRODUCTION_SECRETS = ("link_signing_secret", "webhook_secret_key")
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="KARLOQ_", env_ignore_empty=True, extra="ignore")
+    # hide_input_in_errors: a refused setting must not print the values (secrets among them) it was read from.
+    model_config = SettingsConfigDict(
+        env_prefix="KARLOQ_", env_ignore_empty=True, extra="ignore", hide_input_in_errors=True
+    )
 
     env: Literal["development", "production"] = "development"
     log_level: str = "INFO"
@@ -75,7 +81,12 @@ class Settings(BaseSettings):
         default="", description="Comma-separated networks input-image URLs may reach besides public space"
     )
     input_url_allow_http: bool = False
+    #: One overall deadline for fetching an input image: connecting, the headers and every byte of the body.
     input_fetch_timeout_seconds: float = Field(default=10.0, gt=0)
+    #: Input-image URLs one tenant may have being fetched at once, per API process; beyond, 429.
+    input_fetches_per_tenant: int = Field(default=4, ge=1)
+    #: Requests whose input images are decoded at once, per API process (each decodes at most 2048x2048).
+    image_decode_concurrency: int = Field(default=2, ge=1)
 
     # Karlo's quotas, counted in generated images (see docs/karlo-api-notes.md for the figures' sources).
     quota_per_minute: int = Field(default=30, ge=1)
@@ -129,6 +140,18 @@ class Settings(BaseSettings):
     webhook_allow_http: bool = False
     #: After a rotation the previous secret keeps signing (next to the new one) this long.
     webhook_secret_grace_seconds: float = Field(default=86400.0, ge=0)
+    #: Seals tenants' webhook signing secrets in Redis (AES-GCM under a key derived from it), so a Redis dump
+    #: cannot sign webhooks. Every process needs the same value; changing it makes sealed secrets unreadable.
+    webhook_secret_key: SecretStr = SecretStr("dev-only-webhook-secret-key")
+
+    # --- Durability of an accepted job ---
+    #: What a 202 waits for: "memory" (the job is in Redis; with appendfsync everysec a machine crash may lose
+    #: up to ~1 s of accepted jobs), "aof" (Redis fsynced its AOF: WAITAOF, Redis 7.2+) or "replica"
+    #: (KARLOQ_ACCEPT_DURABILITY_REPLICAS replicas have it: WAIT).
+    accept_durability: Literal["memory", "aof", "replica"] = "memory"
+    accept_durability_replicas: int = Field(default=1, ge=1)
+    #: The longest wait; past it the job is still accepted, and a warning is logged.
+    accept_durability_timeout_ms: int = Field(default=1000, ge=1)
 
     # --- Event streams and batches ---
     #: Events kept per tenant for streams to resume from (approximately: Redis trims whole nodes).
@@ -157,8 +180,13 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _refuse_dev_secrets_in_production(self) -> Settings:
         if self.env == "production":
-            if self.link_signing_secret.get_secret_value().startswith("dev-only"):
-                raise ValueError("KARLOQ_LINK_SIGNING_SECRET must be set in production")
+            for name in PRODUCTION_SECRETS:
+                secret: SecretStr = getattr(self, name)
+                reason = weakness(secret.get_secret_value())
+                if reason is not None:
+                    raise ValueError(
+                        f"KARLOQ_{name.upper()} is too weak for production: {reason}; make one with {HOW_TO_MAKE}"
+                    )
             if self.kakao_rest_api_key is None:
                 raise ValueError("KAKAO_REST_API_KEY must be set in production")
         return self

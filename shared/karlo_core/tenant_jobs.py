@@ -13,6 +13,10 @@ import redis
 from karlo_core import keys, lua
 from karlo_core.ids import smallest_id_at
 
+#: A job admitted under the cap but still without a record this long after was lost with the API process
+#: accepting it (an acceptance stores its inputs and writes its record well within the request timeout).
+RECORDING_GRACE_SECONDS = 600.0
+
 
 class TenantJobs:
     def __init__(self, client: redis.Redis) -> None:
@@ -26,7 +30,7 @@ class TenantJobs:
     def admit_all(self, tenant: str, job_ids: Sequence[str], *, cap: int) -> bool:
         """Index new jobs, all or none; False (nothing written) when they would pass the ``cap`` in progress."""
         keys_ = [keys.tenant_jobs(tenant), keys.tenant_active_jobs(tenant)]
-        return bool(self._admit(keys=keys_, args=[cap, keys.job(""), *job_ids]))
+        return bool(self._admit(keys=keys_, args=[cap, keys.job(""), RECORDING_GRACE_SECONDS, *job_ids]))
 
     def withdraw(self, tenant: str, job_id: str) -> None:
         """Undo :meth:`admit` for a job that was not accepted after all."""

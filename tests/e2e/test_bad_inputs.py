@@ -93,6 +93,11 @@ CASES: list[tuple[str, Any, str]] = [
     ),
     ("URL to localhost by name", without(var(image_url="https://localhost/a.png"), "image"), "input.image_url"),
     ("URL to a private address", without(var(image_url="https://10.0.0.1/a.png"), "image"), "input.image_url"),
+    ("URL to NAT64 of loopback", without(var(image_url="https://[64:ff9b::7f00:1]/"), "image"), "input.image_url"),
+    ("URL to IPv4-compatible loopback", without(var(image_url="https://[::127.0.0.1]/"), "image"), "input.image_url"),
+    ("URL to 6to4 of a private address", without(var(image_url="https://[2002:a00:1::]/"), "image"), "input.image_url"),
+    ("URL to site-local IPv6", without(var(image_url="https://[fec0::1]/"), "image"), "input.image_url"),
+    ("URL to the 6to4 relay", without(var(image_url="https://192.88.99.1/"), "image"), "input.image_url"),
     ("URL with a file scheme", without(var(image_url="file:///etc/passwd"), "image"), "input.image_url"),
     ("inpaint without mask", without(inp(), "mask"), "input.mask"),
     ("mask of the wrong size", inp(mask=MASK_32), "input.mask"),
@@ -154,4 +159,44 @@ def test_non_english_prompts_can_be_let_through(services: Services) -> None:
 def test_oversize_bodies_are_refused_before_being_read_whole(api: AppStack) -> None:
     response = submit(api, gen(prompt="x" * (17 * 1024 * 1024)))
     assert response.status_code == 413
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("arrays 100000 deep", b"[" * 100_000 + b"]" * 100_000),
+        ("objects 100000 deep", b'{"a":' * 100_000 + b"1" + b"}" * 100_000),
+        ("input 900 deep", b'{"kind":"generate","input":' + b'{"a":' * 900 + b"1" + b"}" * 901),
+        ("webhook 900 deep", b'{"input":{"prompt":"a cat"},"webhook":' + b"[" * 900 + b"]" * 900 + b"}"),
+    ],
+)
+def test_deeply_nested_json_is_refused_with_422(api: AppStack, name: str, content: bytes) -> None:
+    response = httpx.post(
+        f"{api.api_url}/v1/jobs",
+        content=content,
+        timeout=30,
+        headers={**api.headers, "content-type": "application/json"},
+    )
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    with api.redis() as client:
+        assert job_state_keys(client) == []
+
+
+def test_deeply_nested_json_in_a_multipart_part_is_refused_with_422(api: AppStack) -> None:
+    files = {"kind": (None, "generate"), "input": (None, "[" * 100_000 + "]" * 100_000)}
+    response = httpx.post(f"{api.api_url}/v1/jobs", files=files, timeout=30, headers=api.headers)
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["field"] == "input"
+
+
+def test_deeply_nested_json_elsewhere_is_a_client_error(api: AppStack) -> None:
+    response = httpx.put(
+        f"{api.api_url}/v1/webhooks/default",
+        content=b"[" * 100_000 + b"]" * 100_000,
+        timeout=30,
+        headers={**api.headers, "content-type": "application/json"},
+    )
+    assert 400 <= response.status_code < 500, response.text
     assert response.headers["content-type"] == "application/problem+json"

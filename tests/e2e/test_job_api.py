@@ -197,6 +197,20 @@ def test_prefer_wait_gives_up_with_the_usual_202(busy: AppStack, services: Servi
     wait_until_terminal(busy, response.json()["id"], timeout=30)
 
 
+def test_a_replay_that_carries_prefer_wait_waits_too(busy: AppStack) -> None:
+    """The kept answer is the 202; a repeat with ``Prefer: wait`` gets the finished job, one without the 202."""
+    headers = {"Idempotency-Key": "replay-and-wait", "Prefer": "wait=20"}
+    first = submit(busy, BODY, headers=headers)
+    assert first.status_code == 200 and first.json()["status"] == "succeeded"
+    waited = submit(busy, BODY, headers=headers)
+    assert (waited.status_code, waited.json()["status"]) == (200, "succeeded")
+    assert waited.headers["Idempotent-Replayed"] == "true"
+    assert waited.json()["id"] == first.json()["id"]
+    kept = submit(busy, BODY, headers={"Idempotency-Key": "replay-and-wait"})
+    assert (kept.status_code, kept.json()["status"]) == (202, "queued")
+    assert kept.headers["Idempotent-Replayed"] == "true"
+
+
 def test_prefer_wait_is_capped(busy: AppStack) -> None:
     response = submit(busy, BODY, headers={"Prefer": "wait=3600"})
     assert response.headers["Preference-Applied"] == "wait=60"

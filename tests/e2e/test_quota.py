@@ -76,7 +76,9 @@ def test_quota_is_shown_and_a_spent_tenant_share_is_refused_with_429(services: S
     try:
         accepted = submit(stack, BODY)
         assert accepted.status_code == 202
-        assert accepted.headers["ratelimit-policy"] == '"day";q=3;w=86400'
+        # per window, the tighter scope: the upstream minute and month, the tenant's day share
+        policy = '"minute";q=30;w=60, "day";q=3;w=86400, "month";q=600000;w=2592000'
+        assert accepted.headers["ratelimit-policy"] == policy
         wait_until_terminal(stack, accepted.json()["id"])
 
         quota = httpx.get(f"{stack.api_url}/v1/quota", headers=stack.headers, timeout=10)
@@ -92,5 +94,31 @@ def test_quota_is_shown_and_a_spent_tenant_share_is_refused_with_429(services: S
         assert (problem["type"], problem["violated-policies"]) == ("/problems/quota-exceeded", ["day"])
         assert 0 < int(refused.headers["retry-after"]) <= 86400
         assert len(list(stack.redis().scan_iter("karloq:job:*"))) == 1  # the refused job was not stored
+    finally:
+        stack.stop()
+
+
+def test_rate_limit_fields_show_the_tightest_window_of_both_scopes(services: Services) -> None:
+    """A tenant's share of 8 a day means little when the shared day has 2 left: the fields say 2."""
+    env = base_env(services, "local", KARLOQ_QUOTA_PER_DAY="4", KARLOQ_TENANT_QUOTA_PER_DAY="8")
+    stack = AppStack(Path(services.workdir) / "quota-tightest", env).start(workers=1)
+    try:
+        other = stack.new_tenant("other")
+        assert wait_until_terminal(other, submit(other, BODY).json()["id"])["status"] == "succeeded"
+
+        quota = httpx.get(f"{stack.api_url}/v1/quota", headers=stack.headers, timeout=10)
+        assert quota.status_code == 200
+        scopes = {s["scope"]: {w["window"]: w for w in s["windows"]} for s in quota.json()["scopes"]}
+        assert sorted(scopes["karlo"]) == ["day", "minute", "month"]
+        assert sorted(scopes["tenant"]) == ["day"]  # no limit in the tenant's minute or month: not shown
+        assert (scopes["karlo"]["day"]["remaining"], scopes["tenant"]["day"]["remaining"]) == (2, 8)
+        assert "1000000000000" not in quota.text
+        assert '"day";q=4;w=86400' in quota.headers["ratelimit-policy"]
+        assert '"day";r=2;t=' in quota.headers["ratelimit"]
+
+        accepted = submit(stack, {"input": {"prompt": "one more", "width": 384, "height": 384}})
+        assert accepted.status_code == 202
+        assert '"day";r=2;t=' in accepted.headers["ratelimit"]
+        assert "1000000000000" not in accepted.headers["ratelimit-policy"]
     finally:
         stack.stop()

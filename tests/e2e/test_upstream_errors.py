@@ -101,3 +101,6 @@ def test_quota_is_refunded_only_when_karlo_certainly_generated_nothing(stack: Ap
     job = wait_until_terminal(stack, submit(stack, BODY).json()["id"])
     assert job["status"] == "succeeded"
     assert minute_used(stack) == 2  # the timed-out call may have generated: kept, plus the retry
+    sim_control(services.sim_url, faults=[fault(-7, 500)])
+    assert wait_until_terminal(stack, submit(stack, BODY).json()["id"])["status"] == "succeeded"
+    assert minute_used(stack) == 4  # a transient -7 keeps its reservation too, as the README says

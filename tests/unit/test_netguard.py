@@ -39,6 +39,45 @@ def test_refuses(url: str) -> None:
         guard.check_url(url)
 
 
+TRANSITION_FORMS = [
+    ("IPv4-compatible loopback", "::127.0.0.1"),
+    ("IPv4-compatible public", "::8.8.8.8"),
+    ("IPv4-mapped loopback", "::ffff:127.0.0.1"),
+    ("IPv4-mapped private", "::ffff:10.0.0.1"),
+    ("NAT64 well-known to loopback", "64:ff9b::7f00:1"),
+    ("NAT64 well-known to metadata", "64:ff9b::a9fe:a9fe"),
+    ("NAT64 well-known to private", "64:ff9b::10.1.2.3"),
+    ("NAT64 local-use", "64:ff9b:1::7f00:1"),
+    ("NAT64 local-use, public-looking", "64:ff9b:1:808:808::"),
+    ("6to4 of loopback", "2002:7f00:1::1"),
+    ("6to4 of a private address", "2002:c0a8:101::1"),
+    ("6to4 of metadata", "2002:a9fe:a9fe::"),
+    ("Teredo", "2001:0:4136:e378:8000:63bf:3fff:fdd2"),
+    ("site-local", "fec0::1"),
+    ("6to4 relay anycast", "192.88.99.1"),
+]
+
+
+@pytest.mark.parametrize(("name", "address"), TRANSITION_FORMS, ids=[f[0] for f in TRANSITION_FORMS])
+def test_ipv6_transition_forms_are_refused(name: str, address: str) -> None:
+    host = f"[{address}]" if ":" in address else address
+    with pytest.raises(BlockedDestination):
+        NetGuard().check_url(f"https://{host}/x")
+    with pytest.raises(BlockedDestination):
+        NetGuard(resolver=resolver_for({"trap.example": [address]})).check_url("https://trap.example/x")
+
+
+@pytest.mark.parametrize("address", ["64:ff9b::808:808", "2002:808:808::1", "::ffff:8.8.8.8", "2606:4700::1111"])
+def test_transition_forms_of_public_addresses_pass(address: str) -> None:
+    assert NetGuard().check_url(f"https://[{address}]/x")[2] == [ipaddress.ip_address(address)]
+
+
+def test_an_allow_listed_ipv4_network_admits_its_mapped_and_nat64_forms() -> None:
+    guard = NetGuard(allow_networks=parse_networks(["10.0.0.0/8"]))
+    guard.check_url("https://[::ffff:10.1.2.3]/x")
+    guard.check_url("https://[64:ff9b::10.1.2.3]/x")
+
+
 def test_a_name_with_one_private_address_among_public_ones_is_refused() -> None:
     guard = NetGuard(resolver=resolver_for({"mixed.example": ["93.184.216.34", "10.1.2.3"]}))
     with pytest.raises(BlockedDestination):

@@ -8,7 +8,12 @@ import sys
 import threading
 from pathlib import Path
 
-from karlo_devstack.stack import Stack
+from karlo_devstack.stack import STACK_ENV_FILE, Stack
+
+
+def export_lines(stack: Stack) -> list[str]:
+    """Shell lines that point a client at this stack as the dev tenant."""
+    return [f"export KARLOQ_API_URL={stack.api_url}", f"export KARLOQ_API_KEY={stack.api_key}"]
 
 
 def main(argv: list[str]) -> int:
@@ -25,10 +30,14 @@ def main(argv: list[str]) -> int:
         for note in stack.notes:
             print(f"  {note}")
         print(f"  api: {stack.api_url}   (docs: {stack.api_url}/docs, logs: {args.workdir}/logs)")
-        print(f"  api key of the dev tenant: {stack.api_key}   (kept in {args.workdir}/dev-api-key)")
+        print(f"  api key of the dev tenant: kept in {args.workdir}/dev-api-key")
+        env_file = args.workdir / STACK_ENV_FILE
+        print(f"  admin CLI: make admin ARGS=list   (or python -m karlo_api.admin --env-file {env_file})")
+        print("\nPaste into your shell (the README's examples use these):")
+        for line in export_lines(stack):
+            print(f"  {line}")
         print("\nSubmit a job:")
-        print(f"  export KARLOQ_API_KEY=$(cat {args.workdir}/dev-api-key)")
-        print(f'  curl -s -X POST {stack.api_url}/v1/jobs -H "Authorization: Bearer $KARLOQ_API_KEY" \\')
+        print('  curl -s -X POST "$KARLOQ_API_URL/v1/jobs" -H "Authorization: Bearer $KARLOQ_API_KEY" \\')
         print("       -H 'Content-Type: application/json' \\")
         print('       -d \'{"kind":"generate","input":{"prompt":"a cat in a spacesuit","samples":2}}\'')
         print("\nPress Ctrl-C to stop.", flush=True)

@@ -6,10 +6,12 @@ import shutil
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
+import redis
 
-from karlo_devstack.processes import ManagedProcess, free_port, http_ok, port_open
+from karlo_devstack.processes import ManagedProcess, free_port, http_ok, port_open, wait_until
 
 
 def redis_server_binary() -> str:
@@ -25,10 +27,13 @@ def redis_server_binary() -> str:
         raise RuntimeError("redis-server not found: install Debian's redis-server (make test does)") from exc
 
 
-def start_redis(workdir: Path, port: int | None = None, *, persist: bool = True) -> tuple[ManagedProcess, str]:
-    """A private redis-server; with ``persist`` it keeps an append-only file in ``workdir``."""
+def start_redis(
+    workdir: Path, port: int | None = None, *, persist: bool = True, data_dir: Path | None = None
+) -> tuple[ManagedProcess, str]:
+    """A private redis-server; with ``persist`` it keeps an append-only file in ``data_dir`` (by default a
+    directory of ``workdir`` named after the port), and starting it on the same directory again reloads it."""
     port = port or free_port()
-    data = workdir / f"redis-{port}"
+    data = data_dir or workdir / f"redis-{port}"
     data.mkdir(parents=True, exist_ok=True)
     argv = [
         redis_server_binary(),
@@ -48,6 +53,20 @@ def start_redis(workdir: Path, port: int | None = None, *, persist: bool = True)
     proc = ManagedProcess(f"redis:{port}", argv, log_path=workdir / "logs" / f"redis-{port}.log").start()
     proc.wait_ready(lambda: port_open(port), timeout=15)
     return proc, f"redis://127.0.0.1:{port}/0"
+
+
+def start_replica(workdir: Path, primary_url: str) -> tuple[ManagedProcess, str]:
+    """A private redis-server replicating ``primary_url``, returned once its link to the primary is up."""
+    proc, url = start_redis(workdir, persist=False)
+    primary = urlsplit(primary_url)
+    try:
+        with redis.Redis.from_url(url, decode_responses=True) as client:
+            client.replicaof(primary.hostname, primary.port)
+            wait_until(lambda: client.info("replication")["master_link_status"] == "up", timeout=30, what="replica")
+    except BaseException:
+        proc.stop()
+        raise
+    return proc, url
 
 
 def start_simulator(workdir: Path, env: Mapping[str, str] | None = None) -> tuple[ManagedProcess, str]:

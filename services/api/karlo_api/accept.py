@@ -69,6 +69,7 @@ def accept_batch(state: ApiState, tenant: str, items: list[ParsedJob], webhook: 
         state.batches.withdraw(batch.id, job_ids)
         state.tenant_jobs.forget(tenant, job_ids)
         raise
+    state.durability.wait()  # KARLOQ_ACCEPT_DURABILITY: what the 202 promises, for the whole batch at once
     for job in jobs:
         JOBS_ACCEPTED.labels(job.kind.value).inc()
     log.info("batch accepted", extra={"batch_id": batch.id, "jobs": batch.total, "tenant": tenant})
@@ -129,6 +130,7 @@ def _record_and_enqueue(
         raise Problem(
             503, "queue-unavailable", "The job queue is unavailable; nothing was accepted", headers=RETRY_SOON
         ) from exc
+    state.durability.wait()  # KARLOQ_ACCEPT_DURABILITY: what the 202 promises
     JOBS_ACCEPTED.labels(job.kind.value).inc()
     log.info("job accepted", extra={"job_id": job.id, "kind": job.kind.value, "tenant": tenant})
     return job

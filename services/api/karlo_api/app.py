@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import httpx
+import redis
 from fastapi import FastAPI
 
 from karlo_api.body_limit import BodyLimitMiddleware
 from karlo_api.deps import ApiState
 from karlo_api.event_frames import event_renderer
 from karlo_api.event_hub import EventHub
+from karlo_api.input_fetch import InputFetcher
 from karlo_api.job_requests import CREATE_JOB_ADAPTER, JobRequestParser
 from karlo_api.problems import ProblemDocument, install_problem_handlers
 from karlo_api.request_metrics import RequestMetricsMiddleware
@@ -18,17 +21,20 @@ from karlo_api.routes import batches, deliveries, events, files, health, jobs, m
 from karlo_api.timeouts import RequestTimeoutMiddleware
 from karlo_core import __version__
 from karlo_core.batches import BatchStore
+from karlo_core.durability import DurabilityWaiter
 from karlo_core.exposition import make_registry
 from karlo_core.jobstore import EventRetention, JobStore
-from karlo_core.netguard import NetGuard, guarded_client, parse_networks
+from karlo_core.netguard import NetGuard, guarded_async_client, parse_networks
 from karlo_core.queue import make_celery
 from karlo_core.quota.policy import make_buckets
 from karlo_core.redis_client import make_redis
 from karlo_core.settings import Settings
 from karlo_core.storage.factory import link_signer, make_storage
 from karlo_core.tenant_jobs import TenantJobs
-from karlo_core.webhooks.factory import secret_store, webhook_guard
+from karlo_core.webhooks.factory import secret_store, webhook_guards
 from karlo_core.webhooks.outbox import Outbox
+
+log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -39,7 +45,18 @@ def create_app(settings: Settings) -> FastAPI:
         generate_unique_id_function=lambda route: f"{route.tags[0]}-{route.name}" if route.tags else route.name,
     )
     client = make_redis(settings)
-    fetcher = guarded_client(
+    durability = DurabilityWaiter(
+        client,
+        mode=settings.accept_durability,
+        replicas=settings.accept_durability_replicas,
+        timeout_ms=settings.accept_durability_timeout_ms,
+    )
+    try:
+        durability.check_supported()  # DurabilityUnsupported stops the start: better than a promise not kept
+    except redis.ConnectionError:
+        log.warning("Redis unreachable at start: KARLOQ_ACCEPT_DURABILITY not checked")
+    guards = webhook_guards(settings, client)
+    input_client = guarded_async_client(
         NetGuard(
             allow_networks=parse_networks(settings.input_url_allow_networks.split(",")),
             allow_http=settings.input_url_allow_http,
@@ -56,16 +73,24 @@ def create_app(settings: Settings) -> FastAPI:
         celery=make_celery(settings, "karlo_api"),
         signer=link_signer(settings),
         parser=JobRequestParser(
-            fetcher=fetcher, allow_non_english=settings.allow_non_english_prompts, webhook_guard=webhook_guard(settings)
+            allow_non_english=settings.allow_non_english_prompts,
+            webhook_guards=guards,
+            decode_slots=settings.image_decode_concurrency,
         ),
         quota=make_buckets(settings, client),
         outbox=Outbox(client),
         webhook_secrets=secret_store(settings, client),
-        webhook_guard=webhook_guard(settings),
+        webhook_guards=guards,
         tenant_jobs=TenantJobs(client),
         batches=BatchStore(client, store),
         events=hub,
         event_retention=EventRetention(settings.event_stream_max_events, settings.event_stream_max_age_seconds),
+        durability=durability,
+        fetcher=InputFetcher(
+            input_client,
+            deadline_seconds=settings.input_fetch_timeout_seconds,
+            per_tenant=settings.input_fetches_per_tenant,
+        ),
     )
     hub.render = event_renderer(app.state.karloq)
     app.router.on_shutdown.append(hub.stop)

@@ -1,7 +1,7 @@
 """Reading a ``POST /v1/batches`` body: JSON ``{"jobs": [...], "webhook": {...}}`` or JSON Lines (one job a line).
 
-Every job is checked by the same parser as ``POST /v1/jobs``; any invalid item refuses the whole batch, with
-every broken rule of every item, each named by its index (``jobs[3].input.width``).
+Every job is checked by the same parser, in the same steps, as ``POST /v1/jobs``; any invalid item refuses the
+whole batch, with every broken rule of every item, each named by its index (``jobs[3].input.width``).
 """
 
 from __future__ import annotations
@@ -12,10 +12,12 @@ from typing import Any
 
 from fastapi import Request
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 
-from karlo_api.job_requests import JobRequestParser, ParsedJob, webhook_url_issues
+from karlo_api.deps import ApiState
+from karlo_api.input_fetch import Fetched
+from karlo_api.job_requests import AnyJob, ParsedJob, webhook_url_issues
 from karlo_api.problems import Problem, invalid_input, validation_problem
-from karlo_core.netguard import NetGuard
 from karlo_core.webhooks.events import WebhookOption
 
 JSON_LINES = ("application/jsonl", "application/x-ndjson", "application/json-lines")
@@ -92,31 +94,63 @@ def _json_lines(text: str) -> BatchRequest:
     return BatchRequest(jobs)
 
 
-def parse_batch(parser: JobRequestParser, guard: NetGuard, batch: BatchRequest) -> ParsedBatch:
-    """Check every job (and the batch's webhook); 422 listing every bad item by index and field."""
+async def parse_batch(state: ApiState, tenant: str, batch: BatchRequest) -> ParsedBatch:
+    """Check every job (and the batch's webhook) as ``POST /v1/jobs`` checks one: validate each, fetch the
+    input-image URLs they name, then parse them all; 422 listing every bad item by index and field."""
+    checked = await run_in_threadpool(_validate_all, state, tenant, batch)
+    fetched = [await state.fetcher.fetch_all(tenant, state.parser.image_urls(job)) for _, job in checked.jobs]
+    parsed, issues = await run_in_threadpool(_parse_all, state, tenant, checked.jobs, fetched)
+    issues = checked.issues + issues
+    if issues:
+        raise invalid_input(sorted(issues, key=lambda issue: issue.get("index", -1)))
+    return ParsedBatch(parsed, checked.webhook)
+
+
+@dataclass(frozen=True)
+class _Validated:
+    jobs: list[tuple[int, AnyJob]]
+    webhook: WebhookOption | None
+    issues: list[dict[str, Any]]
+
+
+def _validate_all(state: ApiState, tenant: str, batch: BatchRequest) -> _Validated:
     issues: list[dict[str, Any]] = []
     webhook = None
     if batch.webhook is not None:
         try:
             webhook = WebhookOption.model_validate(batch.webhook)
         except ValidationError as exc:
-            issues += validation_problem([{**e, "loc": ("webhook", *e.get("loc", ()))} for e in exc.errors()]).extra[
-                "errors"
-            ]
+            errors = [{**e, "loc": ("webhook", *e.get("loc", ()))} for e in exc.errors()]
+            issues += validation_problem(errors).extra["errors"]
         else:
-            issues += webhook_url_issues(guard, webhook.url, "webhook.url")
-    parsed: list[ParsedJob] = []
+            issues += webhook_url_issues(state.webhook_guards.for_tenant(tenant), webhook.url, "webhook.url")
+    jobs: list[tuple[int, AnyJob]] = []
     for index, item in enumerate(batch.jobs):
         if not isinstance(item, dict):
             issues.append(_issue(f"jobs[{index}]", "object_type", "must be a JSON object", index))
             continue
         try:
-            parsed.append(parser.parse(item))
+            jobs.append((index, state.parser.validate(item)))
         except Problem as problem:
-            if problem.status != 422:
-                raise
-            for error in problem.extra.get("errors", []):
-                issues.append({**error, "field": f"jobs[{index}].{error['field']}", "index": index})
-    if issues:
-        raise invalid_input(issues)
-    return ParsedBatch(parsed, webhook)
+            issues += _item_issues(problem, index)
+    return _Validated(jobs, webhook, issues)
+
+
+def _parse_all(
+    state: ApiState, tenant: str, jobs: list[tuple[int, AnyJob]], fetched: list[dict[str, Fetched]]
+) -> tuple[list[ParsedJob], list[dict[str, Any]]]:
+    parsed: list[ParsedJob] = []
+    issues: list[dict[str, Any]] = []
+    for (index, job), images in zip(jobs, fetched, strict=True):
+        try:
+            parsed.append(state.parser.parse(job, images, tenant=tenant))
+        except Problem as problem:
+            issues += _item_issues(problem, index)
+    return parsed, issues
+
+
+def _item_issues(problem: Problem, index: int) -> list[dict[str, Any]]:
+    """A job's 422 issues, each named by the item's index (``jobs[3].input.width``)."""
+    if problem.status != 422:
+        raise problem
+    return [{**e, "field": f"jobs[{index}].{e['field']}", "index": index} for e in problem.extra.get("errors", [])]

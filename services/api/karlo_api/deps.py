@@ -11,17 +11,19 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from karlo_api.event_hub import EventHub
+from karlo_api.input_fetch import InputFetcher
 from karlo_api.job_requests import JobRequestParser
 from karlo_api.problems import Problem
 from karlo_core.batches import BatchStore
+from karlo_core.durability import DurabilityWaiter
 from karlo_core.jobstore import EventRetention, JobStore
-from karlo_core.netguard import NetGuard
 from karlo_core.quota.buckets import QuotaBuckets
 from karlo_core.settings import Settings
 from karlo_core.storage import Storage
 from karlo_core.storage.links import LinkSigner
 from karlo_core.tenant_jobs import TenantJobs
 from karlo_core.tenants import authenticate
+from karlo_core.webhooks.guards import WebhookGuards
 from karlo_core.webhooks.outbox import Outbox
 from karlo_core.webhooks.secrets import SecretStore
 
@@ -38,11 +40,13 @@ class ApiState:
     quota: QuotaBuckets
     outbox: Outbox
     webhook_secrets: SecretStore
-    webhook_guard: NetGuard
+    webhook_guards: WebhookGuards
     tenant_jobs: TenantJobs
     batches: BatchStore
     events: EventHub
     event_retention: EventRetention
+    fetcher: InputFetcher
+    durability: DurabilityWaiter
 
     @property
     def minute_seconds(self) -> float:

@@ -8,17 +8,19 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
-import httpx
 from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
-from karlo_api.problems import Problem, invalid_input, validation_problem
-from karlo_core.image_inputs import InputImage, InvalidImage, decode_base64, fetch_image, validate_image
+from karlo_api.input_fetch import Fetched
+from karlo_api.problems import JSON_INVALID, Problem, invalid_input, unsupported_media_type, validation_problem
+from karlo_core.image_inputs import InputImage, InvalidImage, decode_base64, validate_image
 from karlo_core.job_inputs import (
     IMAGE_FIELDS,
     IMAGES_BY_KIND,
@@ -30,10 +32,12 @@ from karlo_core.job_inputs import (
 from karlo_core.jobs import JobKind
 from karlo_core.netguard import BlockedDestination, NetGuard
 from karlo_core.outpaint import build_canvas
-from karlo_core.prompts import non_english_characters
+from karlo_core.prompts import describe_characters, non_english_characters
 from karlo_core.webhooks.events import WebhookOption
+from karlo_core.webhooks.guards import WebhookGuards
 
 MAX_CANVAS_SIDE = 2048
+TOO_DEEP = "is nested too deeply to be a job request"
 NON_SQUARE_NOTICE = "The {what} is {w}x{h}; Karlo resizes images that are not square to 1:1, which may distort it."
 
 
@@ -86,15 +90,25 @@ def _issue(name: str, rule: str, message: str) -> dict[str, str]:
     return {"field": f"input.{name}", "rule": rule, "message": message}
 
 
+#: The bodies ``POST /v1/jobs`` reads; any other ``Content-Type`` is a 415 and nothing is stored.
+JOB_MEDIA_TYPES = ("application/json", "multipart/form-data")
+#: Multipart parts, each at most once.
+MULTIPART_PARTS = ("kind", "input", "image", "mask", "webhook")
+
+
 async def read_job_request(request: Request) -> dict[str, Any]:
     """The request as one dict; multipart file parts ``image`` and ``mask`` become base64 inputs."""
-    content_type = request.headers.get("content-type", "")
-    if content_type.startswith("multipart/form-data"):
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media_type == "multipart/form-data":
         return await _read_multipart(request)
+    if media_type != "application/json":
+        raise unsupported_media_type(media_type, JOB_MEDIA_TYPES)
     try:
         raw = await request.json()
     except ValueError as exc:
-        raise invalid_input([{"field": "body", "rule": "json_invalid", "message": "is not valid JSON"}]) from exc
+        raise invalid_input([JSON_INVALID]) from exc
+    except RecursionError as exc:
+        raise invalid_input([{"field": "body", "rule": "json_depth", "message": TOO_DEEP}]) from exc
     if not isinstance(raw, dict):
         raise invalid_input([{"field": "body", "rule": "object_type", "message": "must be a JSON object"}])
     return raw
@@ -105,49 +119,98 @@ async def _read_multipart(request: Request) -> dict[str, Any]:
         form = await request.form(max_files=2, max_fields=4)
     except HTTPException as exc:  # Starlette's answer to a malformed or oversized form
         raise invalid_input([{"field": "body", "rule": "multipart", "message": str(exc.detail)}]) from exc
-    unknown = set(form.keys()) - {"kind", "input", "image", "mask", "webhook"}
-    if unknown:
-        raise invalid_input(
-            [{"field": sorted(unknown)[0], "rule": "extra_forbidden", "message": "is not a known part"}]
-        )
-    raw_input = form.get("input") or "{}"
+    _check_parts([name for name, _ in form.multi_items()])
+    raw_input = form.get("input")
     try:
         values = json.loads(raw_input) if isinstance(raw_input, str) else None
-    except ValueError:
+    except (ValueError, RecursionError):
         values = None
     if not isinstance(values, dict):
         raise invalid_input([{"field": "input", "rule": "json_invalid", "message": "must be a JSON object"}])
+    both = [
+        name
+        for name in ("image", "mask")
+        if name in form and (values.get(name) is not None or values.get(f"{name}_url") is not None)
+    ]
+    if both:
+        raise invalid_input([_both_part_and_field(name, values) for name in both])
     for name in ("image", "mask"):
         part = form.get(name)
         if isinstance(part, UploadFile):
             values[name] = base64.b64encode(await part.read()).decode("ascii")
+        elif part is not None:
+            raise invalid_input([{"field": name, "rule": "file_part", "message": "must be a file part"}])
     raw: dict[str, Any] = {"kind": form.get("kind") or "generate", "input": values}
     webhook = form.get("webhook")
     if isinstance(webhook, str):
         try:
             raw["webhook"] = json.loads(webhook)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise invalid_input([{"field": "webhook", "rule": "json_invalid", "message": "must be JSON"}]) from None
     return raw
 
 
-class JobRequestParser:
-    def __init__(self, *, fetcher: httpx.Client, allow_non_english: bool, webhook_guard: NetGuard) -> None:
-        self._fetcher = fetcher
-        self._allow_non_english = allow_non_english
-        self._webhook_guard = webhook_guard
+def _check_parts(names: list[str]) -> None:
+    """Only the known parts, each at most once, and ``input`` always (it is required, as documented)."""
+    known = ", ".join(MULTIPART_PARTS)
+    issues = [
+        {"field": name, "rule": "extra_forbidden", "message": f"is not a known part (known: {known})"}
+        for name in sorted(set(names) - set(MULTIPART_PARTS))
+    ]
+    issues += [
+        {"field": name, "rule": "repeated_part", "message": f"is sent {names.count(name)} times; send it once"}
+        for name in MULTIPART_PARTS
+        if names.count(name) > 1
+    ]
+    if "input" not in names:
+        issues.append({"field": "input", "rule": "missing", "message": "is a required part: the job's input as JSON"})
+    if issues:
+        raise invalid_input(issues)
 
-    def parse(self, raw: dict[str, Any]) -> ParsedJob:
-        raw = {"kind": "generate", **raw}
+
+def _both_part_and_field(name: str, values: dict[str, Any]) -> dict[str, str]:
+    given = f"input.{name}" if values.get(name) is not None else f"input.{name}_url"
+    return {
+        "field": name,
+        "rule": "image_given_twice",
+        "message": f"is sent both as the file part {name!r} and as {given}; send one of them",
+    }
+
+
+class JobRequestParser:
+    """Three steps: :meth:`validate` the body, fetch what :meth:`image_urls` names (off the thread pool, see
+    ``input_fetch``), then :meth:`parse` the whole, decoding at most ``decode_slots`` requests' images at once
+    so concurrent requests cannot add up to more memory than that many can use."""
+
+    def __init__(self, *, allow_non_english: bool, webhook_guards: WebhookGuards, decode_slots: int) -> None:
+        self._allow_non_english = allow_non_english
+        self._webhook_guards = webhook_guards
+        self._decode_slots = threading.BoundedSemaphore(decode_slots)
+
+    def validate(self, raw: dict[str, Any]) -> AnyJob:
+        """The body checked against the request schema (no image decoded, no URL fetched)."""
         try:
-            job = CREATE_JOB_ADAPTER.validate_python(raw)
+            return CREATE_JOB_ADAPTER.validate_python({"kind": "generate", **raw})
         except ValidationError as exc:
             raise _problem_from(exc) from exc
+
+    @staticmethod
+    def image_urls(job: AnyJob) -> dict[str, str]:
+        """Input name -> the URL to fetch it from, for the images this job kind takes by URL."""
+        values = job.input.model_dump()
+        return {name: values[f"{name}_url"] for name in IMAGES_BY_KIND[job.kind] if values.get(f"{name}_url")}
+
+    def parse(self, job: AnyJob, fetched: Mapping[str, Fetched], *, tenant: str) -> ParsedJob:
         issues = self._language_issues(job.input.model_dump())
-        images, image_issues = self._images(job)
-        issues += image_issues
         if job.webhook is not None:
-            issues += webhook_url_issues(self._webhook_guard, job.webhook.url, "webhook.url")
+            guard = self._webhook_guards.for_tenant(tenant)
+            issues += webhook_url_issues(guard, job.webhook.url, "webhook.url")
+        with self._decode_slots:
+            return self._parse_images(job, fetched, issues)
+
+    def _parse_images(self, job: AnyJob, fetched: Mapping[str, Fetched], issues: list[dict[str, str]]) -> ParsedJob:
+        images, image_issues = self._images(job, fetched)
+        issues += image_issues
         if issues:
             raise invalid_input(issues)
         params = job.input.model_dump(mode="json", exclude_none=True, exclude=set(IMAGE_FIELDS))
@@ -170,19 +233,21 @@ class JobRequestParser:
             found = non_english_characters(values.get(name) or "")
             if found:
                 message = (
-                    f"must be in English: Karlo understands English prompts only (found {found!r}); "
+                    f"must be in English: Karlo understands English prompts only (found {describe_characters(found)}); "
                     "the operator can set KARLOQ_ALLOW_NON_ENGLISH_PROMPTS=true to pass prompts through"
                 )
                 issues.append(_issue(name, "english_only", message))
         return issues
 
-    def _images(self, job: AnyJob) -> tuple[dict[str, InputImage], list[dict[str, str]]]:
+    def _images(
+        self, job: AnyJob, fetched: Mapping[str, Fetched]
+    ) -> tuple[dict[str, InputImage], list[dict[str, str]]]:
         values = job.input.model_dump()
         images: dict[str, InputImage] = {}
         issues: list[dict[str, str]] = []
         for name in IMAGES_BY_KIND[job.kind]:
             try:
-                images[name] = self._load(name, values)
+                images[name] = self._load(name, values, fetched)
             except InvalidImage as exc:
                 where = f"{name}_url" if values.get(f"{name}_url") else name
                 issues.append(_issue(where, "image", str(exc)))
@@ -195,11 +260,15 @@ class JobRequestParser:
                 issues.append(_issue("mask", "mask_size", message))
         return images, issues
 
-    def _load(self, name: str, values: dict[str, Any]) -> InputImage:
+    @staticmethod
+    def _load(name: str, values: dict[str, Any], fetched: Mapping[str, Fetched]) -> InputImage:
         if values.get(name) is not None:
             return validate_image(decode_base64(values[name]))
         if values.get(f"{name}_url") is not None:
-            return validate_image(fetch_image(values[f"{name}_url"], self._fetcher))
+            data = fetched.get(name, InvalidImage("was not fetched"))
+            if isinstance(data, InvalidImage):
+                raise data
+            return validate_image(data)
         raise InvalidImage(
             f"is required: send it as base64 in input.{name}, as a multipart file part named {name!r}, "
             f"or as an https URL in input.{name}_url"

@@ -57,10 +57,16 @@ def field_path(loc: Sequence[int | str]) -> str:
     return text or "body"
 
 
+#: What every route says of a body that is not JSON (FastAPI reports where the parser stopped, as a "field").
+JSON_INVALID = {"field": "body", "rule": "json_invalid", "message": "is not valid JSON"}
+
+
 def validation_problem(errors: Sequence[Any]) -> Problem:
     """422 from pydantic errors: every broken rule with the field it concerns."""
     items = [
-        {
+        JSON_INVALID
+        if e.get("type") == "json_invalid"
+        else {
             "field": field_path(e.get("loc", ())),
             "rule": e.get("type", "invalid"),
             "message": str(e.get("msg", "invalid value")).removeprefix("Value error, "),
@@ -74,6 +80,13 @@ def invalid_input(items: list[dict[str, str]]) -> Problem:
     """422 naming each ``{field, rule, message}`` broken."""
     detail = "; ".join(f"{i['field']}: {i['message']}" for i in items[:5])
     return Problem(422, "validation-error", "Your request is not valid", detail, extra={"errors": items})
+
+
+def unsupported_media_type(given: str, accepted: Sequence[str]) -> Problem:
+    """415 for a body of a type the route does not read, naming the types it does."""
+    detail = f"send the body as {' or '.join(accepted)}, not {given or 'a body without Content-Type'}"
+    headers = {"Accept-Post": ", ".join(accepted)}
+    return Problem(415, "unsupported-media-type", "Unsupported media type", detail, headers=headers)
 
 
 class ProblemItem(BaseModel):
@@ -101,6 +114,7 @@ _RESPONSE_DESCRIPTIONS = {
     404: "No such resource for this tenant",
     409: "Conflicts with the resource's current state",
     413: "The request body is larger than the limit",
+    415: "The body is of a type this route does not read: `Accept-Post` names the ones it does",
     422: "The request is not valid: `errors` names each field and rule",
     429: "A limit is reached: see `Retry-After`",
     503: "A dependency is unavailable or the request took too long: see `Retry-After`",

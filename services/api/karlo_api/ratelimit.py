@@ -27,12 +27,26 @@ def limited(usages: list[WindowUsage]) -> list[WindowUsage]:
     return [u for u in usages if u.limit < UNLIMITED]
 
 
+def tightest(scopes: list[list[WindowUsage]]) -> list[WindowUsage]:
+    """Per window (minute, day, month), the scope's window with the fewest images left (on a tie, the later
+    reset): what the caller can really use, whether the upstream account or its own share binds."""
+    by_window: dict[str, WindowUsage] = {}
+    for usage in (u for usages in scopes for u in limited(usages)):
+        kept = by_window.get(usage.window)
+        if kept is None or (usage.remaining, -usage.resets_in) < (kept.remaining, -kept.resets_in):
+            by_window[usage.window] = usage
+    return list(by_window.values())
+
+
 def rate_limit_headers(usages: list[WindowUsage], minute_seconds: float) -> dict[str, str]:
     return {"RateLimit-Policy": policy_header(usages, minute_seconds), "RateLimit": remaining_header(usages)}
 
 
-def refuse_if_spent(usages: list[WindowUsage], images: int, minute_seconds: float) -> None:
-    """429 when the tenant's day or month share cannot fit the job; a short minute window only makes it wait."""
+def refuse_if_spent(
+    usages: list[WindowUsage], images: int, scopes: list[list[WindowUsage]], minute_seconds: float
+) -> None:
+    """429 when the tenant's day or month share (``usages``) cannot fit the job; a short minute window only
+    makes it wait. The answer's RateLimit fields show the tightest windows of all ``scopes``."""
     violated = [u for u in usages if u.window in NOMINAL_SECONDS and u.remaining < images]
     if not violated:
         return
@@ -42,6 +56,6 @@ def refuse_if_spent(usages: list[WindowUsage], images: int, minute_seconds: floa
         "quota-exceeded",
         "Your quota is spent",
         f"this job needs {images} images; the {violated[0].window} quota has {violated[0].remaining} left",
-        headers={"Retry-After": str(retry_after), **rate_limit_headers(usages, minute_seconds)},
+        headers={"Retry-After": str(retry_after), **rate_limit_headers(tightest(scopes), minute_seconds)},
         extra={"violated-policies": [u.window for u in violated]},
     )

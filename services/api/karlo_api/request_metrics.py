@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from karlo_core.metrics import API_REQUEST_SECONDS, API_REQUESTS
@@ -39,7 +39,18 @@ class RequestMetricsMiddleware:
 
 
 def route_template(scope: Scope) -> str:
-    """The matched route's path template (``/v1/jobs/{job_id}``), which the router leaves in the scope."""
+    """The matched route's path template (``/v1/jobs/{job_id}``), which the router leaves in the scope of
+    API routes; the application's own plain routes (``/openapi.json``, ``/docs``) are looked up."""
     route = scope.get("route")
     path = getattr(route, "path", None) if isinstance(route, BaseRoute) else None
-    return path if isinstance(path, str) else UNMATCHED
+    if isinstance(path, str):
+        return path
+    return _plain_route_path(scope) or UNMATCHED
+
+
+def _plain_route_path(scope: Scope) -> str | None:
+    router = getattr(scope.get("app"), "router", None)
+    for candidate in getattr(router, "routes", ()):
+        if isinstance(candidate, Route) and candidate.matches(scope)[0] is Match.FULL:
+            return candidate.path
+    return None

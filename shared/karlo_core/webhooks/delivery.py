@@ -18,6 +18,7 @@ from karlo_core.batches import batch_from_hash
 from karlo_core.storage import Storage
 from karlo_core.views import job_view
 from karlo_core.webhooks.events import ALL_EVENTS
+from karlo_core.webhooks.guards import WebhookGuards
 from karlo_core.webhooks.outbox import Attempt, Delivery, Outbox
 from karlo_core.webhooks.schedule import next_delay
 from karlo_core.webhooks.secrets import SecretStore
@@ -45,6 +46,7 @@ class Deliverer:
     outbox: Outbox
     secrets: SecretStore
     http: httpx.Client
+    guards: WebhookGuards
     storage: Storage
     policy: RetryPolicy
     base_url: str
@@ -82,7 +84,13 @@ class Deliverer:
         body = self.render(delivery)
         if secrets_:
             headers = signed_headers(secrets_, msg_id=delivery.id, timestamp=int(time.time()), body=body)
-            result = send_once(self.http, delivery.url, body, {**headers, EVENT_HEADER: delivery.event})
+            result = send_once(
+                self.http,
+                delivery.url,
+                body,
+                {**headers, EVENT_HEADER: delivery.event},
+                guard=self.guards.for_tenant(delivery.tenant),
+            )
         else:
             result = SendResult("no_secret", None, 0.0, "the tenant has no webhook signing secret")
         status = self._settle(delivery, result)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from karlo_core.netguard import BlockedDestination
+from karlo_core.netguard import GUARD_EXTENSION, BlockedDestination, NetGuard
 from karlo_core.webhooks.schedule import retry_after_seconds
 
 USER_AGENT = "karlo-queue-webhooks/1"
@@ -44,8 +44,11 @@ def classify(status_code: int) -> str:
     return "http_error"
 
 
-def send_once(http: httpx.Client, url: str, body: bytes, headers: dict[str, str]) -> SendResult:
-    """POST ``body`` to ``url`` once; never raises for network trouble, it is part of the result."""
+def send_once(
+    http: httpx.Client, url: str, body: bytes, headers: dict[str, str], *, guard: NetGuard | None = None
+) -> SendResult:
+    """POST ``body`` to ``url`` once (checked by ``guard`` when given, else by the client's own guard); never
+    raises for network trouble, it is part of the result."""
     started = time.monotonic()
     all_headers = {"content-type": "application/json", "user-agent": USER_AGENT, **headers}
 
@@ -53,7 +56,8 @@ def send_once(http: httpx.Client, url: str, body: bytes, headers: dict[str, str]
         return round((time.monotonic() - started) * 1000, 1)
 
     try:
-        with http.stream("POST", url, content=body, headers=all_headers) as response:
+        extensions = {GUARD_EXTENSION: guard} if guard is not None else None
+        with http.stream("POST", url, content=body, headers=all_headers, extensions=extensions) as response:
             outcome = classify(response.status_code)
             retry_after = retry_after_seconds(response.headers.get("retry-after"), now=time.time())
             error = None if outcome == "delivered" else f"receiver answered {response.status_code}"

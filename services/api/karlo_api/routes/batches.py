@@ -13,8 +13,9 @@ from karlo_api.batch_requests import BatchRequest, parse_batch, read_batch_reque
 from karlo_api.deps import ApiState, StateDep, TenantDep
 from karlo_api.idempotent import Answer, answer_once
 from karlo_api.problems import Problem, problems_for
-from karlo_api.ratelimit import limited, rate_limit_headers, refuse_if_spent
+from karlo_api.ratelimit import limited, rate_limit_headers, refuse_if_spent, tightest
 from karlo_api.routes.jobs import IdempotencyKey
+from karlo_api.routes.jobs import _quota_usages as quota_usages
 from karlo_api.timeouts import mark_committed
 from karlo_core.batch_views import BatchView, batch_view
 from karlo_core.batches import Batch
@@ -22,7 +23,6 @@ from karlo_core.ids import is_job_id
 from karlo_core.jobs import JobStatus
 from karlo_core.jobstore import CancelOutcome
 from karlo_core.metrics import BATCHES, observe_job_finished
-from karlo_core.quota.policy import tenant_scope, upstream_scope
 
 router = APIRouter(prefix="/v1/batches", tags=["batches"])
 
@@ -103,16 +103,15 @@ async def create_batch(
 
 
 async def _accept(request: Request, state: ApiState, tenant: str, request_batch: BatchRequest) -> Answer:
-    parsed = await run_in_threadpool(parse_batch, state.parser, state.webhook_guard, request_batch)
-    own = tenant_scope(state.settings, tenant)
-    usages = limited(await run_in_threadpool(state.quota.usage, own or upstream_scope(state.settings)))
-    if own is not None:
+    parsed = await parse_batch(state, tenant, request_batch)
+    scopes = await run_in_threadpool(quota_usages, state, tenant)
+    if len(scopes) > 1:  # the tenant's own share, after the upstream account
         images = sum(int(job.params.get("samples", 1)) for job in parsed.jobs)
-        refuse_if_spent(usages, images, state.minute_seconds)
+        refuse_if_spent(limited(scopes[-1]), images, scopes, state.minute_seconds)
     mark_committed(request)
     batch = await run_in_threadpool(accept_batch, state, tenant, parsed.jobs, parsed.webhook)
     view = await run_in_threadpool(batch_view_of, state, batch)
-    headers = {"Location": view.urls.get, **rate_limit_headers(usages, state.minute_seconds)}
+    headers = {"Location": view.urls.get, **rate_limit_headers(tightest(scopes), state.minute_seconds)}
     return Answer(status.HTTP_202_ACCEPTED, view.model_dump(mode="json"), headers)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, status
@@ -15,13 +16,14 @@ from karlo_api.idempotent import Answer, answer_once
 from karlo_api.job_requests import read_job_request
 from karlo_api.prefer import requested_wait, wait_until_finished
 from karlo_api.problems import Problem, problems_for
-from karlo_api.ratelimit import limited, rate_limit_headers, refuse_if_spent
+from karlo_api.ratelimit import limited, rate_limit_headers, refuse_if_spent, tightest
 from karlo_api.timeouts import mark_committed
 from karlo_core.ids import is_job_id
 from karlo_core.jobs import Job, JobKind, JobStatus
 from karlo_core.jobstore import CancelOutcome
 from karlo_core.metrics import observe_job_finished
-from karlo_core.quota.policy import tenant_scope, upstream_scope
+from karlo_core.quota.buckets import WindowUsage
+from karlo_core.quota.policy import scopes_for
 from karlo_core.views import JobView, job_view
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
@@ -84,6 +86,7 @@ CREATE_JOB_BODY: dict[str, Any] = {
                         "input": {"type": "string", "description": "The job's input object as JSON, without images"},
                         "image": {"type": "string", "format": "binary"},
                         "mask": {"type": "string", "format": "binary"},
+                        "webhook": {"type": "string", "description": "The job's `webhook` object as JSON"},
                     },
                 }
             },
@@ -127,7 +130,7 @@ Prefer = Annotated[
 
 CREATE_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"model": JobView, "description": "With `Prefer: wait=N`: the job finished within N seconds"},
-    **problems_for(401, 409, 413, 422, 429, 503),
+    **problems_for(401, 409, 413, 415, 422, 429, 503),
 }
 
 
@@ -162,16 +165,22 @@ async def create_job(
 
 
 async def _accept(request: Request, state: ApiState, tenant: str, raw: dict[str, Any]) -> Answer:
-    parsed = await run_in_threadpool(state.parser.parse, raw)
-    own = tenant_scope(state.settings, tenant)
-    usages = limited(await run_in_threadpool(state.quota.usage, own or upstream_scope(state.settings)))
-    if own is not None:
-        refuse_if_spent(usages, int(parsed.params.get("samples", 1)), state.minute_seconds)
+    job_request = await run_in_threadpool(state.parser.validate, raw)
+    fetched = await state.fetcher.fetch_all(tenant, state.parser.image_urls(job_request))
+    parsed = await run_in_threadpool(partial(state.parser.parse, job_request, fetched, tenant=tenant))
+    scopes = await run_in_threadpool(_quota_usages, state, tenant)
+    if len(scopes) > 1:  # the tenant's own share, after the upstream account
+        refuse_if_spent(limited(scopes[-1]), int(parsed.params.get("samples", 1)), scopes, state.minute_seconds)
     mark_committed(request)
     job = await run_in_threadpool(accept_job, state, tenant, parsed)
     view = _view(state, job)
-    headers = {"Location": view.urls.get, **rate_limit_headers(usages, state.minute_seconds)}
+    headers = {"Location": view.urls.get, **rate_limit_headers(tightest(scopes), state.minute_seconds)}
     return Answer(status.HTTP_202_ACCEPTED, view.model_dump(mode="json"), headers)
+
+
+def _quota_usages(state: ApiState, tenant: str) -> list[list[WindowUsage]]:
+    """Each quota scope's windows: the upstream account, then the tenant's share when one is set."""
+    return [state.quota.usage(scope) for scope in scopes_for(state.settings, tenant)]
 
 
 class JobPage(BaseModel):

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from karlo_api.deps import StateDep, TenantDep
 from karlo_api.problems import problems_for
-from karlo_api.ratelimit import limited, rate_limit_headers
+from karlo_api.ratelimit import limited, rate_limit_headers, tightest
 from karlo_core.quota.policy import scopes_for
 
 router = APIRouter(prefix="/v1/quota", tags=["quota"])
@@ -25,7 +25,7 @@ class WindowView(BaseModel):
 
 class ScopeView(BaseModel):
     scope: str = Field(description="`karlo`: the shared upstream account; `tenant`: the caller's own share")
-    windows: list[WindowView] = Field(description="Each window that limits this scope")
+    windows: list[WindowView] = Field(description="Each window that limits this scope (none without a limit)")
 
 
 class QuotaView(BaseModel):
@@ -34,7 +34,8 @@ class QuotaView(BaseModel):
 
 @router.get("", response_model=QuotaView, responses=problems_for(401, 503))
 def read_quota(state: StateDep, tenant: TenantDep, response: Response) -> QuotaView:
-    """Counted in generated images: a job with 8 samples uses 8. ``karlo`` is the upstream account."""
+    """Counted in generated images: a job with 8 samples uses 8. ``karlo`` is the upstream account, ``tenant``
+    the caller's share; the RateLimit fields show, per window, whichever of the two leaves fewer images."""
     usages = [state.quota.usage(scope) for scope in scopes_for(state.settings, tenant)]
     views = [
         ScopeView(
@@ -47,10 +48,10 @@ def read_quota(state: StateDep, tenant: TenantDep, response: Response) -> QuotaV
                     remaining=u.remaining,
                     resets_at=datetime.fromtimestamp(u.resets_at, UTC),
                 )
-                for u in scope_usages
+                for u in limited(scope_usages)
             ],
         )
         for index, scope_usages in enumerate(usages)
     ]
-    response.headers.update(rate_limit_headers(limited(usages[-1]), state.minute_seconds))
+    response.headers.update(rate_limit_headers(tightest(usages), state.minute_seconds))
     return QuotaView(scopes=views)

@@ -45,11 +45,11 @@ def read_webhook_settings(state: StateDep, tenant: TenantDep) -> WebhookSettings
     return _settings_view(state, tenant)
 
 
-@router.put("/default", response_model=WebhookSettingsView, responses=problems_for(400, 401, 409, 422, 503))
+@router.put("/default", response_model=WebhookSettingsView, responses=problems_for(401, 409, 422, 503))
 def set_default_url(body: DefaultUrlRequest, state: StateDep, tenant: TenantDep) -> WebhookSettingsView:
     """Set the receiver for jobs created from now on without their own ``webhook``; it is enabled again."""
     if body.url is not None:
-        issues = webhook_url_issues(state.webhook_guard, body.url, "url")
+        issues = webhook_url_issues(state.webhook_guards.for_tenant(tenant), body.url, "url")
         if issues:
             raise invalid_input(issues)
         require_secret(state, tenant)
