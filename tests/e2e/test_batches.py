@@ -9,7 +9,9 @@ from typing import Any
 
 import httpx
 import pytest
+import redis
 
+from karlo_core import keys
 from karlo_devstack.processes import wait_until
 from karlo_devstack.services import sim_control
 from support.events import Listener
@@ -121,8 +123,13 @@ def test_bad_items_refuse_the_whole_batch_naming_each_and_nothing_is_stored(stac
     jobs[7] = {"input": {**INPUT, "width": 5000}}
     jobs[123] = {"kind": "paint", "input": INPUT}
     jobs[499] = {"input": {"prompt": ""}}
+
+    def stored(client: redis.Redis) -> list[str]:
+        """Job state keys, less the workers' heartbeats (written on their own schedule)."""
+        return [k for k in job_state_keys(client) if k != keys.worker_heartbeats()]
+
     with stack.redis() as client:
-        before = job_state_keys(client)
+        before = stored(client)
         response = post_batch(stack, {"jobs": jobs})
         assert response.status_code == 422, response.text
         assert response.headers["content-type"] == "application/problem+json"
@@ -130,7 +137,7 @@ def test_bad_items_refuse_the_whole_batch_naming_each_and_nothing_is_stored(stac
         assert sorted({e["index"] for e in errors}) == [7, 123, 499]
         assert {e["field"] for e in errors if e["index"] == 7} == {"jobs[7].input.width"}
         assert {e["field"] for e in errors if e["index"] == 123} == {"jobs[123].kind"}
-        assert job_state_keys(client) == before
+        assert stored(client) == before
 
 
 def test_json_lines_bodies_are_batches_too(stack: AppStack) -> None:
@@ -184,3 +191,14 @@ def test_another_tenant_cannot_see_or_cancel_a_batch(stack: AppStack) -> None:
         assert answer.status_code == 404
     listed = httpx.get(f"{stack.api_url}/v1/jobs", params={"batch": batch_id}, headers=other.headers, timeout=10)
     assert listed.json()["data"] == []
+
+
+def test_other_media_types_and_malformed_bodies_are_refused_naming_why(stack: AppStack) -> None:
+    url = f"{stack.api_url}/v1/batches"
+    text = httpx.post(url, content="{}", headers={**stack.headers, "Content-Type": "text/plain"}, timeout=10)
+    assert text.status_code == 415 and text.headers["Accept-Post"] == "application/json, application/jsonl"
+    deep = httpx.post(url, content="[" * 100_000, headers={**stack.headers, "Content-Type": "application/json"})
+    assert deep.status_code == 422 and deep.json()["errors"][0]["field"] == "body"
+    for body, field in (({"jobs": []}, "jobs"), ({"jobs": [{"input": INPUT}] * 1001}, "jobs"), ({"job": []}, "job")):
+        answer = post_batch(stack, body)
+        assert answer.status_code == 422 and answer.json()["errors"][0]["field"] == field, answer.text

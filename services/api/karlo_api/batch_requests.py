@@ -17,10 +17,12 @@ from starlette.concurrency import run_in_threadpool
 from karlo_api.deps import ApiState
 from karlo_api.input_fetch import Fetched
 from karlo_api.job_requests import AnyJob, ParsedJob, webhook_url_issues
-from karlo_api.problems import Problem, invalid_input, validation_problem
+from karlo_api.problems import Problem, invalid_input, unsupported_media_type, validation_problem
 from karlo_core.webhooks.events import WebhookOption
 
-JSON_LINES = ("application/jsonl", "application/x-ndjson", "application/json-lines")
+JSON_LINES = "application/jsonl"
+#: The bodies ``POST /v1/batches`` reads; any other ``Content-Type`` is a 415 and nothing is stored.
+BATCH_MEDIA_TYPES = ("application/json", JSON_LINES)
 
 
 @dataclass(frozen=True)
@@ -47,16 +49,15 @@ def _issue(field: str, rule: str, message: str, index: int | None = None) -> dic
 
 
 async def read_batch_request(request: Request, *, max_jobs: int) -> BatchRequest:
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media_type not in BATCH_MEDIA_TYPES:
+        raise unsupported_media_type(media_type, BATCH_MEDIA_TYPES)
     body = await request.body()
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise invalid_input([_issue("body", "utf8", "must be UTF-8")]) from None
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type in JSON_LINES:
-        batch = _json_lines(text)
-    else:
-        batch = _json_body(text)
+    batch = _json_lines(text) if media_type == JSON_LINES else _json_body(text)
     if not batch.jobs:
         raise invalid_input([_issue("jobs", "too_short", "must hold at least one job")])
     if len(batch.jobs) > max_jobs:
@@ -69,6 +70,8 @@ def _json_body(text: str) -> BatchRequest:
         raw = json.loads(text)
     except ValueError:
         raise invalid_input([_issue("body", "json_invalid", "is not valid JSON")]) from None
+    except RecursionError:
+        raise invalid_input([_issue("body", "json_depth", "is nested too deeply to be a batch")]) from None
     if not isinstance(raw, dict):
         raise invalid_input([_issue("body", "object_type", "must be a JSON object")])
     unknown = sorted(set(raw) - {"jobs", "webhook"})
@@ -86,7 +89,7 @@ def _json_lines(text: str) -> BatchRequest:
     for number, line in enumerate(line for line in text.splitlines() if line.strip()):
         try:
             jobs.append(json.loads(line))
-        except ValueError:
+        except (ValueError, RecursionError):
             jobs.append(None)
             issues.append(_issue(f"jobs[{number}]", "json_invalid", "is not valid JSON", number))
     if issues:

@@ -76,7 +76,7 @@ def _own_batch(state: ApiState, tenant: str, batch_id: str) -> Batch:
     "",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=BatchView,
-    responses=problems_for(401, 409, 413, 422, 429, 503),
+    responses=problems_for(401, 409, 413, 415, 422, 429, 503),
     openapi_extra=CREATE_BATCH_BODY,
 )
 async def create_batch(
