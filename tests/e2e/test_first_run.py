@@ -27,10 +27,11 @@ def first_run_blocks() -> list[tuple[bool, str]]:
 
 
 def checkout(home: Path) -> Path:
-    """What a clone holds that the first run uses; var/ (logs, Redis data, images) is the test's own."""
+    """The checkout, linked entry by entry, except var/ (logs, Redis data, images): that is the test's own."""
     home.mkdir()
-    for name in ("Makefile", "pyproject.toml", "scripts", ".venv"):
-        (home / name).symlink_to(REPO / name)
+    for entry in REPO.iterdir():
+        if entry.name not in ("var", ".git"):
+            (home / entry.name).symlink_to(entry)
     return home
 
 

@@ -36,6 +36,8 @@ def main(argv: list[str]) -> int:
         print("\nPaste into your shell (the README's examples use these):")
         for line in export_lines(stack):
             print(f"  {line}")
+        print("\nGenerate images from the command line (at the checkout, with the exports above):")
+        print('  .venv/bin/karloq generate "a cat in a spacesuit" --samples 2 --out imgs/')
         print("\nSubmit a job:")
         print('  curl -s -X POST "$KARLOQ_API_URL/v1/jobs" -H "Authorization: Bearer $KARLOQ_API_KEY" \\')
         print("       -H 'Content-Type: application/json' \\")

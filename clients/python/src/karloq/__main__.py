@@ -1,0 +1,5 @@
+"""``python -m karloq``: the command line."""
+
+from karloq.cli import main
+
+main()

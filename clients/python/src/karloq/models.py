@@ -1,0 +1,341 @@
+"""Typed models of every request and answer of the karlo-queue API.
+
+Field names, types, defaults and enums are those of the OpenAPI document the API serves (a test compares
+them). Value ranges (prompt length, sizes, sample counts) are the service's to check: a request outside them
+comes back as :class:`karloq.InvalidRequestError` naming the field and the rule.
+
+Answers ignore fields they do not know, so a newer service does not break an older client.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+ImageFormat = Literal["webp", "jpeg", "png"]
+Scheduler = Literal["decoder_ddim_v_prediction", "decoder_ddpm_v_prediction"]
+EventName = Literal["job.started", "job.waiting_for_quota", "job.succeeded", "job.failed", "job.canceled"]
+
+
+class JobKind(StrEnum):
+    GENERATE = "generate"
+    VARIATION = "variation"
+    INPAINT = "inpaint"
+    EXTEND = "extend"
+
+
+class JobStatus(StrEnum):
+    QUEUED = "queued"
+    WAITING_FOR_QUOTA = "waiting_for_quota"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED)
+
+
+# --- requests -------------------------------------------------------------------------------------------
+
+
+class _Request(BaseModel):
+    """Request bodies refuse unknown fields, as the API does; only fields set explicitly are sent."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class FaceRefiner(_Request):
+    """Karlo 2.1 face correction (``GenerateInput.face_refiner``)."""
+
+    bbox_size_threshold: float | None = None
+    bbox_filter_threshold: float | None = None
+    restoration_repeats: int | None = None
+    weight_sft: float | None = None
+
+
+class _OutputOptions(_Request):
+    negative_prompt: str | None = None
+    samples: int = 1
+    seed: list[int] | None = None
+    image_format: ImageFormat = "webp"
+    image_quality: int = 70
+    upscale: bool = False
+    scale: Literal[2, 4] = 2
+    num_inference_steps: int | None = None
+    guidance_scale: float | None = None
+    nsfw_checker: bool = False
+
+
+class _SizedOutput(_OutputOptions):
+    version: Literal["v2.1", "v2.0"] = "v2.1"
+    width: int | None = None
+    height: int | None = None
+    scheduler: Scheduler | None = None
+
+
+class GenerateInput(_SizedOutput):
+    """Text to image."""
+
+    kind: ClassVar[JobKind] = JobKind.GENERATE
+
+    prompt: str
+    prior_num_inference_steps: int | None = None
+    prior_guidance_scale: float | None = None
+    face_refiner: FaceRefiner | None = None
+
+
+class VariationInput(_SizedOutput):
+    """New images in the manner of a given one. Pass the image to ``create``/``run`` as ``image=``, or set
+    ``image`` (base64) or ``image_url`` here."""
+
+    kind: ClassVar[JobKind] = JobKind.VARIATION
+
+    prompt: str | None = None
+    image: str | None = None
+    image_url: str | None = None
+
+
+class _InpaintOptions(_OutputOptions):
+    version: Literal["v2.0"] = "v2.0"
+    prompt: str
+    prior_num_inference_steps: int | None = None
+    prior_guidance_scale: float | None = None
+
+
+class InpaintInput(_InpaintOptions):
+    """Repaint the black area of a mask; the mask is the image's size."""
+
+    kind: ClassVar[JobKind] = JobKind.INPAINT
+
+    image: str | None = None
+    image_url: str | None = None
+    mask: str | None = None
+    mask_url: str | None = None
+
+
+class Margins(_Request):
+    """Pixels added on each side (one side at least)."""
+
+    left: int = 0
+    top: int = 0
+    right: int = 0
+    bottom: int = 0
+
+
+class ExtendInput(_InpaintOptions):
+    """Outpainting: the image grows by ``extend`` and Karlo fills the new area."""
+
+    kind: ClassVar[JobKind] = JobKind.EXTEND
+
+    extend: Margins
+    image: str | None = None
+    image_url: str | None = None
+
+
+JobInput = GenerateInput | VariationInput | InpaintInput | ExtendInput
+
+
+class WebhookOption(_Request):
+    """Where one job's events go (instead of the tenant's default URL), and which."""
+
+    url: str
+    events: list[EventName] | None = None
+
+
+class GenerateJob(_Request):
+    webhook: WebhookOption | None = None
+    kind: Literal["generate"] = "generate"
+    input: GenerateInput
+
+
+class VariationJob(_Request):
+    webhook: WebhookOption | None = None
+    kind: Literal["variation"]
+    input: VariationInput
+
+
+class InpaintJob(_Request):
+    webhook: WebhookOption | None = None
+    kind: Literal["inpaint"]
+    input: InpaintInput
+
+
+class ExtendJob(_Request):
+    webhook: WebhookOption | None = None
+    kind: Literal["extend"]
+    input: ExtendInput
+
+
+CreateJobRequest = Annotated[GenerateJob | VariationJob | InpaintJob | ExtendJob, Field(discriminator="kind")]
+
+
+class DefaultUrlRequest(BaseModel):
+    """The body of ``PUT /v1/webhooks/default`` (the API does not refuse unknown fields here)."""
+
+    url: str | None
+
+
+# --- answers --------------------------------------------------------------------------------------------
+
+
+class Image(BaseModel):
+    """One output image; ``url`` is a download link that expires (read the job again for a fresh one)."""
+
+    url: str
+    key: str
+    width: int
+    height: int
+    format: str
+    bytes: int
+    seed: int | None
+    nsfw_content_detected: bool | None
+    nsfw_score: float | None
+
+
+class Output(BaseModel):
+    images: list[Image]
+
+
+class JobError(BaseModel):
+    code: str
+    message: str
+    upstream_code: int | None
+
+
+class JobWebhook(BaseModel):
+    url: str
+    events: list[str]
+
+
+class JobUrls(BaseModel):
+    get: str
+    cancel: str
+
+
+class Job(BaseModel):
+    """A job as the API shows it."""
+
+    id: str
+    kind: str
+    status: str
+    input: dict[str, Any]
+    output: Output | None
+    error: JobError | None
+    attempts: int
+    created_at: datetime
+    started_at: datetime | None
+    completed_at: datetime | None
+    upstream: dict[str, Any]
+    notices: list[str]
+    estimated_start_at: datetime | None
+    cancel_requested: bool
+    webhook: JobWebhook | None
+    urls: JobUrls
+
+    @property
+    def is_terminal(self) -> bool:
+        """Succeeded, failed or canceled: the job will not change again."""
+        return self.status in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED)
+
+    @property
+    def images(self) -> list[Image]:
+        """The output images (none unless the job succeeded)."""
+        return self.output.images if self.output else []
+
+
+class JobPage(BaseModel):
+    data: list[Job]
+    next_cursor: str | None
+
+
+class QuotaWindow(BaseModel):
+    window: str
+    limit: int
+    used: int
+    remaining: int
+    resets_at: datetime
+
+
+class QuotaScope(BaseModel):
+    scope: str
+    windows: list[QuotaWindow]
+
+
+class Quota(BaseModel):
+    scopes: list[QuotaScope]
+
+
+class DeliveryAttempt(BaseModel):
+    at: datetime
+    outcome: str
+    status_code: int | None
+    latency_ms: float
+    error: str | None
+
+
+class Delivery(BaseModel):
+    """One webhook event of a job and its attempts; ``id`` is the ``webhook-id`` header it is sent with."""
+
+    id: str
+    event: str
+    status: str
+    url: str
+    created_at: datetime
+    next_attempt_at: datetime | None
+    delivered_at: datetime | None
+    attempts: list[DeliveryAttempt]
+
+
+class DeliveryList(BaseModel):
+    deliveries: list[Delivery]
+
+
+class SecretInfo(BaseModel):
+    exists: bool
+    created_at: datetime | None
+    previous_valid_until: datetime | None
+
+
+class RotatedSecret(BaseModel):
+    """A new signing secret: ``secret`` is shown only in this answer."""
+
+    secret: str
+    created_at: datetime
+    previous_valid_until: datetime | None
+
+
+class DisabledEndpoint(BaseModel):
+    url: str
+    disabled_at: datetime
+    delivery_id: str
+
+
+class WebhookSettings(BaseModel):
+    default_url: str | None
+    disabled_endpoints: list[DisabledEndpoint]
+    secret: SecretInfo
+
+
+class Replay(BaseModel):
+    replayed: int
+
+
+class FieldError(BaseModel):
+    field: str
+    rule: str
+    message: str
+
+
+class ProblemDocument(BaseModel):
+    """The RFC 9457 body of every error answer."""
+
+    type: str
+    title: str
+    status: int
+    detail: str | None = None
+    errors: list[FieldError] | None = None
