@@ -41,6 +41,7 @@ JOB_EXAMPLE: dict[str, Any] = {
     "estimated_start_at": None,
     "cancel_requested": False,
     "webhook": {"url": "https://backend.example.com/karlo-hooks", "events": ["job.succeeded", "job.failed"]},
+    "batch_id": None,
     "urls": {
         "get": "https://karlo-queue.example.com/v1/jobs/01jd2m8k6q3v9x0f4t7b2c5n8r",
         "cancel": "https://karlo-queue.example.com/v1/jobs/01jd2m8k6q3v9x0f4t7b2c5n8r/cancel",
@@ -102,7 +103,7 @@ class JobView(BaseModel):
         description="A cancel arrived while the job was running: it ends canceled once Karlo answers"
     )
     webhook: WebhookView | None = Field(description="The job's webhook, when it has one")
-    batch_id: str | None = Field(default=None, description="The batch it was submitted in, if any")
+    batch_id: str | None = Field(description="The batch it was submitted in, if any")
     urls: JobUrls
 
 

@@ -61,6 +61,9 @@ SCHEMAS: dict[str, Any] = {
     "WebhookOption": models.WebhookOption,
     "ProblemDocument": models.ProblemDocument,
     "ProblemItem": models.FieldError,
+    "BatchView": models.Batch,
+    "BatchUrls": models.BatchUrls,
+    "ResetEvent": models.ResetEvent,
 }
 
 
@@ -94,13 +97,18 @@ OPERATIONS: dict[tuple[str, str], SdkCall | NotInSdk] = {
     ("get", "/v1/webhooks/dead-letters"): SdkCall("webhooks.dead_letters", models.DeliveryList),
     ("post", "/v1/webhooks/dead-letters/replay"): SdkCall("webhooks.replay_dead_letters", models.Replay),
     ("get", "/v1/quota"): SdkCall("quota", models.Quota),
+    ("post", "/v1/batches"): SdkCall("batches.create", models.Batch),
+    ("get", "/v1/batches/{batch_id}"): SdkCall("batches.get", models.Batch),
+    ("post", "/v1/batches/{batch_id}/cancel"): SdkCall("batches.cancel", models.Batch),
+    ("get", "/v1/events"): SdkCall("events.follow", None),
+    ("get", "/v1/jobs/{job_id}/events"): SdkCall("jobs.events", None),
     ("get", "/v1/files/{key}"): NotInSdk("image links are opaque signed URLs: jobs.download follows them"),
     ("get", "/healthz"): NotInSdk("a probe for orchestrators"),
     ("get", "/readyz"): NotInSdk("a probe for orchestrators"),
 }
 
 #: Header parameters -> the SDK keyword that sets them.
-HEADER_KEYWORDS = {"Idempotency-Key": "idempotency_key", "prefer": "wait"}
+HEADER_KEYWORDS = {"Idempotency-Key": "idempotency_key", "prefer": "wait", "Last-Event-ID": "last_event_id"}
 
 IGNORED_KEYWORDS = {
     "description", "title", "examples", "example",

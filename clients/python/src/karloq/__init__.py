@@ -23,6 +23,7 @@ from karloq.errors import (
     ApiError,
     AuthenticationError,
     BadRequestError,
+    BatchWaitTimeoutError,
     ConflictError,
     ConnectionFailedError,
     InvalidRequestError,
@@ -37,7 +38,9 @@ from karloq.errors import (
     WaitTimeoutError,
     WebhookVerificationError,
 )
+from karloq.events import StreamEvent
 from karloq.models import (
+    Batch,
     Delivery,
     DeliveryAttempt,
     ExtendInput,
@@ -67,6 +70,8 @@ __all__ = [
     "AsyncClient",
     "AuthenticationError",
     "BadRequestError",
+    "Batch",
+    "BatchWaitTimeoutError",
     "Client",
     "ConflictError",
     "ConnectionFailedError",
@@ -100,6 +105,7 @@ __all__ = [
     "SecretInfo",
     "ServerError",
     "ServiceUnavailableError",
+    "StreamEvent",
     "VariationInput",
     "WaitTimeoutError",
     "WebhookEvent",
