@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from karloq._drivers import AsyncDriver, SyncDriver
+from karloq._drivers import AsyncDriver, Connection, SyncDriver
 from karloq._ops import Call, QueryParam
 from karloq.models import Batch, Job, ResetEvent
 
@@ -79,6 +79,18 @@ def _stream_call(path: str, params: Sequence[QueryParam], last_event_id: str | N
     return Call("GET", path, params=list(params), headers=headers, extra_seconds=SILENCE_SECONDS)
 
 
+def _request(
+    connection: Connection, http: httpx.Client | httpx.AsyncClient, step: Call, deadline: float | None
+) -> httpx.Request:
+    """The stream's request; with a ``deadline``, a read waits no longer than the time left."""
+    request = connection.request(http, step)
+    if deadline is not None:
+        left = max(deadline - time.monotonic(), 0.01)
+        read = min(left, connection.timeout + SILENCE_SECONDS)
+        request.extensions["timeout"] = httpx.Timeout(connection.timeout, read=read).as_dict()
+    return request
+
+
 def _ends(event: StreamEvent, ends_job: bool) -> bool:
     return ends_job and (event.ends_job or (event.event == "reset" and bool(event.data.get("job"))))
 
@@ -93,13 +105,13 @@ def follow(
     deadline: float | None = None,
 ) -> Iterator[StreamEvent]:
     """The stream's events, reconnecting after ``last_event_id`` as needed; stops at ``deadline``
-    (``time.monotonic()``), noticed at the next event or heartbeat."""
+    (``time.monotonic()``)."""
     connection, http = driver.connection, driver.http
     retry = 0
     while deadline is None or time.monotonic() < deadline:
         step = _stream_call(path, params, last_event_id)
         try:
-            response = http.send(connection.request(http, step), stream=True)
+            response = http.send(_request(connection, http, step, deadline), stream=True)
             try:
                 if not response.is_success:
                     response.read()
@@ -122,6 +134,8 @@ def follow(
             if ends_job:
                 return  # the service ended the job's stream
         except httpx.TransportError as exc:
+            if deadline is not None and time.monotonic() >= deadline:
+                return
             time.sleep(connection.retry_delay(step, retry, exc))
             retry += 1
 
@@ -141,7 +155,7 @@ async def afollow(
     while deadline is None or time.monotonic() < deadline:
         step = _stream_call(path, params, last_event_id)
         try:
-            response = await http.send(connection.request(http, step), stream=True)
+            response = await http.send(_request(connection, http, step, deadline), stream=True)
             try:
                 if not response.is_success:
                     await response.aread()
@@ -164,6 +178,8 @@ async def afollow(
             if ends_job:
                 return
         except httpx.TransportError as exc:
+            if deadline is not None and time.monotonic() >= deadline:
+                return
             await asyncio.sleep(connection.retry_delay(step, retry, exc))
             retry += 1
 
