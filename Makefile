@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: help install run admin test lint typecheck check bench fuzz clean
+.PHONY: help install run admin test lint typecheck check bench fuzz chaos clean
 
 help:
 	@echo "make run        start Redis, the Karlo simulator (no KAKAO_REST_API_KEY), API and a worker"
@@ -17,6 +17,7 @@ help:
 	@echo "make check      lint + typecheck + test (what CI runs)"
 	@echo "make bench      run the benchmarks in bench/ (results in docs/benchmarks.md)"
 	@echo "make fuzz       a longer schemathesis run against the API with a fresh seed (FUZZ_EXAMPLES=300)"
+	@echo "make chaos      the service under fire: kills, outages and faults under load; prints its figures"
 
 $(STAMP): pyproject.toml clients/python/pyproject.toml scripts/system-deps.sh
 	./scripts/system-deps.sh
@@ -50,6 +51,11 @@ check: lint typecheck test
 
 bench: install
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# The chaos test alone, with its full 25 s storage outage (the full suite runs it with a shorter one).
+CHAOS_STORAGE_OUTAGE_SECONDS ?= 25
+chaos: install
+	CHAOS_STORAGE_OUTAGE_SECONDS=$(CHAOS_STORAGE_OUTAGE_SECONDS) $(BIN)/python -m pytest tests/chaos/test_under_fire.py -s $(PYTEST_ARGS)
 
 FUZZ_EXAMPLES ?= 300
 fuzz: install

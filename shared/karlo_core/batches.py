@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import redis
 
 from karlo_core import keys
+from karlo_core.idempotency import KEEP_SECONDS, Claimed
 from karlo_core.jobs import Job, JobStatus
 from karlo_core.jobstore import EventRetention, JobStore
 
@@ -66,9 +67,11 @@ class BatchStore:
         dispatch_grace: float,
         events: EventRetention | None,
         keep_seconds: int,
+        idempotency: Claimed | None = None,
     ) -> None:
-        """Store the batch and all its jobs in one transaction (one pipelined round trip); once every job has
-        finished, the batch is kept ``keep_seconds`` more."""
+        """Store the batch and all its jobs in one transaction (one pipelined round trip), with the record of
+        its Idempotency-Key naming it (``idempotency``); once every job has finished, the batch is kept
+        ``keep_seconds`` more."""
         record = {
             "id": batch.id,
             "tenant": batch.tenant,
@@ -82,6 +85,8 @@ class BatchStore:
             pipe.hset(keys.batch(batch.id), mapping=record)  # type: ignore[arg-type]
             pipe.rpush(keys.batch_jobs(batch.id), *[job.id for job in jobs])
             self._jobs.queue_creates(pipe, jobs, dispatch_grace=dispatch_grace, events=events)
+            if idempotency is not None:
+                pipe.set(idempotency.record_key, idempotency.record(batch.id), ex=KEEP_SECONDS)
             pipe.execute()
 
     def withdraw(self, batch_id: str, job_ids: Sequence[str]) -> None:

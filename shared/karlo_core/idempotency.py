@@ -1,15 +1,19 @@
 """Idempotency keys for job submission, in the manner of Stripe's.
 
-The first request with a key claims it atomically (SET NX with a TTL) with the SHA-256 of its canonical JSON
-body and an in-flight marker; when it finishes, its answer replaces the marker. A later request with the same
-key replays that answer, or learns that the first is still in flight, or that its body differs.
+The first request with a key claims it atomically (SET NX) with the SHA-256 of its canonical JSON body and a
+token, for a short lease (``KARLOQ_IDEMPOTENCY_LEASE_SECONDS``). The job it makes is recorded under the key in
+the same script that creates the job (``lua/job_create.lua``), kept 24 h: a repeat replays that job, whether
+the first request answered or its process died right after creating it. A process that dies before creating
+the job leaves only the claim, which expires with its lease; until then a repeat learns that the first is still
+in flight. A refused request releases its claim, so the caller may fix the request and retry with the same key.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+import secrets
+from dataclasses import dataclass
 from typing import Any
 
 import redis
@@ -18,22 +22,52 @@ from karlo_core import keys
 
 KEEP_SECONDS = 24 * 3600
 
+#: Deletes a record this token wrote while it is a claim, or names a job that no longer exists (withdrawn);
+#: a job that was made keeps answering repeats, whatever went wrong after it was made.
+_RELEASE = """
+local raw = redis.call('GET', KEYS[1])
+if not raw then
+  return 0
+end
+local record = cjson.decode(raw)
+if record['token'] ~= ARGV[1] then
+  return 0
+end
+if record['job_id'] and redis.call('EXISTS', ARGV[2] .. record['job_id']) == 1 then
+  return 0
+end
+return redis.call('DEL', KEYS[1])
+"""
+
 
 @dataclass(frozen=True)
 class Claimed:
-    """This request owns the key: do the work, then :func:`complete` (or :func:`release` on failure)."""
+    """This request owns the key: make the job with :meth:`record` in its creation, or :func:`release` it."""
+
+    tenant_id: str
+    key: str
+    fingerprint: str
+    token: str
+
+    @property
+    def record_key(self) -> str:
+        return keys.idempotency(self.tenant_id, self.key)
+
+    def record(self, job_id: str) -> str:
+        """The record the job's creation stores under the key: this job answers every repeat."""
+        return json.dumps({"fingerprint": self.fingerprint, "token": self.token, "job_id": job_id})
 
 
 @dataclass(frozen=True)
 class Replay:
-    status_code: int
-    body: Any
-    headers: dict[str, str] = field(default_factory=dict)
+    """The key made this job already: answer with it."""
+
+    job_id: str
 
 
 @dataclass(frozen=True)
 class InFlight:
-    """The first request with this key has not answered yet (409)."""
+    """The first request with this key has not made its job yet (409)."""
 
 
 @dataclass(frozen=True)
@@ -49,36 +83,27 @@ def fingerprint(body: Any) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def claim(client: redis.Redis, tenant_id: str, key: str, body: Any) -> Outcome:
+def claim(client: redis.Redis, tenant_id: str, key: str, body: Any, *, lease_seconds: float) -> Outcome:
     record_key = keys.idempotency(tenant_id, key)
     fp = fingerprint(body)
-    if client.set(record_key, json.dumps({"fingerprint": fp}), nx=True, ex=KEEP_SECONDS):
-        return Claimed()
+    token = secrets.token_hex(16)
+    lease_ms = max(int(lease_seconds * 1000), 1)
+    if client.set(record_key, json.dumps({"fingerprint": fp, "token": token}), nx=True, px=lease_ms):
+        return Claimed(tenant_id, key, fp, token)
     raw = client.get(record_key)
     if raw is None:  # expired or released between the two calls: try once more
-        return claim(client, tenant_id, key, body)
+        return claim(client, tenant_id, key, body, lease_seconds=lease_seconds)
     record = json.loads(raw)
     if record["fingerprint"] != fp:
         return Mismatch()
-    if "status_code" not in record:
-        return InFlight()
-    return Replay(status_code=record["status_code"], body=record["body"], headers=record.get("headers", {}))
+    if "job_id" in record:
+        return Replay(record["job_id"])
+    if "body" in record:  # a record kept with its whole first answer
+        return Replay(record["body"]["id"])
+    return InFlight()
 
 
-def complete(
-    client: redis.Redis,
-    tenant_id: str,
-    key: str,
-    body: Any,
-    status_code: int,
-    answer: Any,
-    headers: dict[str, str] | None = None,
-) -> None:
-    """Keep the first answer (status, body and the headers worth replaying) for the rest of the key's life."""
-    record = {"fingerprint": fingerprint(body), "status_code": status_code, "body": answer, "headers": headers or {}}
-    client.set(keys.idempotency(tenant_id, key), json.dumps(record), xx=True, keepttl=True)
-
-
-def release(client: redis.Redis, tenant_id: str, key: str) -> None:
-    """Forget a claim whose request failed before answering, so a retry may run."""
-    client.delete(keys.idempotency(tenant_id, key))
+def release(client: redis.Redis, claimed: Claimed) -> None:
+    """Forget the claim of a request that failed before making its job (or whose job was withdrawn), so a
+    retry with the same key may run."""
+    client.eval(_RELEASE, 1, claimed.record_key, claimed.token, keys.job(""))

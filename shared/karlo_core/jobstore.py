@@ -4,6 +4,8 @@ A job is a hash: ``spec`` (immutable JSON: id, kind, tenant, input, created_at),
 ``lease_token`` while a worker holds it, timestamps, and ``images`` / ``error`` / ``upstream`` as JSON.
 Every active job also sits in a deadlines sorted set; the sweeper re-dispatches jobs whose deadline passed
 (a lost message, a worker that died), and a worker's lease is that deadline, kept alive while it works.
+A retry or a wait for quota is the same schedule: the job is due (and ``run_after`` says it may be claimed)
+once its delay is over, and only then does the sweeper send its message; Celery never holds a delayed one.
 Every status change also records the job's webhook event (``lua/job_events.lua``) in the same script, so an
 event is never lost between the change and its outbox entry, nor sent for a change that did not happen.
 """
@@ -19,6 +21,7 @@ from typing import Any
 import redis
 
 from karlo_core import keys, lua
+from karlo_core.idempotency import KEEP_SECONDS, Claimed
 from karlo_core.jobs import (
     CLAIMABLE_STATUSES,
     Job,
@@ -27,6 +30,10 @@ from karlo_core.jobs import (
     JobStatus,
     StoredImage,
 )
+
+
+class KeyTaken(Exception):
+    """The Idempotency-Key's claim ran out before the job was created, and another request holds the key."""
 
 
 class CancelOutcome(StrEnum):
@@ -70,21 +77,33 @@ class JobStore:
         self._due = client.register_script(lua.load("take_due"))
         self._cancel = client.register_script(lua.load("job_cancel"))
         self._withdraw = client.register_script(lua.load("job_withdraw"))
+        self._orphaned = client.register_script(lua.load("job_orphaned"))
+        self._dispatched = client.register_script(lua.load("job_dispatched"))
 
-    def create(self, job: Job, *, dispatch_grace: float, events: EventRetention | None = None) -> bool:
-        """Store a new job; False if the id exists already (nothing is overwritten).
-
-        With ``events``, the job's events also go to its tenant's event stream, starting with ``job.queued``.
-        """
-        keys_, args = self._create_call(job, dispatch_grace, events)
-        return bool(self._create(keys=keys_, args=args))
+    def create(
+        self,
+        job: Job,
+        *,
+        dispatch_grace: float,
+        idempotency: Claimed | None = None,
+        events: EventRetention | None = None,
+    ) -> bool:
+        """Store a new job, due for dispatch ``dispatch_grace`` seconds from now; False if the id exists
+        already (nothing is overwritten). With ``idempotency``, the key's record names this job from the same
+        step on; KeyTaken when the claim's lease ran out and another request holds the key. With ``events``,
+        the job's events also go to its tenant's event stream, starting with ``job.queued``."""
+        keys_, args = self._create_call(job, dispatch_grace, events, idempotency)
+        created = int(self._create(keys=keys_, args=args))
+        if created < 0:
+            raise KeyTaken(job.id)
+        return created == 1
 
     def queue_creates(
         self, pipe: redis.client.Pipeline, jobs: Sequence[Job], *, dispatch_grace: float, events: EventRetention | None
     ) -> None:
         """Add the creation of new jobs to a pipeline, so many are stored in one round trip (and transaction)."""
         for job in jobs:
-            keys_, args = self._create_call(job, dispatch_grace, events)
+            keys_, args = self._create_call(job, dispatch_grace, events, None)
             self._create(keys=keys_, args=args, client=pipe)
 
     def cancel_many(self, job_ids: Sequence[str]) -> list[CancelOutcome]:
@@ -96,7 +115,9 @@ class JobStore:
         return [CancelOutcome(str(reply)) for reply in replies]
 
     @staticmethod
-    def _create_call(job: Job, dispatch_grace: float, events: EventRetention | None) -> tuple[list[str], list[Any]]:
+    def _create_call(
+        job: Job, dispatch_grace: float, events: EventRetention | None, idempotency: Claimed | None
+    ) -> tuple[list[str], list[Any]]:
         spec: dict[str, Any] = {
             "id": job.id,
             "kind": job.kind.value,
@@ -109,6 +130,11 @@ class JobStore:
             spec["batch"] = job.batch_id
         keys_ = [keys.job(job.id), keys.job_deadlines()]
         args: list[Any] = [job.id, json.dumps(spec, separators=(",", ":")), job.status.value, dispatch_grace]
+        if idempotency is None:
+            args += ["", "", 0]
+        else:
+            keys_.append(idempotency.record_key)
+            args += [idempotency.record(job.id), idempotency.token, KEEP_SECONDS]
         if job.webhook_url:
             args += ["webhook_url", job.webhook_url, "webhook_events", job.webhook_events]
         if events is not None:
@@ -117,6 +143,16 @@ class JobStore:
         if job.batch_id:
             args += ["batch_key", keys.batch(job.batch_id)]
         return keys_, args
+
+    def dispatched(self, job_id: str, *, grace: float, since: float = 0.0) -> None:
+        """The job's message was sent, sending having begun at ``since`` (Redis time; 0 for a new job): its
+        deadline becomes the last-resort one, ``grace`` ahead, unless a worker claimed the job meanwhile."""
+        self._dispatched(keys=[keys.job(job_id), keys.job_deadlines()], args=[job_id, grace, since])
+
+    def now(self) -> float:
+        """Redis's clock, which every script reads."""
+        seconds, micros = self._redis.time()
+        return seconds + micros / 1e6
 
     def get(self, job_id: str) -> Job | None:
         raw = self._redis.hgetall(keys.job(job_id))
@@ -190,8 +226,34 @@ class JobStore:
         return self._settle_lease(job_id, token, JobStatus.WAITING_FOR_QUOTA, delay, fields)
 
     def due_for_dispatch(self, *, limit: int, grace: float) -> list[str]:
-        """Active jobs whose deadline passed; their deadline moves ``grace`` seconds ahead."""
+        """Active jobs whose deadline passed; their deadline moves ``grace`` seconds ahead (until the sender
+        confirms with :meth:`dispatched`)."""
         return [str(i) for i in self._due(keys=[keys.job_deadlines()], args=[limit, grace])]
+
+    def lost_dispatch_candidates(self, *, older_than: float) -> list[tuple[str, float]]:
+        """Jobs that should have a message somewhere: queued or waiting (and not before a retry or a wait
+        ends), their message confirmed sent over ``older_than`` seconds ago, and nobody claimed them since;
+        with when it was sent. Whether the message still exists is the broker's to say."""
+        now = self.now()
+        ids = [str(i) for i in self._redis.zrangebyscore(keys.job_deadlines(), now, "+inf")]
+        with self._redis.pipeline(transaction=False) as pipe:
+            for job_id in ids:
+                pipe.hmget(keys.job(job_id), "status", "run_after", "dispatched_at", "claimed_at")
+            states = pipe.execute()
+        found = []
+        for job_id, (status, run_after, dispatched_at, claimed_at) in zip(ids, states, strict=True):
+            if status not in (JobStatus.QUEUED.value, JobStatus.WAITING_FOR_QUOTA.value) or not dispatched_at:
+                continue
+            sent = float(dispatched_at)
+            if float(run_after or 0) <= now and sent < now - older_than and float(claimed_at or 0) < sent:
+                found.append((job_id, sent))
+        return found
+
+    def reschedule_if_orphaned(self, job_id: str, *, delivered_at: float) -> str:
+        """A run-job message delivered at ``delivered_at`` is still unacknowledged: if nobody claimed the job
+        since, its worker died with it, and the job is made due again. See ``lua/job_orphaned.lua``."""
+        keys_ = [keys.job(job_id), keys.job_deadlines()]
+        return str(self._orphaned(keys=keys_, args=[job_id, repr(delivered_at)]))
 
     def _settle_lease(
         self,

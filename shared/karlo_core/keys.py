@@ -66,7 +66,7 @@ def tenant_api_keys(tenant_id: str) -> str:
 
 
 def idempotency(tenant_id: str, key: str) -> str:
-    """String: one tenant's Idempotency-Key record (body fingerprint, then the first answer), kept 24 h."""
+    """String: one tenant's Idempotency-Key record: a short claim, then the job it made (kept 24 h)."""
     return f"{PREFIX}:idempotency:{tenant_id}:{key}"
 
 

@@ -9,6 +9,7 @@ from enum import StrEnum
 
 from celery import Celery
 
+from karlo_core.broker import TRANSPORT
 from karlo_core.settings import Settings
 
 
@@ -26,6 +27,9 @@ def make_celery(settings: Settings, name: str) -> Celery:
     """A Celery app configured for at-least-once delivery of idempotent tasks over Redis."""
     app = Celery(name, broker=settings.celery_broker_url, set_as_current=False)
     transport = {"visibility_timeout": settings.visibility_timeout_seconds}
+    if settings.celery_broker_url.startswith("redis://"):
+        # kombu's Redis transport, whose closed channels fail as connection errors (see karlo_core.broker).
+        app.conf.broker_transport = TRANSPORT
     app.conf.update(
         task_serializer="json",
         accept_content=["json"],
@@ -48,13 +52,16 @@ def make_celery(settings: Settings, name: str) -> Celery:
     return app
 
 
-def enqueue_job(app: Celery, job_id: str, *, countdown: float = 0.0) -> None:
-    """Send the run-job message; retries the broker connection briefly before giving up."""
+def enqueue_job(app: Celery, job_id: str) -> None:
+    """Send the run-job message, to run now; retries the broker connection briefly before giving up.
+
+    There is no delayed variant: a worker holds a countdown message unacknowledged until it is due, and
+    loses it if it dies. Delays live on the job store's schedule, which sends the message when due.
+    """
     app.send_task(
         RUN_JOB_TASK,
         kwargs={"job_id": job_id},
         queue=Queue.JOBS.value,
-        countdown=countdown or None,
         retry=True,
         retry_policy={"max_retries": 3, "interval_start": 0.1, "interval_step": 0.2, "interval_max": 1.0},
     )

@@ -64,6 +64,18 @@ class Settings(BaseSettings):
     retry_base_seconds: float = Field(default=2.0, ge=0)
     retry_max_seconds: float = Field(default=60.0, ge=0)
     visibility_timeout_seconds: int = Field(default=3600, ge=60)
+    #: Once Karlo has answered, a worker keeps retrying the image store this long (counted from Karlo's answer)
+    #: before the job fails with storage_error; Karlo is never asked again because storage was down.
+    storage_retry_deadline_seconds: float = Field(default=3600.0, gt=0)
+    #: Where a worker keeps Karlo's images until the store has them (a directory on the worker's machine);
+    #: a worker restarted on the same machine stores what its predecessor kept instead of asking Karlo again.
+    worker_spool_dir: str = "/tmp/karloq-spool"  # noqa: S108 - one per container
+    #: The spool's bound; past it, images are kept only in the worker's memory while it retries.
+    worker_spool_max_bytes: int = Field(default=2 * 1024**3, ge=0)
+    #: A run-job message a worker has held this long without its job being claimed died with that worker
+    #: (a live one claims at once); its job is dispatched again. Bounds how long a queued job can go
+    #: without a live message, whatever the visibility timeout.
+    orphan_message_seconds: float = Field(default=5.0, gt=0)
 
     # Worker observability: a Prometheus exporter per worker process, and its liveness heartbeat.
     #: Port of the worker's exporter; 0 picks a free port (logged at start). -1 turns the exporter off.
@@ -111,6 +123,13 @@ class Settings(BaseSettings):
     request_timeout_seconds: float = Field(default=30.0, gt=0)
     #: The longest ``Prefer: wait=N`` honoured on job creation.
     max_wait_seconds: int = Field(default=60, ge=0, le=300)
+    #: An Idempotency-Key's claim lasts this long while its request runs (the job it makes is recorded for
+    #: 24 h when made); if the API dies first, a retry with the key may run once it has passed.
+    idempotency_lease_seconds: float = Field(default=60.0, gt=0)
+    #: A job whose message is being sent (a new one by the API, a due one by the sweeper) is due again this soon
+    #: unless the sender confirms the message went out (then KARLOQ_DISPATCH_GRACE_SECONDS, the last resort,
+    #: applies): a sender that dies or loses Redis in between loses no job.
+    dispatch_confirm_seconds: float = Field(default=10.0, gt=0)
     #: Jobs a tenant may have in progress (queued, waiting for quota or running); 0 for no cap.
     max_active_jobs_per_tenant: int = Field(default=1000, ge=0)
 

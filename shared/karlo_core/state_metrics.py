@@ -2,8 +2,8 @@
 
 Queue depth follows kombu's Redis transport: waiting messages are the queue's list (plus its priority lists),
 and a message a worker has taken but not yet acknowledged sits in the ``unacked`` hash. Tasks are acknowledged
-late, so a running job's message is still unacked: depth = waiting + unacked counts queued, reserved (prefetched,
-or held for a countdown) and running work once each. Jobs waiting for quota hold no message and are not in the
+late, so a running job's message is still unacked: depth = waiting + unacked counts queued, reserved (prefetched)
+and running work once each. Jobs waiting for quota hold no message and are not in the
 depth: more workers would not help them.
 """
 
@@ -20,6 +20,7 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
 from karlo_core import keys, lua, metrics
+from karlo_core.broker import UNACKED_HASH
 from karlo_core.heartbeats import Heartbeats
 from karlo_core.jobs import JobStatus
 from karlo_core.quota.buckets import QuotaBuckets, Scope
@@ -29,7 +30,6 @@ log = logging.getLogger(__name__)
 #: kombu's Redis transport: priority lists are ``<queue>\x06\x16<step>`` for steps 3, 6, 9 (0 is the bare name).
 PRIORITY_SEPARATOR = "\x06\x16"
 PRIORITY_STEPS = (3, 6, 9)
-UNACKED_HASH = "unacked"
 ACTIVE_STATUSES = (JobStatus.QUEUED, JobStatus.WAITING_FOR_QUOTA, JobStatus.RUNNING)
 #: Jobs counted per script call: about a millisecond of Redis time each.
 CHUNK = 1000

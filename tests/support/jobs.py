@@ -5,14 +5,15 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from karlo_core.idempotency import Claimed
 from karlo_core.ids import new_job_id
 from karlo_core.jobs import Job, JobKind, JobStatus
 from karlo_core.jobstore import JobStore
 
 
-def create_job(store: JobStore, *, grace: float = 60.0, **fields: Any) -> Job:
-    """A queued generate job, stored with a dispatch deadline ``grace`` seconds away; ``fields`` override
-    any of the record's fields."""
+def create_job(store: JobStore, *, grace: float = 60.0, idempotency: Claimed | None = None, **fields: Any) -> Job:
+    """A queued generate job, stored with a dispatch deadline ``grace`` seconds away (and recorded under an
+    Idempotency-Key's claim, if given); ``fields`` override any of the record's fields."""
     values: dict[str, Any] = {
         "id": new_job_id(),
         "kind": JobKind.GENERATE,
@@ -22,5 +23,5 @@ def create_job(store: JobStore, *, grace: float = 60.0, **fields: Any) -> Job:
         **fields,
     }
     job = Job(**values)
-    assert store.create(job, dispatch_grace=grace)
+    assert store.create(job, dispatch_grace=grace, idempotency=idempotency)
     return job

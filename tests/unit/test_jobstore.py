@@ -70,13 +70,59 @@ def test_a_finished_job_cannot_be_claimed_or_settled_again(store: JobStore) -> N
 def test_release_requeues_and_success_clears_the_old_error(store: JobStore) -> None:
     job = make_job(store)
     store.claim(job.id, "a", lease_seconds=30)
-    assert store.release(job.id, "a", next_deadline=60, error=JobError("upstream_unavailable", "blip"), failures=1)
+    assert store.release(job.id, "a", next_deadline=0, error=JobError("upstream_unavailable", "blip"), failures=1)
     queued = store.get(job.id)
     assert queued is not None and queued.status == JobStatus.QUEUED and queued.error is not None
     assert store.claim(job.id, "b", lease_seconds=30).attempts == 2
     assert store.succeed(job.id, "b", [IMAGE], {})
     done = store.get(job.id)
     assert done is not None and done.error is None
+
+
+def test_a_retry_is_due_on_the_schedule_and_not_claimed_before(store: JobStore) -> None:
+    job = make_job(store)
+    store.claim(job.id, "a", lease_seconds=30)
+    assert store.release(job.id, "a", next_deadline=0.5, error=JobError("upstream_unavailable", "blip"), failures=1)
+    assert store.claim(job.id, "early message", lease_seconds=30).reason == "early"
+    assert store.due_for_dispatch(limit=10, grace=60) == []
+    time.sleep(0.6)
+    assert store.due_for_dispatch(limit=10, grace=60) == [job.id]
+    assert store.claim(job.id, "b", lease_seconds=30).attempts == 2
+
+
+def test_a_queued_job_whose_message_died_unclaimed_is_made_due(store: JobStore) -> None:
+    job = make_job(store)  # due in a minute
+    delivered_at = time.time()
+    assert store.reschedule_if_orphaned(job.id, delivered_at=delivered_at) == "rescheduled"
+    assert store.due_for_dispatch(limit=10, grace=60) == [job.id]
+    assert store.claim(job.id, "a", lease_seconds=30).claimed
+    assert store.reschedule_if_orphaned(job.id, delivered_at=delivered_at) == "running"
+    assert store.release(job.id, "a", next_deadline=30, error=JobError("x", "y"), failures=1)
+    assert store.reschedule_if_orphaned(job.id, delivered_at=delivered_at) == "used"
+    assert store.due_for_dispatch(limit=10, grace=60) == []
+    assert store.reschedule_if_orphaned("missing", delivered_at=delivered_at) == "missing"
+
+
+def test_a_taken_job_is_due_again_soon_unless_its_message_is_confirmed(store: JobStore) -> None:
+    job = make_job(store, grace=0)
+    since = store.now()
+    assert store.due_for_dispatch(limit=10, grace=0.3) == [job.id]
+    time.sleep(0.4)  # the sender died before sending
+    assert store.due_for_dispatch(limit=10, grace=0.3) == [job.id]
+    store.dispatched(job.id, grace=60, since=since)
+    time.sleep(0.4)
+    assert store.due_for_dispatch(limit=10, grace=0.3) == []
+
+
+def test_a_confirmation_leaves_a_job_claimed_since_alone(store: JobStore) -> None:
+    job = make_job(store, grace=0)
+    since = store.now()
+    assert store.due_for_dispatch(limit=10, grace=60) == [job.id]
+    store.claim(job.id, "a", lease_seconds=30)
+    assert store.release(job.id, "a", next_deadline=0.2, error=JobError("x", "y"), failures=1)
+    store.dispatched(job.id, grace=60, since=since)  # late: the retry's own schedule stands
+    time.sleep(0.3)
+    assert store.due_for_dispatch(limit=10, grace=60) == [job.id]
 
 
 def test_due_jobs_are_handed_out_once_per_grace_period(store: JobStore) -> None:

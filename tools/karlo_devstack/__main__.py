@@ -15,6 +15,9 @@ def export_lines(stack: Stack) -> list[str]:
     """Shell lines that point a client at this stack as the dev tenant."""
     return [f"export KARLOQ_API_URL={stack.api_url}", f"export KARLOQ_API_KEY={stack.api_key}"]
 
+#: How often a worker that exited (a crash, an OOM kill) is noticed and started again.
+WORKER_CHECK_SECONDS = 1.0
+
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description="Run karlo-queue on this machine.")
@@ -43,7 +46,9 @@ def main(argv: list[str]) -> int:
         print("       -H 'Content-Type: application/json' \\")
         print('       -d \'{"kind":"generate","input":{"prompt":"a cat in a spacesuit","samples":2}}\'')
         print("\nPress Ctrl-C to stop.", flush=True)
-        stopping.wait()
+        while not stopping.wait(WORKER_CHECK_SECONDS):
+            for name in stack.revive_workers():
+                print(f"{name} had exited; started it again (its log: {args.workdir}/logs/{name}.log)", flush=True)
     except KeyboardInterrupt:
         pass
     finally:

@@ -98,6 +98,13 @@ class ManagedProcess:
         if self._proc is not None:
             self._proc.wait(timeout=10)
 
+    def pause(self) -> None:
+        """SIGSTOP: the process stays, holding its sockets, and answers nothing (a hung server)."""
+        self._signal_group(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self._signal_group(signal.SIGCONT)
+
     def stop(self, timeout: float = 15.0) -> None:
         """SIGTERM, then SIGKILL if it has not exited within ``timeout``."""
         if not self.alive():

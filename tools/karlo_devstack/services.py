@@ -82,9 +82,9 @@ def start_simulator(workdir: Path, env: Mapping[str, str] | None = None) -> tupl
     return proc, url
 
 
-def start_moto(workdir: Path) -> tuple[ManagedProcess, str]:
-    """An S3 API server (moto) over HTTP."""
-    port = free_port()
+def start_moto(workdir: Path, port: int | None = None) -> tuple[ManagedProcess, str]:
+    """An S3 API server (moto) over HTTP; it keeps its buckets in memory, so a restart starts empty."""
+    port = port or free_port()
     argv = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
     proc = ManagedProcess("moto", argv, log_path=workdir / "logs" / "moto.log").start()
     url = f"http://127.0.0.1:{port}"
@@ -112,6 +112,8 @@ def start_worker(workdir: Path, env: Mapping[str, str], *, name: str = "worker")
     own = {
         "KARLOQ_WORKER_METRICS_PORT": str(free_port()),
         "KARLOQ_WORKER_HEARTBEAT_FILE": str(workdir / name / "heartbeat"),
+        # One spool for the stack's workers, as for workers sharing a machine.
+        "KARLOQ_WORKER_SPOOL_DIR": str(workdir / "spool"),
     }
     argv = [sys.executable, "-m", "karlo_worker"]
     proc = ManagedProcess(name, argv, log_path=log_path, env={**own, **env}).start()

@@ -44,6 +44,7 @@ class Stack:
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     workers: int = 1
     processes: list[ManagedProcess] = field(default_factory=list)
+    worker_processes: list[ManagedProcess] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
     api_url: str = ""
     notes: list[str] = field(default_factory=list)
@@ -83,8 +84,18 @@ class Stack:
         for index in range(self.workers):
             worker = start_worker(self.workdir, self.env, name=f"worker-{index}")
             self.processes.append(worker)
+            self.worker_processes.append(worker)
             self.notes.append(f"metrics: {worker_metrics_url(worker)} (worker-{index})")
         return self
+
+    def revive_workers(self) -> list[str]:
+        """Start again every worker process that has exited (as a Deployment would); the names restarted."""
+        revived = []
+        for worker in self.worker_processes:
+            if not worker.alive():
+                worker.start()
+                revived.append(worker.name)
+        return revived
 
     def _api_port(self) -> int:
         """KARLOQ_API_PORT if set; else 8000 when it is free; else any free port."""

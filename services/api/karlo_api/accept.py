@@ -16,8 +16,10 @@ from karlo_api.problems import Problem
 from karlo_api.webhook_targets import require_secret, webhook_target
 from karlo_core.batches import Batch
 from karlo_core.errors import StorageError
+from karlo_core.idempotency import Claimed
 from karlo_core.ids import new_job_id
 from karlo_core.jobs import Job, JobStatus
+from karlo_core.jobstore import KeyTaken
 from karlo_core.karlo import rules
 from karlo_core.metrics import JOBS_ACCEPTED
 from karlo_core.queue import enqueue_job
@@ -29,18 +31,25 @@ log = logging.getLogger(__name__)
 RETRY_SOON = {"Retry-After": "5"}
 
 
-def accept_job(state: ApiState, tenant: str, parsed: ParsedJob) -> Job:
+def accept_job(state: ApiState, tenant: str, parsed: ParsedJob, claimed: Claimed | None = None) -> Job:
+    """Admit, record and enqueue the job; with ``claimed``, its Idempotency-Key names it from creation on."""
     webhook = webhook_target(state, tenant, parsed.webhook)
     job_id = new_job_id()
     _admit(state, tenant, [job_id])
     try:
-        return _record_and_enqueue(state, tenant, job_id, parsed, webhook)
+        return _record_and_enqueue(state, tenant, job_id, parsed, webhook, claimed)
     except BaseException:
         state.tenant_jobs.withdraw(tenant, job_id)
         raise
 
 
-def accept_batch(state: ApiState, tenant: str, items: list[ParsedJob], webhook: WebhookOption | None) -> Batch:
+def accept_batch(
+    state: ApiState,
+    tenant: str,
+    items: list[ParsedJob],
+    webhook: WebhookOption | None,
+    claimed: Claimed | None = None,
+) -> Batch:
     """Accept every job of a batch or none, in a bounded number of Redis round trips whatever its size.
 
     The jobs are recorded with their dispatch deadline already due, so the workers' dispatch sweep sends them
@@ -64,6 +73,7 @@ def accept_batch(state: ApiState, tenant: str, items: list[ParsedJob], webhook: 
             dispatch_grace=0.0,
             events=state.event_retention,
             keep_seconds=state.settings.job_retention_seconds,
+            idempotency=claimed,
         )
     except BaseException:
         state.batches.withdraw(batch.id, job_ids)
@@ -118,10 +128,28 @@ def _new_job(
 
 
 def _record_and_enqueue(
-    state: ApiState, tenant: str, job_id: str, parsed: ParsedJob, webhook: tuple[str | None, str]
+    state: ApiState,
+    tenant: str,
+    job_id: str,
+    parsed: ParsedJob,
+    webhook: tuple[str | None, str],
+    claimed: Claimed | None,
 ) -> Job:
     job = _new_job(state, tenant, job_id, parsed, webhook)
-    state.store.create(job, dispatch_grace=state.settings.dispatch_grace_seconds, events=state.event_retention)
+    try:  # due soon, in case this process dies before the message is sent
+        state.store.create(
+            job,
+            dispatch_grace=state.settings.dispatch_confirm_seconds,
+            idempotency=claimed,
+            events=state.event_retention,
+        )
+    except KeyTaken as exc:
+        raise Problem(
+            409,
+            "idempotency-key-in-flight",
+            "Another request with this Idempotency-Key took over",
+            headers={"Retry-After": "1"},
+        ) from exc
     try:
         enqueue_job(state.celery, job.id)
     except Exception as exc:
@@ -130,6 +158,7 @@ def _record_and_enqueue(
         raise Problem(
             503, "queue-unavailable", "The job queue is unavailable; nothing was accepted", headers=RETRY_SOON
         ) from exc
+    state.store.dispatched(job.id, grace=state.settings.dispatch_grace_seconds)
     state.durability.wait()  # KARLOQ_ACCEPT_DURABILITY: what the 202 promises
     JOBS_ACCEPTED.labels(job.kind.value).inc()
     log.info("job accepted", extra={"job_id": job.id, "kind": job.kind.value, "tenant": tenant})

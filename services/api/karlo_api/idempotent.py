@@ -1,7 +1,8 @@
-"""``Idempotency-Key`` on job creation: the first answer for a key is kept 24 h and replayed to repeats.
+"""``Idempotency-Key`` on job creation: the job a key made answers every repeat for 24 h.
 
-Only answers that accepted a job are kept; a refused request (invalid input, quota, an outage) releases the
-key, so the caller may fix the request or retry it with the same key.
+The job is recorded under the key in the step that creates it, so a repeat after the API died mid-request
+gets that job; a request that dies before making one holds the key only for a short lease. A refused request
+(invalid input, quota, an outage) releases the key, so the caller may fix the request or retry it.
 """
 
 from __future__ import annotations
@@ -17,9 +18,6 @@ from karlo_api.deps import ApiState
 from karlo_api.problems import Problem
 from karlo_core import idempotency
 
-#: Headers of the first answer that a replay repeats (rate-limit fields describe the moment, so they are not).
-REPLAYED_HEADERS = ("Location",)
-
 
 @dataclass(frozen=True)
 class Answer:
@@ -32,11 +30,19 @@ class Answer:
 
 
 async def answer_once(
-    state: ApiState, tenant: str, key: str, request_body: Any, make: Callable[[], Awaitable[Answer]]
+    state: ApiState,
+    tenant: str,
+    key: str,
+    request_body: Any,
+    make: Callable[[idempotency.Claimed], Awaitable[Answer]],
+    replay: Callable[[str], Answer],
 ) -> Answer:
-    outcome = await run_in_threadpool(idempotency.claim, state.redis, tenant, key, request_body)
+    """``make`` the job under the claim, or ``replay`` (by job id) the one this key made already."""
+    lease = state.settings.idempotency_lease_seconds
+    outcome = await run_in_threadpool(idempotency.claim, state.redis, tenant, key, request_body, lease_seconds=lease)
     if isinstance(outcome, idempotency.Replay):
-        return Answer(outcome.status_code, outcome.body, {**outcome.headers, "Idempotent-Replayed": "true"})
+        answer = await run_in_threadpool(replay, outcome.job_id)
+        return Answer(answer.status_code, answer.body, {**answer.headers, "Idempotent-Replayed": "true"})
     if isinstance(outcome, idempotency.InFlight):
         raise Problem(
             409,
@@ -54,12 +60,7 @@ async def answer_once(
             extra={"errors": [{"field": "Idempotency-Key", "rule": "reused", "message": "was used with another body"}]},
         )
     try:
-        answer = await make()
+        return await make(outcome)
     except BaseException:
-        await run_in_threadpool(idempotency.release, state.redis, tenant, key)
+        await run_in_threadpool(idempotency.release, state.redis, outcome)
         raise
-    kept = {name: answer.headers[name] for name in REPLAYED_HEADERS if name in answer.headers}
-    await run_in_threadpool(
-        idempotency.complete, state.redis, tenant, key, request_body, answer.status_code, answer.body, kept
-    )
-    return answer

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+import redis
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -129,6 +130,15 @@ def problems_for(*codes: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
+#: The answer to any request that finds Redis unreachable.
+STORE_UNAVAILABLE = Problem(
+    503,
+    "store-unavailable",
+    "The job store is unavailable",
+    "Redis does not answer; retry after a few seconds (with the same Idempotency-Key for a job)",
+    headers={"Retry-After": "5"},
+)
+
 _HTTP_TITLES = {
     404: ("not-found", "Not found"),
     405: ("method-not-allowed", "Method not allowed"),
@@ -164,6 +174,10 @@ def install_problem_handlers(app: FastAPI) -> None:
             headers["Allow"] = ", ".join(_allowed_methods(request))
         return problem_response(Problem(exc.status_code, slug, title, detail, headers=headers))
 
+    async def on_store_down(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("Redis unavailable", extra={"path": request.url.path, "error": type(exc).__name__})
+        return problem_response(STORE_UNAVAILABLE)
+
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", extra={"path": request.url.path})
         return problem_response(Problem(500, "internal-error", "Internal server error"))
@@ -171,4 +185,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Problem, on_problem)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
+    # Redis down or restarting (loading its append-only file): a moment's outage, not a bug.
+    app.add_exception_handler(redis.exceptions.ConnectionError, on_store_down)
+    app.add_exception_handler(redis.exceptions.TimeoutError, on_store_down)
     app.add_exception_handler(Exception, on_unexpected)

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from karlo_sim import drawing
 from karlo_sim.config import SimSettings
 from karlo_sim.engine import Renderer, Simulator
-from karlo_sim.faults import FaultSpec
+from karlo_sim.faults import FaultSpec, RandomFaults
 from karlo_sim.quota import QuotaSpec
 from karlo_sim.validation import KarloApiError, validate_inpainting, validate_t2i, validate_variations
 
@@ -22,6 +22,8 @@ from karlo_sim.validation import KarloApiError, validate_inpainting, validate_t2
 class SimControl(BaseModel):
     latency_ms: int | None = Field(default=None, ge=0)
     faults: list[FaultSpec] | None = None
+    #: Set (ratio 0 turns them off) to make a share of all calls fail, until reset.
+    random_faults: RandomFaults | None = None
     quota: QuotaSpec | None = None
 
 
@@ -94,6 +96,8 @@ def _add_control_routes(app: FastAPI, sim: Simulator) -> None:
             sim.latency_ms = body.latency_ms
         if body.faults is not None:
             sim.faults.replace(body.faults)
+        if body.random_faults is not None:
+            sim.faults.set_random(body.random_faults)
         if body.quota is not None:
             sim.quota.reset(body.quota)
         return {"latency_ms": sim.latency_ms, "faults_pending": len(sim.faults)}

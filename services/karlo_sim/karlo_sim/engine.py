@@ -116,6 +116,7 @@ class Simulator:
             "calls": self.calls,
             "images_generated": self.images_generated,
             "faults_pending": len(self.faults),
+            "random_faults_answered": self.faults.random_faults_answered,
             "log": self.log[-1000:],
             "last_inputs": self.last_inputs,
             "quota": {**self.quota.spec.model_dump(), "refused": self.quota.refused, "total": self.quota.total},
@@ -128,4 +129,5 @@ class Simulator:
         self.last_inputs.clear()
         self.quota.reset(QuotaSpec())
         self.faults.replace([])
+        self.faults.set_random(None)
         self.latency_ms = self.settings.latency_ms

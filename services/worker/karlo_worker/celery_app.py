@@ -8,7 +8,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import redis
 from celery import Celery, signals
+from celery.exceptions import Reject
 
 from karlo_core.exposition import make_heartbeats
 from karlo_core.queue import DELIVER_WEBHOOK_TASK, RUN_JOB_TASK, Queue, make_celery
@@ -19,7 +21,10 @@ from karlo_worker import pipeline
 from karlo_worker.heartbeat import WorkerHeartbeat, heartbeat_step
 from karlo_worker.periodic import Periodic
 from karlo_worker.runtime import WorkerRuntime, make_runtime
-from karlo_worker.sweeper import dispatch_deliveries, sweep_once
+from karlo_worker.sweeper import clean_spool, dispatch_deliveries, recover_orphans, sweep_once
+
+#: How often each worker drops spooled images of finished jobs.
+SPOOL_CLEAN_SECONDS = 60.0
 
 
 class _RuntimeHolder:
@@ -44,7 +49,10 @@ def make_worker_app(settings: Settings) -> Celery:
 
     @app.task(name=RUN_JOB_TASK, queue=Queue.JOBS.value, ignore_result=True)
     def run_job(*, job_id: str) -> None:
-        pipeline.run_job(job_id, runtime.get())
+        try:
+            pipeline.run_job(job_id, runtime.get())
+        except (redis.ConnectionError, redis.TimeoutError) as exc:  # the job store blinked: keep the message
+            raise Reject(exc, requeue=True) from exc
 
     @app.task(name=DELIVER_WEBHOOK_TASK, queue=Queue.WEBHOOKS.value, ignore_result=True)
     def deliver_webhook(*, job_id: str, seq: int) -> None:
@@ -54,6 +62,7 @@ def make_worker_app(settings: Settings) -> Celery:
 
     def start_chores(**_: Any) -> None:
         rt = runtime.get()
+        broker = make_redis(settings.model_copy(update={"redis_url": settings.celery_broker_url}))
         grace = settings.dispatch_grace_seconds
         retention = settings.job_retention_seconds
         interval = settings.retention_sweep_interval_seconds
@@ -61,9 +70,15 @@ def make_worker_app(settings: Settings) -> Celery:
             [
                 Periodic(
                     "karloq-sweeper",
-                    lambda: sweep_once(rt.store, app, grace=grace),
+                    lambda: sweep_once(rt.store, app, confirm=settings.dispatch_confirm_seconds, grace=grace),
                     interval=settings.sweep_interval_seconds,
                 ),
+                Periodic(
+                    "karloq-orphans",
+                    lambda: recover_orphans(rt.store, broker, older_than=settings.orphan_message_seconds),
+                    interval=settings.orphan_message_seconds / 2,
+                ),
+                Periodic("karloq-spool", lambda: clean_spool(rt.spool, rt.store), interval=SPOOL_CLEAN_SECONDS),
                 Periodic(
                     "karloq-webhook-dispatch",
                     lambda: dispatch_deliveries(rt.outbox, app, lease=settings.webhook_dispatch_lease_seconds),

@@ -18,6 +18,7 @@ from typing import Any
 import redis
 from celery import bootsteps
 
+from karlo_core.atomic_files import write_atomically
 from karlo_core.heartbeats import Heartbeats
 
 log = logging.getLogger(__name__)
@@ -62,8 +63,8 @@ class WorkerHeartbeat:
         self.path.unlink(missing_ok=True)
 
     def _touch(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.path.write_text(f"{time.time():.3f}\n")
+        """Whole or not at all: the loop's timer and the keeper thread both touch it while the probe reads it."""
+        write_atomically(self.path, f"{time.time():.3f}\n".encode())
 
 
 class HeartbeatKeeper(threading.Thread):

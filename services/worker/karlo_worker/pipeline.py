@@ -1,32 +1,27 @@
-"""Running one job: claim it, reserve quota, call Karlo, store the images, settle. No Celery in here."""
+"""Running one job: claim it, reserve quota, call Karlo, spool and store the images, settle. No Celery in here."""
 
 from __future__ import annotations
 
 import logging
 import math
-import time
 import uuid
-from typing import Any
+
+import redis
 
 from karlo_core.backoff import backoff_seconds
-from karlo_core.errors import KarloQueueError, StorageError, UpstreamError, UpstreamQuotaExceeded, UpstreamUnavailable
-from karlo_core.images import NotAnImage, inspect_image
-from karlo_core.jobs import Job, JobError, JobStatus, StoredImage
-from karlo_core.karlo import rules
-from karlo_core.karlo.wire import KarloImage, KarloResult
+from karlo_core.errors import KarloQueueError, StorageError, UpstreamError, UpstreamQuotaExceeded
+from karlo_core.jobs import Job, JobError, JobStatus
 from karlo_core.logs import bind_log_fields, log_context
-from karlo_core.queue import enqueue_job
 from karlo_core.quota.buckets import Denied
 from karlo_core.quota.policy import generated_nothing, scopes_for
-from karlo_core.storage import image_key
 from karlo_worker import job_metrics
 from karlo_worker.lease import LeaseKeeper
 from karlo_worker.requests import karlo_request
 from karlo_worker.runtime import WorkerRuntime
+from karlo_worker.spool import Generated
+from karlo_worker.storing import generated_from, store_generated
 
 log = logging.getLogger(__name__)
-
-STORAGE_ATTEMPTS = 3
 
 
 def run_job(job_id: str, rt: WorkerRuntime) -> None:
@@ -50,6 +45,8 @@ def _claim_and_run(job_id: str, rt: WorkerRuntime) -> None:
     try:
         with LeaseKeeper(rt.store, job_id, token, lease_seconds=rt.settings.job_lease_seconds):
             _run_claimed(job, token, f"{job_id}:{claim.attempts}", rt)
+    except (redis.ConnectionError, redis.TimeoutError):  # the job store is unreachable: the lease runs out,
+        raise  # and the job runs again (from the spool, if Karlo answered)
     except Exception:
         log.exception("job crashed", extra={"job_id": job_id})
         ok = rt.store.fail(job_id, token, JobError("internal_error", "an internal error stopped this job"))
@@ -57,6 +54,11 @@ def _claim_and_run(job_id: str, rt: WorkerRuntime) -> None:
 
 
 def _run_claimed(job: Job, token: str, reservation_id: str, rt: WorkerRuntime) -> None:
+    kept = rt.spool.load(job.id)
+    if kept is not None:  # Karlo answered an earlier attempt whose worker died before settling: no new call
+        log.info("storing images Karlo made in an earlier attempt", extra={"job_id": job.id})
+        _store_and_settle(job, token, kept, rt)
+        return
     images_wanted = int(job.input.get("samples", 1))
     decision = rt.quota.reserve(scopes_for(rt.settings, job.tenant), images_wanted, reservation_id)
     if isinstance(decision, Denied):
@@ -65,7 +67,7 @@ def _run_claimed(job: Job, token: str, reservation_id: str, rt: WorkerRuntime) -
         return
     job_metrics.quota_granted(job, at=decision.at)
     try:
-        outcome = _generate_and_store(job, rt)
+        generated = _generate(job, rt)
     except KarloQueueError as exc:
         if generated_nothing(exc) and rt.quota.refund(reservation_id):
             job_metrics.quota_refunded()
@@ -79,18 +81,12 @@ def _run_claimed(job: Job, token: str, reservation_id: str, rt: WorkerRuntime) -
         else:
             _settle_failure(job, token, exc, rt)
         return
-    if outcome is None:
+    if generated is None:
         ok = rt.store.end_canceled(job.id, token)
         job_metrics.job_settled(job, JobStatus.CANCELED, ok=ok, store=rt.store)
         log.info("job canceled while running; its images were not kept", extra={"job_id": job.id})
         return
-    images, upstream = outcome
-    ok = rt.store.succeed(job.id, token, images, upstream)
-    job_metrics.job_settled(job, JobStatus.SUCCEEDED, ok=ok, store=rt.store)
-    if ok:
-        log.info("job succeeded", extra={"job_id": job.id, "images": len(images)})
-    else:
-        log.warning("job result discarded: canceled meanwhile, or lease lost", extra={"job_id": job.id})
+    _store_and_settle(job, token, generated, rt)
 
 
 def _wait_or_fail_for_quota(job: Job, token: str, denied: Denied, rt: WorkerRuntime, *, since: float) -> None:
@@ -107,51 +103,40 @@ def _wait_or_fail_for_quota(job: Job, token: str, denied: Denied, rt: WorkerRunt
     log.info("job waits for quota", extra={**extra, "delay_seconds": round(delay, 2)})
 
 
-def _generate_and_store(job: Job, rt: WorkerRuntime) -> tuple[list[StoredImage], dict[str, Any]] | None:
-    """The stored images and Karlo's facts; None when the job was canceled while Karlo worked."""
+def _generate(job: Job, rt: WorkerRuntime) -> Generated | None:
+    """Karlo's images, spooled before anything else can fail; None when the job was canceled meanwhile."""
     path, body = karlo_request(job, rt.storage)
     result = job_metrics.upstream_call(job, path, lambda: rt.karlo.infer(path, body))
     bind_log_fields(karlo_request_id=result.request_id)
     if rt.store.cancel_requested(job.id):
         return None
-    images = [_store_image(job.id, index, image, rt) for index, image in enumerate(result.images)]
-    return images, _upstream_facts(result)
+    generated = generated_from(result)
+    rt.spool.keep(job.id, generated)
+    return generated
 
 
-def _store_image(job_id: str, index: int, image: KarloImage, rt: WorkerRuntime) -> StoredImage:
+def _store_and_settle(job: Job, token: str, generated: Generated, rt: WorkerRuntime) -> None:
+    """Store Karlo's images (waiting out a storage outage) and settle; the spool goes once the job settled."""
     try:
-        info = inspect_image(image.data)
-    except NotAnImage as exc:
-        raise UpstreamUnavailable(f"Karlo returned image {index} that does not decode") from exc
-    key = image_key(job_id, index, info.format)
-    _put_with_retries(rt, key, image.data, rules.CONTENT_TYPES.get(info.format, "application/octet-stream"))
-    job_metrics.image_stored(info.format, len(image.data))
-    return StoredImage(
-        key=key,
-        width=info.width,
-        height=info.height,
-        format=info.format,
-        bytes=len(image.data),
-        seed=image.seed,
-        nsfw_content_detected=image.nsfw_content_detected,
-        nsfw_score=image.nsfw_score,
-    )
-
-
-def _put_with_retries(rt: WorkerRuntime, key: str, data: bytes, content_type: str) -> None:
-    """Retry storage here: failing the attempt would make Karlo generate (and charge) the images again."""
-    for attempt in range(1, STORAGE_ATTEMPTS + 1):
-        try:
-            rt.storage.put(key, data, content_type)
-            return
-        except StorageError:
-            if attempt == STORAGE_ATTEMPTS:
-                raise
-            time.sleep(backoff_seconds(attempt, base=0.5, cap=4.0))
-
-
-def _upstream_facts(result: KarloResult) -> dict[str, Any]:
-    return {"request_id": result.request_id, "model_version": result.model_version}
+        images = store_generated(job.id, generated, rt)
+    except StorageError as exc:
+        ok = rt.store.fail(job.id, token, JobError(exc.slug, f"the image store did not take the images: {exc}"))
+        job_metrics.job_settled(job, JobStatus.FAILED, ok=ok, store=rt.store)
+        log.error("job failed: storage deadline passed, Karlo's images dropped", extra={"job_id": job.id})
+    else:
+        if images is None:
+            ok = rt.store.end_canceled(job.id, token)
+            job_metrics.job_settled(job, JobStatus.CANCELED, ok=ok, store=rt.store)
+            log.info("job canceled while storage was down; its images were not kept", extra={"job_id": job.id})
+        else:
+            ok = rt.store.succeed(job.id, token, images, generated.upstream)
+            job_metrics.job_settled(job, JobStatus.SUCCEEDED, ok=ok, store=rt.store)
+            if ok:
+                log.info("job succeeded", extra={"job_id": job.id, "images": len(images)})
+            else:
+                log.warning("job result discarded: canceled meanwhile, or lease lost", extra={"job_id": job.id})
+    if ok:  # a lost lease means another worker holds the job, and may be reading the spool
+        rt.spool.discard(job.id)
 
 
 def _settle_failure(job: Job, token: str, exc: KarloQueueError, rt: WorkerRuntime) -> None:
@@ -165,13 +150,7 @@ def _settle_failure(job: Job, token: str, exc: KarloQueueError, rt: WorkerRuntim
         log.warning("job failed", extra=extra)
         return
     delay = backoff_seconds(failures, base=settings.retry_base_seconds, cap=settings.retry_max_seconds)
-    deadline = delay + settings.dispatch_grace_seconds
-    ok = rt.store.release(job.id, token, next_deadline=deadline, error=error, failures=failures)
+    ok = rt.store.release(job.id, token, next_deadline=delay, error=error, failures=failures)
     job_metrics.job_settled(job, JobStatus.QUEUED, ok=ok, store=rt.store)
-    if not ok:
-        return
-    log.info("job will retry", extra={**extra, "delay_seconds": round(delay, 2)})
-    try:
-        enqueue_job(rt.celery, job.id, countdown=delay)
-    except Exception:  # the sweeper re-dispatches it once its deadline passes
-        log.warning("retry not enqueued", extra=extra, exc_info=True)
+    if ok:  # the sweeper sends its message once the delay is over
+        log.info("job will retry", extra={**extra, "delay_seconds": round(delay, 2)})

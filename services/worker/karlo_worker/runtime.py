@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import redis
@@ -19,6 +20,7 @@ from karlo_core.storage.factory import make_storage
 from karlo_core.webhooks.delivery import Deliverer
 from karlo_core.webhooks.factory import make_deliverer
 from karlo_core.webhooks.outbox import Outbox
+from karlo_worker.spool import Spool
 
 
 @dataclass
@@ -32,6 +34,7 @@ class WorkerRuntime:
     quota: QuotaBuckets
     outbox: Outbox
     deliverer: Deliverer
+    spool: Spool
 
 
 def make_runtime(settings: Settings, celery: Celery) -> WorkerRuntime:
@@ -61,4 +64,5 @@ def make_runtime(settings: Settings, celery: Celery) -> WorkerRuntime:
         quota=make_buckets(settings, client),
         outbox=deliverer.outbox,
         deliverer=deliverer,
+        spool=Spool(Path(settings.worker_spool_dir), max_bytes=settings.worker_spool_max_bytes),
     )

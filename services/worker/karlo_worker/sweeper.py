@@ -1,27 +1,80 @@
-"""Re-dispatches jobs whose deadline passed (lost messages, workers that died mid-run), and sends webhook
-deliveries whose next attempt is due to the webhooks queue (so a lost message only delays a delivery)."""
+"""Re-dispatches jobs whose deadline passed (retries and quota waits that are over, lost messages, workers
+that died mid-run), finds run-job messages that died with a worker before it claimed their job, and sends
+webhook deliveries whose next attempt is due to the webhooks queue (so a lost message only delays a delivery)."""
 
 from __future__ import annotations
 
 import logging
+import time
 
+import redis
 from celery import Celery
 
+from karlo_core.broker import forget_held, held_messages, jobs_with_messages
 from karlo_core.jobstore import JobStore
-from karlo_core.queue import enqueue_delivery, enqueue_job
+from karlo_core.queue import RUN_JOB_TASK, Queue, enqueue_delivery, enqueue_job
 from karlo_core.webhooks.outbox import Outbox
+from karlo_worker.spool import Spool
 
 log = logging.getLogger(__name__)
 
 BATCH = 200
 
 
-def sweep_once(store: JobStore, celery: Celery, *, grace: float) -> list[str]:
-    ids = store.due_for_dispatch(limit=BATCH, grace=grace)
+def sweep_once(store: JobStore, celery: Celery, *, confirm: float, grace: float) -> list[str]:
+    """Send due jobs their messages. A taken job is due again ``confirm`` seconds on, until its message is
+    confirmed sent (then ``grace``, the last resort): a send that fails (Redis gone) loses no job."""
+    since = store.now()
+    ids = store.due_for_dispatch(limit=BATCH, grace=confirm)
     for job_id in ids:
         enqueue_job(celery, job_id)
-        log.info("job re-dispatched", extra={"job_id": job_id})
+        store.dispatched(job_id, grace=grace, since=since)
+        log.info("job dispatched", extra={"job_id": job_id})
     return ids
+
+
+def recover_orphans(store: JobStore, broker: redis.Redis, *, older_than: float) -> list[str]:
+    """Jobs whose message died with a worker, made due again (the next sweep sends them a new message).
+
+    A live worker claims a job the moment it takes its message, so a run-job message held over ``older_than``
+    seconds by a worker while its job was not claimed went down with that worker; held messages no job needs
+    are dropped. And a job whose message was sent over ``older_than`` seconds ago, was never claimed since,
+    and has no message left at all lost it in the instant between a worker taking it off the queue and
+    holding it (kombu's two steps, which a SIGKILL can split).
+    """
+    rescheduled = []
+    for held in held_messages(broker, delivered_before=time.time() - older_than, limit=BATCH):
+        job_id = held.kwargs.get("job_id")
+        if held.task != RUN_JOB_TASK or not isinstance(job_id, str):
+            continue
+        outcome = store.reschedule_if_orphaned(job_id, delivered_at=held.delivered_at)
+        if outcome == "running":  # its worker's lease says whether it lives
+            continue
+        forget_held(broker, held.tag)
+        if outcome == "rescheduled":
+            rescheduled.append(job_id)
+    candidates = store.lost_dispatch_candidates(older_than=older_than)
+    if candidates:
+        alive = jobs_with_messages(broker, Queue.JOBS.value)
+        for job_id, sent_at in candidates:
+            if job_id not in alive and store.reschedule_if_orphaned(job_id, delivered_at=sent_at) == "rescheduled":
+                rescheduled.append(job_id)
+    for job_id in rescheduled:
+        log.warning("job lost its message with a worker; rescheduled", extra={"job_id": job_id})
+    return rescheduled
+
+
+def clean_spool(spool: Spool, store: JobStore) -> list[str]:
+    """Drop spooled images of jobs that finished or are gone (a worker died after settling, or the job was
+    purged), and part files of writes a dying worker left."""
+    dropped = []
+    for job_id in spool.job_ids():
+        job = store.get(job_id)
+        if job is None or job.status.is_terminal:
+            spool.discard(job_id)
+            dropped.append(job_id)
+    spool.remove_stale_parts()
+    return dropped
 
 
 def dispatch_deliveries(outbox: Outbox, celery: Celery, *, lease: float) -> list[tuple[str, int]]:

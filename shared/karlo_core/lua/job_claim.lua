@@ -3,7 +3,8 @@
 -- KEYS[1] job hash, KEYS[2] deadlines zset, KEYS[3] the job's deliveries hash, KEYS[4] webhook schedule zset
 -- ARGV[1] job id, ARGV[2] lease token, ARGV[3] lease seconds, ARGV[4..] claimable statuses
 -- Returns {'claimed', attempts} or {reason}: 'missing', 'leased', 'canceled' (a cancel was pending),
--- or the job's current status.
+-- 'early' (a retry or quota wait not yet over: the schedule sends its message when it is), or the job's
+-- current status.
 --!include job_events
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then
@@ -23,6 +24,8 @@ if status == 'running' then
   if lease_until > now then
     return {'leased'}
   end
+elseif tonumber(redis.call('HGET', KEYS[1], 'run_after') or '0') > now then
+  return {'early'}
 end
 if redis.call('HGET', KEYS[1], 'cancel_requested') == '1' then
   -- its worker died after a cancel was asked for: end it rather than run it again
@@ -34,7 +37,7 @@ if redis.call('HGET', KEYS[1], 'cancel_requested') == '1' then
 end
 local lease_until = now + tonumber(ARGV[3])
 redis.call('HSET', KEYS[1], 'status', 'running', 'lease_token', ARGV[2],
-  'lease_until', string.format('%.6f', lease_until))
+  'lease_until', string.format('%.6f', lease_until), 'claimed_at', string.format('%.6f', now))
 local attempts = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
 redis.call('HSETNX', KEYS[1], 'started_at', string.format('%.6f', now))
 redis.call('ZADD', KEYS[2], lease_until, ARGV[1])

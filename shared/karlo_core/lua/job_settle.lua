@@ -2,7 +2,8 @@
 -- Only the worker holding the lease may do it, so a redelivered or late task cannot overwrite a result.
 -- KEYS[1] job hash, KEYS[2] deadlines zset, KEYS[3] the job's deliveries hash, KEYS[4] webhook schedule zset
 -- ARGV[1] job id, ARGV[2] lease token, ARGV[3] new status,
--- ARGV[4] seconds until the next deadline, or '' for a terminal status (no deadline, completed_at set),
+-- ARGV[4] seconds until the job may run again (its next deadline, and 'run_after': a message that arrives
+--   earlier is not claimed), or '' for a terminal status (no deadline, completed_at set),
 -- ARGV[5..] field/value pairs to store.
 -- Returns 'ok'; 'canceled' when a cancel was requested meanwhile (the job is canceled instead);
 -- or the current status when the lease is not ours.
@@ -29,7 +30,9 @@ if ARGV[4] == '' then
   redis.call('HSET', KEYS[1], 'completed_at', string.format('%.6f', now))
   redis.call('ZREM', KEYS[2], ARGV[1])
 else
-  redis.call('ZADD', KEYS[2], now + tonumber(ARGV[4]), ARGV[1])
+  local run_after = now + tonumber(ARGV[4])
+  redis.call('HSET', KEYS[1], 'run_after', string.format('%.6f', run_after))
+  redis.call('ZADD', KEYS[2], run_after, ARGV[1])
 end
 record_job_event(KEYS[1], KEYS[3], KEYS[4], ARGV[1], status, ARGV[3], now)
 return 'ok'

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 import time
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
+from karlo_core.atomic_files import write_atomically
 from karlo_core.errors import StorageError
 from karlo_core.storage.links import LinkSigner
 
@@ -31,11 +31,7 @@ class LocalStorage:
     def put(self, key: str, data: bytes, content_type: str) -> None:
         path = self.path_of(key)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".part-")
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-            os.replace(tmp, path)
+            write_atomically(path, data)
         except OSError as exc:
             raise StorageError(f"cannot store {key}: {exc.strerror}") from exc
 

@@ -19,6 +19,7 @@ from karlo_api.routes.jobs import _quota_usages as quota_usages
 from karlo_api.timeouts import mark_committed
 from karlo_core.batch_views import BatchView, batch_view
 from karlo_core.batches import Batch
+from karlo_core.idempotency import Claimed
 from karlo_core.ids import is_job_id
 from karlo_core.jobs import JobStatus
 from karlo_core.jobstore import CancelOutcome
@@ -87,13 +88,18 @@ async def create_batch(
     `batch.completed` event (webhook and stream) follows when every one has finished."""
     batch = await read_batch_request(request, max_jobs=state.settings.max_batch_jobs)
 
-    async def accept() -> Answer:
-        return await _accept(request, state, tenant, batch)
+    async def accept(claimed: Claimed | None = None) -> Answer:
+        return await _accept(request, state, tenant, batch, claimed)
+
+    def replay(batch_id: str) -> Answer:
+        view = batch_view_of(state, _own_batch(state, tenant, batch_id))
+        return Answer(status.HTTP_202_ACCEPTED, view.model_dump(mode="json"), {"Location": view.urls.get})
 
     try:
-        answer = await (
-            answer_once(state, tenant, idempotency_key, batch.fingerprinted(), accept) if idempotency_key else accept()
-        )
+        if idempotency_key:
+            answer = await answer_once(state, tenant, idempotency_key, batch.fingerprinted(), accept, replay)
+        else:
+            answer = await accept()
     except Problem as problem:
         BATCHES.labels("invalid" if problem.status == 422 else "refused").inc()
         raise
@@ -102,14 +108,16 @@ async def create_batch(
     return answer.response()
 
 
-async def _accept(request: Request, state: ApiState, tenant: str, request_batch: BatchRequest) -> Answer:
+async def _accept(
+    request: Request, state: ApiState, tenant: str, request_batch: BatchRequest, claimed: Claimed | None
+) -> Answer:
     parsed = await parse_batch(state, tenant, request_batch)
     scopes = await run_in_threadpool(quota_usages, state, tenant)
     if len(scopes) > 1:  # the tenant's own share, after the upstream account
         images = sum(int(job.params.get("samples", 1)) for job in parsed.jobs)
         refuse_if_spent(limited(scopes[-1]), images, scopes, state.minute_seconds)
     mark_committed(request)
-    batch = await run_in_threadpool(accept_batch, state, tenant, parsed.jobs, parsed.webhook)
+    batch = await run_in_threadpool(accept_batch, state, tenant, parsed.jobs, parsed.webhook, claimed)
     view = await run_in_threadpool(batch_view_of, state, batch)
     headers = {"Location": view.urls.get, **rate_limit_headers(tightest(scopes), state.minute_seconds)}
     return Answer(status.HTTP_202_ACCEPTED, view.model_dump(mode="json"), headers)

@@ -18,6 +18,7 @@ from karlo_api.prefer import requested_wait, wait_until_finished
 from karlo_api.problems import Problem, problems_for
 from karlo_api.ratelimit import limited, rate_limit_headers, refuse_if_spent, tightest
 from karlo_api.timeouts import mark_committed
+from karlo_core.idempotency import Claimed
 from karlo_core.ids import is_job_id
 from karlo_core.jobs import Job, JobKind, JobStatus
 from karlo_core.jobstore import CancelOutcome
@@ -120,7 +121,7 @@ IdempotencyKey = Annotated[
         min_length=1,
         max_length=255,
         pattern=r"^[\x21-\x7e]+$",
-        description="Repeats with the same key and body within 24 h get the first answer again",
+        description="Repeats with the same key and body within 24 h get the job the first one made (as it is now)",
     ),
 ]
 Prefer = Annotated[
@@ -150,10 +151,17 @@ async def create_job(
     """
     raw = await read_job_request(request)
 
-    async def accept() -> Answer:
-        return await _accept(request, state, tenant, raw)
+    async def accept(claimed: Claimed | None = None) -> Answer:
+        return await _accept(request, state, tenant, raw, claimed)
 
-    answer = await (answer_once(state, tenant, idempotency_key, raw, accept) if idempotency_key else accept())
+    def replay(job_id: str) -> Answer:
+        view = _view(state, _own_job(state, tenant, job_id))
+        return Answer(status.HTTP_202_ACCEPTED, view.model_dump(mode="json"), {"Location": view.urls.get})
+
+    if idempotency_key:
+        answer = await answer_once(state, tenant, idempotency_key, raw, accept, replay)
+    else:
+        answer = await accept()
     wait = requested_wait(prefer, state.settings.max_wait_seconds)
     if wait is None or answer.status_code != status.HTTP_202_ACCEPTED:
         return answer.response()
@@ -164,7 +172,9 @@ async def create_job(
     return Answer(status.HTTP_200_OK, _view(state, job).model_dump(mode="json"), headers).response()
 
 
-async def _accept(request: Request, state: ApiState, tenant: str, raw: dict[str, Any]) -> Answer:
+async def _accept(
+    request: Request, state: ApiState, tenant: str, raw: dict[str, Any], claimed: Claimed | None
+) -> Answer:
     job_request = await run_in_threadpool(state.parser.validate, raw)
     fetched = await state.fetcher.fetch_all(tenant, state.parser.image_urls(job_request))
     parsed = await run_in_threadpool(partial(state.parser.parse, job_request, fetched, tenant=tenant))
@@ -172,7 +182,7 @@ async def _accept(request: Request, state: ApiState, tenant: str, raw: dict[str,
     if len(scopes) > 1:  # the tenant's own share, after the upstream account
         refuse_if_spent(limited(scopes[-1]), int(parsed.params.get("samples", 1)), scopes, state.minute_seconds)
     mark_committed(request)
-    job = await run_in_threadpool(accept_job, state, tenant, parsed)
+    job = await run_in_threadpool(accept_job, state, tenant, parsed, claimed)
     view = _view(state, job)
     headers = {"Location": view.urls.get, **rate_limit_headers(tightest(scopes), state.minute_seconds)}
     return Answer(status.HTTP_202_ACCEPTED, view.model_dump(mode="json"), headers)

@@ -1,0 +1,71 @@
+"""The worker's spool and atomic writes: whole files or none, a bound, and no part files left on failure."""
+
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from karlo_core.atomic_files import write_atomically
+from karlo_core.errors import StorageError
+from karlo_core.ids import new_job_id
+from karlo_core.storage.links import LinkSigner
+from karlo_core.storage.local import LocalStorage
+from karlo_worker.spool import Generated, GeneratedImage, Spool
+
+
+def generated(*sizes: int) -> Generated:
+    images = [GeneratedImage(b"x" * size, "png", 8, 8, index, None, None) for index, size in enumerate(sizes)]
+    return Generated(images=images, upstream={"request_id": "r", "model_version": "v"}, generated_at=123.5)
+
+
+def test_kept_images_load_back_whole_and_go_when_discarded(tmp_path: Path) -> None:
+    spool = Spool(tmp_path, max_bytes=1000)
+    job_id = new_job_id()
+    assert spool.load(job_id) is None
+    assert spool.keep(job_id, generated(10, 20))
+    assert spool.load(job_id) == generated(10, 20)
+    assert spool.job_ids() == [job_id] and spool.used_bytes() > 30
+    spool.discard(job_id)
+    assert spool.load(job_id) is None and spool.job_ids() == []
+
+
+def test_the_spool_refuses_what_would_pass_its_bound(tmp_path: Path) -> None:
+    spool = Spool(tmp_path, max_bytes=100)
+    assert spool.keep(new_job_id(), generated(40))
+    assert not spool.keep(new_job_id(), generated(70))
+    assert len(spool.job_ids()) == 1
+
+
+def _disk_full(monkeypatch: pytest.MonkeyPatch) -> None:
+    real_fdopen = os.fdopen
+
+    class FullDisk:
+        def __init__(self, fd: int) -> None:
+            self._handle = real_fdopen(fd, "wb")
+
+        def __enter__(self) -> FullDisk:
+            return self
+
+        def __exit__(self, *_: Any) -> None:
+            self._handle.close()
+
+        def write(self, _: bytes) -> int:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fdopen", lambda fd, *_: FullDisk(fd))
+
+
+def test_a_full_disk_leaves_no_part_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _disk_full(monkeypatch)
+    with pytest.raises(OSError, match="No space"):
+        write_atomically(tmp_path / "a" / "image.png", b"data")
+    storage = LocalStorage(tmp_path / "store", public_base_url="http://x", signer=LinkSigner(b"secret"))
+    with pytest.raises(StorageError):
+        storage.put("jobs/j/0.png", b"data", "image/png")
+    spool = Spool(tmp_path / "spool", max_bytes=1000)
+    assert not spool.keep(new_job_id(), generated(10))
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
