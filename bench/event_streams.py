@@ -20,6 +20,7 @@ import redis
 from karlo_api.event_hub import CLIENT_NAME
 from karlo_core import tenants
 from karlo_core.ids import new_job_id
+from karlo_core.job_inputs import GenerateParams
 from karlo_core.jobs import Job, JobKind, JobStatus
 from karlo_core.jobstore import EventRetention, JobStore
 from karlo_devstack.processes import ManagedProcess
@@ -65,7 +66,7 @@ class _Stream:
 def _burst(client: redis.Redis, store: JobStore, tenant: str, jobs: int) -> int:
     """Write ``2 * jobs`` events through the job scripts, pipelined (so the writer is not what is timed)."""
     batch = [
-        Job(new_job_id(), JobKind.GENERATE, JobStatus.QUEUED, {"prompt": "p"}, time.time(), tenant=tenant)
+        Job(new_job_id(), JobKind.GENERATE, JobStatus.QUEUED, GenerateParams(prompt="p"), time.time(), tenant=tenant)
         for _ in range(jobs)
     ]
     with client.pipeline(transaction=False) as pipe:

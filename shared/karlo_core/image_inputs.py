@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from karlo_core.images import MAX_FRAMES, MAX_PIXELS, ImageInfo, ImageTooLarge, NotAnImage, inspect_image
 from karlo_core.karlo import rules
 
-MAX_SIDE = 2048
 ACCEPTED_FORMATS = ("png", "jpeg", "webp")
 _DATA_URL = re.compile(r"^data:image/[a-z0-9.+-]+;base64,", re.IGNORECASE)
 
@@ -44,7 +43,7 @@ def validate_image(data: bytes) -> InputImage:
     if len(data) > rules.INPUT_IMAGE_MAX_BYTES:
         raise InvalidImage(f"is larger than 2 MB ({len(data)} bytes)")
     try:
-        info = inspect_image(data, max_side=MAX_SIDE, max_pixels=MAX_PIXELS, max_frames=MAX_FRAMES)
+        info = inspect_image(data, max_side=rules.MAX_SIDE, max_pixels=MAX_PIXELS, max_frames=MAX_FRAMES)
     except ImageTooLarge as exc:
         raise InvalidImage(str(exc)) from exc
     except NotAnImage as exc:

@@ -8,10 +8,12 @@ from dataclasses import dataclass
 
 from PIL import Image, UnidentifiedImageError
 
+from karlo_core.karlo import rules
+
 _PIL_FORMATS = {"WEBP": "webp", "JPEG": "jpeg", "PNG": "png"}
 #: The most pixels decoded from one input image (Karlo's largest side, squared); a few MB of compressed input
 #: can declare hundreds of millions, so the header is checked first.
-MAX_PIXELS = 2048 * 2048
+MAX_PIXELS = rules.MAX_SIDE * rules.MAX_SIDE
 #: Animated images (APNG, animated WebP) could hide many full frames behind one small header.
 MAX_FRAMES = 1
 

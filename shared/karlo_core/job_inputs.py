@@ -1,8 +1,8 @@
 """What each job kind takes, checked by Karlo's own rules before anything is stored or spent.
 
-``*Params`` hold the parameters kept in the job record (and read again by the worker); ``*Request`` add the
-image sources a caller sends (base64, a data: URL, a multipart file, or an https URL), which the API turns
-into stored input images before the job exists.
+``*Params`` are the parameters a job keeps (``Job.params``, read again by the worker; every default is here);
+``*Request`` add the image sources a caller sends (base64, a data: URL, a multipart file, or an https URL),
+which the API turns into stored input images (``Job.inputs``) before the job exists.
 """
 
 from __future__ import annotations
@@ -86,10 +86,15 @@ class OutputOptions(_Strict):
     seed: list[int] | None = Field(default=None, description="One seed per sample, 0..4294967295")
     image_format: ImageFormat = Field(default=rules.DEFAULT_IMAGE_FORMAT, description="Format of the output images")
     image_quality: int = Field(
-        default=rules.DEFAULT_IMAGE_QUALITY, ge=1, le=100, description="Compression quality of webp and jpeg output"
+        default=rules.DEFAULT_IMAGE_QUALITY,
+        ge=rules.IMAGE_QUALITY_RANGE[0],
+        le=rules.IMAGE_QUALITY_RANGE[1],
+        description="Compression quality of webp and jpeg output",
     )
     upscale: bool = Field(default=False, description="Enlarge each image by `scale` with Karlo's upscaler")
-    scale: Literal[2, 4] = Field(default=2, description="Upscale factor; the longest side is capped at 2048")
+    scale: Literal[2, 4] = Field(
+        default=2, description=f"Upscale factor; the longest side is capped at {rules.MAX_SIDE}"
+    )
     num_inference_steps: Steps | None = Field(default=None, description=f"Decoder denoising steps, {STEPS}")
     guidance_scale: Guidance | None = Field(
         default=None, description=f"Decoder guidance, {GUIDANCE}: how closely to follow the prompt"
@@ -187,7 +192,7 @@ class ExtendParams(InpaintParams):
     """Outpainting: the service builds a larger canvas and its mask and sends an inpainting call."""
 
     extend: Margins = Field(
-        description="Pixels to add per side (one at least); the canvas stays within 2048 px per side",
+        description=f"Pixels to add per side (one at least); the canvas stays within {rules.MAX_SIDE} px per side",
         examples=[{"top": 128, "left": 64}],
     )
 
@@ -200,7 +205,7 @@ def _not_both(url: str | None, info: ValidationInfo) -> str | None:
     return url
 
 
-IMAGE_DESCRIPTION = "Base64 or data: URL of a PNG, JPEG or WebP, at most 2 MB and 2048 px per side"
+IMAGE_DESCRIPTION = f"Base64 or data: URL of a PNG, JPEG or WebP, at most 2 MB and {rules.MAX_SIDE} px per side"
 URL_DESCRIPTION = "An https URL to fetch it from (public addresses only)"
 
 

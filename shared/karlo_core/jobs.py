@@ -1,10 +1,21 @@
-"""The job model: kinds, statuses and their transitions, the record, and the inputs of each kind."""
+"""The job model: kinds, statuses, the record, and what a job takes.
+
+A job's input has one owner per value: ``params`` is the kind's checked parameters model
+(:mod:`karlo_core.job_inputs`, which holds every default), ``inputs`` are the input images stored before the job
+existed, and ``canvas`` is where an extension put the original. In the record (and in the job's view) the three
+are one JSON object, as the API has always shown it: :meth:`Job.input_record` and :func:`job_input_from_record`.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+
+from karlo_core.job_inputs import PARAMS_BY_KIND, OutputOptions
+
+#: The tenant of a job whose record names none (records stored before jobs had tenants).
+DEFAULT_TENANT = "default"
 
 
 class JobKind(StrEnum):
@@ -52,6 +63,52 @@ class StoredImage:
 
 
 @dataclass(frozen=True)
+class StoredInput:
+    """An input image, stored before the job was accepted: ``image``, ``mask`` and, for an extension, the
+    ``original`` it was made from (``image`` and ``mask`` are then the canvas and its mask)."""
+
+    key: str
+    format: str
+    width: int
+    height: int
+    bytes: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class ExtendedCanvas:
+    """An extension's canvas: its size, and the original's left, top, right and bottom edges on it."""
+
+    width: int
+    height: int
+    placement: tuple[int, int, int, int]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"width": self.width, "height": self.height, "placement": list(self.placement)}
+
+
+#: Names in an input record that are not parameters.
+_INPUT_NAMES = ("image", "mask", "original")
+_CANVAS = "canvas"
+
+
+def job_input_from_record(
+    kind: JobKind, record: dict[str, Any]
+) -> tuple[OutputOptions, dict[str, StoredInput], ExtendedCanvas | None]:
+    """The parameters model, stored images and canvas of an input record (see :meth:`Job.input_record`)."""
+    values = {name: value for name, value in record.items() if name not in (*_INPUT_NAMES, _CANVAS)}
+    inputs = {name: StoredInput(**record[name]) for name in _INPUT_NAMES if name in record}
+    raw_canvas = record.get(_CANVAS)
+    canvas = None
+    if raw_canvas:
+        left, top, right, bottom = raw_canvas["placement"]
+        canvas = ExtendedCanvas(raw_canvas["width"], raw_canvas["height"], (left, top, right, bottom))
+    return PARAMS_BY_KIND[kind.value].model_validate(values), inputs, canvas
+
+
+@dataclass(frozen=True)
 class JobError:
     """Why a job failed. ``upstream_code`` is Karlo's code when Karlo gave one."""
 
@@ -68,9 +125,10 @@ class Job:
     id: str
     kind: JobKind
     status: JobStatus
-    input: dict[str, Any]
+    #: The kind's checked parameters (GenerateParams, VariationParams, InpaintParams or ExtendParams).
+    params: OutputOptions
     created_at: float
-    tenant: str = "default"
+    tenant: str = DEFAULT_TENANT
     started_at: float | None = None
     completed_at: float | None = None
     attempts: int = 0
@@ -92,3 +150,19 @@ class Job:
     webhook_events: str = ""
     #: The batch the job was submitted in, if any.
     batch_id: str | None = None
+    #: The input images, by name; none for a generate job.
+    inputs: dict[str, StoredInput] = field(default_factory=dict)
+    #: An extension's canvas.
+    canvas: ExtendedCanvas | None = None
+
+    @property
+    def images_wanted(self) -> int:
+        return self.params.samples
+
+    def input_record(self) -> dict[str, Any]:
+        """The input as one JSON object: the parameters set, each stored image, and the canvas."""
+        record = self.params.model_dump(mode="json", exclude_none=True)
+        record.update({name: stored.to_dict() for name, stored in self.inputs.items()})
+        if self.canvas is not None:
+            record[_CANVAS] = self.canvas.to_dict()
+        return record

@@ -21,19 +21,25 @@ from typing import Any
 import redis
 
 from karlo_core import keys, lua
+from karlo_core.errors import KarloQueueError
 from karlo_core.idempotency import KEEP_SECONDS, Claimed
 from karlo_core.jobs import (
     CLAIMABLE_STATUSES,
+    DEFAULT_TENANT,
     Job,
     JobError,
     JobKind,
     JobStatus,
     StoredImage,
+    job_input_from_record,
 )
 
 
-class KeyTaken(Exception):
+class KeyTaken(KarloQueueError):
     """The Idempotency-Key's claim ran out before the job was created, and another request holds the key."""
+
+    slug = "idempotency_key_taken"
+    retryable = True
 
 
 class CancelOutcome(StrEnum):
@@ -42,6 +48,20 @@ class CancelOutcome(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     MISSING = "missing"
+
+
+class SettleOutcome(StrEnum):
+    """How settling a running job ended (``lua/job_settle.lua``). True only when the job moved as asked."""
+
+    #: The job moved to the status asked for.
+    SETTLED = "settled"
+    #: A cancel arrived while the job ran: it ended canceled instead, and what the attempt made is dropped.
+    CANCELED = "canceled"
+    #: The lease is not this worker's any more (another worker claimed the job, or it is gone): nothing changed.
+    LEASE_LOST = "lease_lost"
+
+    def __bool__(self) -> bool:
+        return self is SettleOutcome.SETTLED
 
 
 @dataclass(frozen=True)
@@ -122,7 +142,7 @@ class JobStore:
             "id": job.id,
             "kind": job.kind.value,
             "tenant": job.tenant,
-            "input": job.input,
+            "input": job.input_record(),
             "created_at": job.created_at,
             "notices": job.notices,
         }
@@ -169,7 +189,7 @@ class JobStore:
         """Cancel a queued or waiting job now, or mark a running one to end canceled when its worker settles."""
         return CancelOutcome(str(self._cancel(keys=_transition_keys(job_id), args=[job_id])))
 
-    def end_canceled(self, job_id: str, token: str) -> bool:
+    def end_canceled(self, job_id: str, token: str) -> SettleOutcome:
         """Settle a running job whose cancel was requested, dropping what its attempt produced."""
         return self._settle_lease(job_id, token, JobStatus.CANCELED, None, {})
 
@@ -205,19 +225,23 @@ class JobStore:
         reply = self._extend(keys=[keys.job(job_id), keys.job_deadlines()], args=[job_id, token, lease_seconds])
         return bool(reply)
 
-    def succeed(self, job_id: str, token: str, images: list[StoredImage], upstream: dict[str, Any]) -> bool:
+    def succeed(self, job_id: str, token: str, images: list[StoredImage], upstream: dict[str, Any]) -> SettleOutcome:
         fields = {"images": [i.to_dict() for i in images], "upstream": upstream, "error": None, **_WAIT_OVER}
         return self._settle_lease(job_id, token, JobStatus.SUCCEEDED, None, fields)
 
-    def fail(self, job_id: str, token: str, error: JobError) -> bool:
+    def fail(self, job_id: str, token: str, error: JobError) -> SettleOutcome:
         return self._settle_lease(job_id, token, JobStatus.FAILED, None, {"error": error.to_dict(), **_WAIT_OVER})
 
-    def release(self, job_id: str, token: str, *, next_deadline: float, error: JobError, failures: int) -> bool:
+    def release(
+        self, job_id: str, token: str, *, next_deadline: float, error: JobError, failures: int
+    ) -> SettleOutcome:
         """Give a running job back to the queue after a failed attempt; it must be re-dispatched in time."""
         fields = {"error": error.to_dict(), "failures": failures, **_WAIT_OVER}
         return self._settle_lease(job_id, token, JobStatus.QUEUED, next_deadline, fields)
 
-    def wait_for_quota(self, job_id: str, token: str, *, eta: float, delay: float, since: float | None = None) -> bool:
+    def wait_for_quota(
+        self, job_id: str, token: str, *, eta: float, delay: float, since: float | None = None
+    ) -> SettleOutcome:
         """Park a running job until quota frees up; the dispatch schedule brings it back after ``delay``.
 
         ``since`` is when this wait began (kept across re-parks), so the wait can be measured when it ends.
@@ -262,13 +286,15 @@ class JobStore:
         status: JobStatus,
         next_deadline: float | None,
         fields: dict[str, Any],
-    ) -> bool:
+    ) -> SettleOutcome:
         pairs: list[str] = []
         for name, value in fields.items():
             pairs += [name, json.dumps(value, separators=(",", ":"))]
         deadline = "" if next_deadline is None else repr(next_deadline)
         reply = self._settle(keys=_transition_keys(job_id), args=[job_id, token, status.value, deadline, *pairs])
-        return bool(reply == "ok")
+        if reply == "ok":
+            return SettleOutcome.SETTLED
+        return SettleOutcome.CANCELED if reply == "canceled" else SettleOutcome.LEASE_LOST
 
 
 #: Settling a job after it got quota ends its wait.
@@ -292,13 +318,17 @@ def job_from_hash(raw: dict[str, str]) -> Job:
     """A job from its hash fields (also from the snapshot a webhook delivery keeps)."""
     spec = json.loads(raw["spec"])
     error = json.loads(raw["error"]) if raw.get("error") else None
+    kind = JobKind(spec["kind"])
+    params, inputs, canvas = job_input_from_record(kind, spec["input"])
     return Job(
         id=spec["id"],
-        kind=JobKind(spec["kind"]),
+        kind=kind,
         status=JobStatus(raw["status"]),
-        input=spec["input"],
+        params=params,
+        inputs=inputs,
+        canvas=canvas,
         created_at=float(spec["created_at"]),
-        tenant=spec.get("tenant", "default"),
+        tenant=spec.get("tenant", DEFAULT_TENANT),
         started_at=_optional_float(raw.get("started_at")),
         completed_at=_optional_float(raw.get("completed_at")),
         attempts=int(raw.get("attempts", 0)),

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from karlo_core.errors import KarloQueueError
+from karlo_core.errors import BlockedDestination
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -39,12 +39,6 @@ _ALWAYS_BLOCKED = [
 ]
 #: The well-known NAT64 prefix (RFC 6052): the last 32 bits are the IPv4 destination.
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
-
-
-class BlockedDestination(KarloQueueError):
-    """The URL is malformed, not allowed, or resolves to an address outside public space."""
-
-    slug = "blocked_destination"
 
 
 def system_resolver(host: str, port: int) -> list[str]:

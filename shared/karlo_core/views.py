@@ -129,7 +129,7 @@ def job_view(job: Job, *, storage: Storage, base_url: str, url_ttl: int) -> JobV
         id=job.id,
         kind=job.kind.value,
         status=job.status.value,
-        input=job.input,
+        input=job.input_record(),
         output=output,
         error=ErrorView(**job.error.to_dict()) if job.error else None,
         attempts=job.attempts,

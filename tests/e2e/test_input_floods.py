@@ -114,7 +114,7 @@ def test_slow_image_servers_do_not_stall_the_api(api: AppStack) -> None:
         flood.start()
         time.sleep(1.0)  # every fetch is under way
         latencies = []
-        while flood.is_alive() and time.monotonic() - started < FETCH_DEADLINE - 1:
+        while flood.is_alive():
             latencies.append(healthz_seconds(api))
             time.sleep(0.2)
         flood.join()

@@ -7,6 +7,7 @@ from typing import Any
 
 from karlo_core.idempotency import Claimed
 from karlo_core.ids import new_job_id
+from karlo_core.job_inputs import GenerateParams
 from karlo_core.jobs import Job, JobKind, JobStatus
 from karlo_core.jobstore import JobStore
 
@@ -18,7 +19,7 @@ def create_job(store: JobStore, *, grace: float = 60.0, idempotency: Claimed | N
         "id": new_job_id(),
         "kind": JobKind.GENERATE,
         "status": JobStatus.QUEUED,
-        "input": {"prompt": "p"},
+        "params": GenerateParams(prompt="p"),
         "created_at": time.time(),
         **fields,
     }

@@ -7,10 +7,10 @@ import redis
 
 from karlo_api.admin import run
 from karlo_core import keys, tenants
-from karlo_core.netguard import BlockedDestination
+from karlo_core.errors import BlockedDestination
 from karlo_core.settings import Settings
+from karlo_core.webhooks.endpoints import WebhookEndpoints
 from karlo_core.webhooks.factory import secret_store, webhook_guards
-from karlo_core.webhooks.outbox import Outbox
 from karlo_core.webhooks.sealing import SEALED_PREFIX
 from karlo_core.webhooks.signing import new_secret
 from support.stacks import Services
@@ -47,9 +47,9 @@ def test_webhook_secret_and_default_url(services: Services, capsys: pytest.Captu
         for private in ("https://10.0.0.1/hook", "https://localhost/hook", "http://example.com/hook"):
             assert run(client, ["set-webhook-url", tenant_id, private], settings) == 1
         assert run(client, ["set-webhook-url", tenant_id, "https://1.1.1.1/hook"], settings) == 0
-        assert Outbox(client).default_url(tenant_id) == "https://1.1.1.1/hook"
+        assert WebhookEndpoints(client).default_url(tenant_id) == "https://1.1.1.1/hook"
         assert run(client, ["set-webhook-url", tenant_id, ""], settings) == 0
-        assert Outbox(client).default_url(tenant_id) is None
+        assert WebhookEndpoints(client).default_url(tenant_id) is None
         assert run(client, ["rotate-webhook-secret", "t_missing"], settings) == 1
     finally:
         client.close()

@@ -12,6 +12,7 @@ from karlo_core import keys
 from karlo_core.batches import Batch, BatchStore
 from karlo_core.event_stream import entry_order, id_at, parse_entry, previous_id
 from karlo_core.ids import new_job_id
+from karlo_core.job_inputs import GenerateParams
 from karlo_core.jobs import Job, JobKind, JobStatus
 from karlo_core.jobstore import EventRetention, JobStore
 from karlo_core.webhooks.outbox import Outbox
@@ -32,7 +33,7 @@ def new_job(tenant: str = "t1", **fields: object) -> Job:
         id=new_job_id(),
         kind=JobKind.GENERATE,
         status=JobStatus.QUEUED,
-        input={"prompt": "p"},
+        params=GenerateParams(prompt="p"),
         created_at=time.time(),
         tenant=tenant,
         **fields,  # type: ignore[arg-type]

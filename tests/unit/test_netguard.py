@@ -7,7 +7,8 @@ import ipaddress
 import httpx
 import pytest
 
-from karlo_core.netguard import BlockedDestination, GuardedTransport, NetGuard, parse_networks
+from karlo_core.errors import BlockedDestination
+from karlo_core.netguard import GuardedTransport, NetGuard, parse_networks
 
 
 def resolver_for(table: dict[str, list[str]]):  # type: ignore[no-untyped-def]

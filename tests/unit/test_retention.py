@@ -11,6 +11,7 @@ import redis
 
 from karlo_core import tenants
 from karlo_core.ids import new_job_id
+from karlo_core.job_inputs import GenerateParams
 from karlo_core.jobs import Job, JobKind, JobStatus
 from karlo_core.jobstore import JobStore
 from karlo_core.retention import purge_expired, purge_if_due
@@ -42,7 +43,14 @@ def storage(request: pytest.FixtureRequest, services: Services, tmp_path: Path) 
 def _job(client: redis.Redis, storage: Storage, tenant: str, *, age: float, status: JobStatus) -> str:
     created = time.time() - age
     job_id = new_job_id(int(created * 1000))
-    job = Job(id=job_id, kind=JobKind.GENERATE, status=status, input={}, created_at=created, tenant=tenant)
+    job = Job(
+        id=job_id,
+        kind=JobKind.GENERATE,
+        status=status,
+        params=GenerateParams(prompt="p"),
+        created_at=created,
+        tenant=tenant,
+    )
     assert TenantJobs(client).admit(tenant, job_id, cap=0)
     assert JobStore(client).create(job, dispatch_grace=60)
     storage.put(image_key(job_id, 0, "png"), b"image", "image/png")

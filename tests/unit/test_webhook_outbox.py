@@ -12,6 +12,7 @@ import redis
 from karlo_core import keys
 from karlo_core.jobs import Job, JobError, JobStatus, StoredImage
 from karlo_core.jobstore import JobStore
+from karlo_core.webhooks.endpoints import WebhookEndpoints
 from karlo_core.webhooks.outbox import Attempt, Outbox, parse_delivery_id
 from support.jobs import create_job
 from support.stacks import Services
@@ -106,18 +107,21 @@ def test_due_deliveries_are_leased_then_scheduled_by_their_outcome(
     assert outbox.due(limit=10, lease_seconds=60) == [(job.id, 1)]
 
 
-def test_gone_disables_the_endpoint_for_the_tenant_until_it_is_set_again(store: JobStore, outbox: Outbox) -> None:
+def test_gone_disables_the_endpoint_for_the_tenant_until_it_is_set_again(
+    store: JobStore, outbox: Outbox, client: redis.Redis
+) -> None:
+    endpoints = WebhookEndpoints(client)
     job = make_job(store, events="job.started")
     store.claim(job.id, "a", lease_seconds=30)
     delivery = outbox.get(job.id, 1)
     assert delivery is not None
     assert outbox.record(delivery, Attempt(time.time(), "gone", 410, 3.0), status="disabled", gone=True)
-    assert outbox.is_disabled("t1", "https://example.com/hook")
-    info = outbox.disabled_endpoints("t1")["https://example.com/hook"]
+    assert endpoints.is_disabled("t1", "https://example.com/hook")
+    info = endpoints.disabled_endpoints("t1")["https://example.com/hook"]
     assert info["delivery_id"] == delivery.id
-    outbox.set_default_url("t1", "https://example.com/hook")
-    assert not outbox.is_disabled("t1", "https://example.com/hook")
-    assert outbox.default_url("t1") == "https://example.com/hook"
+    endpoints.set_default_url("t1", "https://example.com/hook")
+    assert not endpoints.is_disabled("t1", "https://example.com/hook")
+    assert endpoints.default_url("t1") == "https://example.com/hook"
 
 
 def test_the_outbox_holds_no_secret(store: JobStore, client: redis.Redis) -> None:

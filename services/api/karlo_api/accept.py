@@ -2,24 +2,23 @@
 record it, enqueue it.
 
 Whatever fails on the way is undone, so a refused request leaves no job, index entry or message behind.
+Refusals are the core's errors (TooManyActiveJobs, StorageError, KeyTaken, QueueUnavailable); the API answers each with
+the problem ``problems.CORE_ERROR_PROBLEMS`` gives it.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from typing import Any
 
 from karlo_api.deps import ApiState
 from karlo_api.job_requests import ParsedJob
-from karlo_api.problems import Problem
 from karlo_api.webhook_targets import require_secret, webhook_target
 from karlo_core.batches import Batch
-from karlo_core.errors import StorageError
+from karlo_core.errors import QueueUnavailable, TooManyActiveJobs
 from karlo_core.idempotency import Claimed
 from karlo_core.ids import new_job_id
-from karlo_core.jobs import Job, JobStatus
-from karlo_core.jobstore import KeyTaken
+from karlo_core.jobs import Job, JobStatus, StoredInput
 from karlo_core.karlo import rules
 from karlo_core.metrics import JOBS_ACCEPTED
 from karlo_core.queue import enqueue_job
@@ -27,8 +26,6 @@ from karlo_core.storage import input_key
 from karlo_core.webhooks.events import WebhookOption, events_field
 
 log = logging.getLogger(__name__)
-
-RETRY_SOON = {"Retry-After": "5"}
 
 
 def accept_job(state: ApiState, tenant: str, parsed: ParsedJob, claimed: Claimed | None = None) -> Job:
@@ -89,13 +86,7 @@ def accept_batch(
 def _admit(state: ApiState, tenant: str, job_ids: list[str]) -> None:
     cap = state.settings.max_active_jobs_per_tenant
     if not state.tenant_jobs.admit_all(tenant, job_ids, cap=cap):
-        raise Problem(
-            429,
-            "too-many-active-jobs",
-            "Too many jobs in progress",
-            f"at most {cap} jobs may be queued, waiting or running at once; wait for some to finish",
-            headers={"Retry-After": "10"},
-        )
+        raise TooManyActiveJobs(cap)
 
 
 def _new_job(
@@ -107,17 +98,13 @@ def _new_job(
     batch_id: str | None = None,
 ) -> Job:
     """The job record of a checked request, once its input images are in storage."""
-    try:
-        stored = _store_inputs(state, job_id, parsed)
-    except StorageError as exc:
-        raise Problem(
-            503, "storage-unavailable", "Image storage is unavailable; nothing was accepted", headers=RETRY_SOON
-        ) from exc
     return Job(
         id=job_id,
         kind=parsed.kind,
         status=JobStatus.QUEUED,
-        input={**parsed.params, **stored},
+        params=parsed.params,
+        inputs=_store_inputs(state, job_id, parsed),
+        canvas=parsed.canvas,
         created_at=time.time(),
         tenant=tenant,
         notices=parsed.notices,
@@ -136,28 +123,16 @@ def _record_and_enqueue(
     claimed: Claimed | None,
 ) -> Job:
     job = _new_job(state, tenant, job_id, parsed, webhook)
-    try:  # due soon, in case this process dies before the message is sent
-        state.store.create(
-            job,
-            dispatch_grace=state.settings.dispatch_confirm_seconds,
-            idempotency=claimed,
-            events=state.event_retention,
-        )
-    except KeyTaken as exc:
-        raise Problem(
-            409,
-            "idempotency-key-in-flight",
-            "Another request with this Idempotency-Key took over",
-            headers={"Retry-After": "1"},
-        ) from exc
+    # due soon, in case this process dies before the message is sent
+    state.store.create(
+        job, dispatch_grace=state.settings.dispatch_confirm_seconds, idempotency=claimed, events=state.event_retention
+    )
     try:
         enqueue_job(state.celery, job.id)
     except Exception as exc:
         state.store.withdraw(job.id)
         log.exception("enqueue failed; job withdrawn", extra={"job_id": job.id})
-        raise Problem(
-            503, "queue-unavailable", "The job queue is unavailable; nothing was accepted", headers=RETRY_SOON
-        ) from exc
+        raise QueueUnavailable(str(exc)) from exc
     state.store.dispatched(job.id, grace=state.settings.dispatch_grace_seconds)
     state.durability.wait()  # KARLOQ_ACCEPT_DURABILITY: what the 202 promises
     JOBS_ACCEPTED.labels(job.kind.value).inc()
@@ -165,18 +140,12 @@ def _record_and_enqueue(
     return job
 
 
-def _store_inputs(state: ApiState, job_id: str, parsed: ParsedJob) -> dict[str, Any]:
+def _store_inputs(state: ApiState, job_id: str, parsed: ParsedJob) -> dict[str, StoredInput]:
     """Input images go to storage before the job exists; the record keeps their keys."""
-    stored: dict[str, Any] = {}
+    stored: dict[str, StoredInput] = {}
     for name, image in parsed.images.items():
-        key = input_key(job_id, name, image.info.format)
-        state.storage.put(key, image.data, rules.CONTENT_TYPES[image.info.format])
         info = image.info
-        stored[name] = {
-            "key": key,
-            "format": info.format,
-            "width": info.width,
-            "height": info.height,
-            "bytes": len(image.data),
-        }
+        key = input_key(job_id, name, info.format)
+        state.storage.put(key, image.data, rules.CONTENT_TYPES[info.format])
+        stored[name] = StoredInput(key, info.format, info.width, info.height, len(image.data))
     return stored

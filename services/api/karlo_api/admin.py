@@ -25,12 +25,13 @@ from pathlib import Path
 import redis
 
 from karlo_core import keys, tenants
-from karlo_core.netguard import BlockedDestination, parse_networks
+from karlo_core.errors import BlockedDestination
+from karlo_core.netguard import parse_networks
 from karlo_core.redis_client import make_redis
 from karlo_core.settings import Settings
+from karlo_core.webhooks.endpoints import WebhookEndpoints
 from karlo_core.webhooks.factory import secret_store, webhook_guards
 from karlo_core.webhooks.guards import WebhookGuards
-from karlo_core.webhooks.outbox import Outbox
 
 WEBHOOK_COMMANDS = ("rotate-webhook-secret", "set-webhook-url", "set-webhook-networks")
 
@@ -128,7 +129,7 @@ def _webhook_command(client: redis.Redis, args: argparse.Namespace, settings: Se
         if not secrets_.has_secret(args.tenant_id):
             print("the tenant has no webhook signing secret: run rotate-webhook-secret first", file=sys.stderr)
             return 1
-    Outbox(client).set_default_url(args.tenant_id, args.url or None)
+    WebhookEndpoints(client).set_default_url(args.tenant_id, args.url or None)
     print(f"default webhook URL of {args.tenant_id}: {args.url or '(none)'}")
     return 0
 

@@ -31,6 +31,7 @@ from karlo_core.redis_client import make_redis
 from karlo_core.settings import Settings
 from karlo_core.storage.factory import link_signer, make_storage
 from karlo_core.tenant_jobs import TenantJobs
+from karlo_core.webhooks.endpoints import WebhookEndpoints
 from karlo_core.webhooks.factory import secret_store, webhook_guards
 from karlo_core.webhooks.outbox import Outbox
 
@@ -91,6 +92,7 @@ def create_app(settings: Settings) -> FastAPI:
             deadline_seconds=settings.input_fetch_timeout_seconds,
             per_tenant=settings.input_fetches_per_tenant,
         ),
+        webhook_endpoints=WebhookEndpoints(client),
     )
     hub.render = event_renderer(app.state.karloq)
     app.router.on_shutdown.append(hub.stop)

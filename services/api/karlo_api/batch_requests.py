@@ -16,8 +16,9 @@ from starlette.concurrency import run_in_threadpool
 
 from karlo_api.deps import ApiState
 from karlo_api.input_fetch import Fetched
-from karlo_api.job_requests import AnyJob, ParsedJob, webhook_url_issues
+from karlo_api.job_requests import AnyJob, ParsedJob
 from karlo_api.problems import Problem, invalid_input, unsupported_media_type, validation_problem
+from karlo_api.webhook_urls import webhook_url_issues
 from karlo_core.webhooks.events import WebhookOption
 
 JSON_LINES = "application/jsonl"

@@ -16,6 +16,9 @@ from karlo_api.job_requests import JobRequestParser
 from karlo_api.problems import Problem
 from karlo_core.batches import BatchStore
 from karlo_core.durability import DurabilityWaiter
+from karlo_core.errors import JobNotFound
+from karlo_core.ids import is_job_id
+from karlo_core.jobs import Job
 from karlo_core.jobstore import EventRetention, JobStore
 from karlo_core.quota.buckets import QuotaBuckets
 from karlo_core.settings import Settings
@@ -23,6 +26,7 @@ from karlo_core.storage import Storage
 from karlo_core.storage.links import LinkSigner
 from karlo_core.tenant_jobs import TenantJobs
 from karlo_core.tenants import authenticate
+from karlo_core.webhooks.endpoints import WebhookEndpoints
 from karlo_core.webhooks.guards import WebhookGuards
 from karlo_core.webhooks.outbox import Outbox
 from karlo_core.webhooks.secrets import SecretStore
@@ -47,6 +51,7 @@ class ApiState:
     event_retention: EventRetention
     fetcher: InputFetcher
     durability: DurabilityWaiter
+    webhook_endpoints: WebhookEndpoints
 
     @property
     def minute_seconds(self) -> float:
@@ -81,3 +86,15 @@ def get_tenant(
 
 
 TenantDep = Annotated[str, Depends(get_tenant)]
+
+
+def get_own_job(job_id: str, state: StateDep, tenant: TenantDep) -> Job:
+    """The job named by the path's ``job_id`` when it is the tenant's; another tenant's job is as missing as one
+    that never existed (JobNotFound, a 404)."""
+    job = state.store.get(job_id) if is_job_id(job_id) else None
+    if job is None or job.tenant != tenant:
+        raise JobNotFound(job_id)
+    return job
+
+
+OwnJobDep = Annotated[Job, Depends(get_own_job)]

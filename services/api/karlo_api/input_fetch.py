@@ -13,10 +13,9 @@ from collections.abc import Mapping
 
 import httpx
 
-from karlo_api.problems import Problem
+from karlo_core.errors import BlockedDestination, TooManyInputFetches
 from karlo_core.image_inputs import InvalidImage
 from karlo_core.karlo import rules
-from karlo_core.netguard import BlockedDestination
 
 #: What a fetch gave: the image's bytes, or why there are none (the message completes "<field> ...").
 Fetched = bytes | InvalidImage
@@ -30,17 +29,12 @@ class InputFetcher:
         self._in_flight: Counter[str] = Counter()
 
     async def fetch_all(self, tenant: str, urls: Mapping[str, str]) -> dict[str, Fetched]:
-        """Fetch every named URL at once; 429 when the tenant would have more than its share in flight."""
+        """Fetch every named URL at once; TooManyInputFetches (a 429) when the tenant would have more than its
+        share in flight."""
         if not urls:
             return {}
         if self._in_flight[tenant] + len(urls) > self._per_tenant:
-            raise Problem(
-                429,
-                "too-many-input-fetches",
-                "Too many input images being fetched",
-                f"at most {self._per_tenant} input-image URLs are fetched at once per tenant; retry shortly",
-                headers={"Retry-After": "2"},
-            )
+            raise TooManyInputFetches(self._per_tenant)
         self._in_flight[tenant] += len(urls)
         try:
             results = await asyncio.gather(*(self._fetch(url) for url in urls.values()))

@@ -20,23 +20,25 @@ from starlette.exceptions import HTTPException
 
 from karlo_api.input_fetch import Fetched
 from karlo_api.problems import JSON_INVALID, Problem, invalid_input, unsupported_media_type, validation_problem
+from karlo_api.webhook_urls import webhook_url_issues
 from karlo_core.image_inputs import InputImage, InvalidImage, decode_base64, validate_image
 from karlo_core.job_inputs import (
     IMAGE_FIELDS,
     IMAGES_BY_KIND,
+    PARAMS_BY_KIND,
     ExtendRequest,
     GenerateParams,
     InpaintRequest,
+    OutputOptions,
     VariationRequest,
 )
-from karlo_core.jobs import JobKind
-from karlo_core.netguard import BlockedDestination, NetGuard
+from karlo_core.jobs import ExtendedCanvas, JobKind
+from karlo_core.karlo import rules
 from karlo_core.outpaint import build_canvas
 from karlo_core.prompts import describe_characters, non_english_characters
 from karlo_core.webhooks.events import WebhookOption
 from karlo_core.webhooks.guards import WebhookGuards
 
-MAX_CANVAS_SIDE = 2048
 TOO_DEEP = "is nested too deeply to be a job request"
 NON_SQUARE_NOTICE = "The {what} is {w}x{h}; Karlo resizes images that are not square to 1:1, which may distort it."
 
@@ -80,10 +82,13 @@ CREATE_JOB_ADAPTER: TypeAdapter[AnyJob] = TypeAdapter(CreateJobRequest)
 @dataclass
 class ParsedJob:
     kind: JobKind
-    params: dict[str, Any]
+    #: The kind's checked parameters, without the image sources.
+    params: OutputOptions
     images: dict[str, InputImage]
     notices: list[str] = field(default_factory=list)
     webhook: WebhookOption | None = None
+    #: An extension's canvas (its ``images`` are then the canvas, its mask and the original).
+    canvas: ExtendedCanvas | None = None
 
 
 def _issue(name: str, rule: str, message: str) -> dict[str, str]:
@@ -213,8 +218,9 @@ class JobRequestParser:
         issues += image_issues
         if issues:
             raise invalid_input(issues)
-        params = job.input.model_dump(mode="json", exclude_none=True, exclude=set(IMAGE_FIELDS))
-        parsed = ParsedJob(JobKind(job.kind), params, images, webhook=job.webhook)
+        kind = JobKind(job.kind)
+        params = PARAMS_BY_KIND[kind.value].model_validate(job.input.model_dump(exclude=set(IMAGE_FIELDS)))
+        parsed = ParsedJob(kind, params, images, webhook=job.webhook)
         if isinstance(job, ExtendJob):
             self._extend(parsed, job.input)
         else:
@@ -279,8 +285,8 @@ class JobRequestParser:
         margins = request.extend
         width = original.info.width + margins.left + margins.right
         height = original.info.height + margins.top + margins.bottom
-        if max(width, height) > MAX_CANVAS_SIDE:
-            message = f"makes a {width}x{height} canvas; at most {MAX_CANVAS_SIDE} pixels per side"
+        if max(width, height) > rules.MAX_SIDE:
+            message = f"makes a {width}x{height} canvas; at most {rules.MAX_SIDE} pixels per side"
             raise invalid_input([_issue("extend", "canvas_size", message)])
         canvas = build_canvas(
             original.data, left=margins.left, top=margins.top, right=margins.right, bottom=margins.bottom
@@ -293,18 +299,9 @@ class JobRequestParser:
             }
         except InvalidImage as exc:
             raise invalid_input([_issue("extend", "canvas_size", f"makes a canvas that {exc}")]) from exc
-        parsed.params["canvas"] = {"width": width, "height": height, "placement": list(canvas.placement)}
+        parsed.canvas = ExtendedCanvas(width, height, canvas.placement)
         if width != height:
             parsed.notices.append(NON_SQUARE_NOTICE.format(what="extended canvas", w=width, h=height))
-
-
-def webhook_url_issues(guard: NetGuard, url: str, field_name: str) -> list[dict[str, str]]:
-    """A receiver URL must pass the SSRF guard now (it is checked again at every delivery)."""
-    try:
-        guard.check_url(url)
-    except BlockedDestination as exc:
-        return [{"field": field_name, "rule": "webhook_url", "message": str(exc)}]
-    return []
 
 
 def _problem_from(exc: ValidationError) -> Problem:

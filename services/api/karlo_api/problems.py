@@ -1,9 +1,14 @@
-"""Every error answer is RFC 9457 ``application/problem+json``; this module is the one place that says so."""
+"""Every error answer is RFC 9457 ``application/problem+json``; this module is the one place that says so.
+
+Routes raise :class:`Problem` for what only HTTP knows (a missing API key, a bad link); the core's errors
+(:class:`karlo_core.errors.KarloQueueError`) reach the client through one table, :data:`CORE_ERROR_PROBLEMS`,
+so helpers outside the routes raise the core's errors and never choose a status code.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import redis
@@ -13,6 +18,19 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Route
+
+from karlo_core.errors import (
+    BlockedDestination,
+    JobNotFound,
+    KarloQueueError,
+    QueueUnavailable,
+    StorageError,
+    TooManyActiveJobs,
+    TooManyInputFetches,
+    UpstreamError,
+    WebhookSecretMissing,
+)
+from karlo_core.jobstore import KeyTaken
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +148,73 @@ def problems_for(*codes: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
+RETRY_SOON = {"Retry-After": "5"}
+
+
+def _too_many_active_jobs(error: KarloQueueError) -> Problem:
+    return Problem(429, "too-many-active-jobs", "Too many jobs in progress", str(error), headers={"Retry-After": "10"})
+
+
+def _too_many_input_fetches(error: KarloQueueError) -> Problem:
+    title = "Too many input images being fetched"
+    return Problem(429, "too-many-input-fetches", title, str(error), headers={"Retry-After": "2"})
+
+
+def _storage_unavailable(_: KarloQueueError) -> Problem:
+    detail = "the image store does not answer; nothing was accepted or changed"
+    return Problem(503, "storage-unavailable", "Image storage is unavailable", detail, headers=RETRY_SOON)
+
+
+def _queue_unavailable(_: KarloQueueError) -> Problem:
+    title = "The job queue is unavailable; nothing was accepted"
+    return Problem(503, "queue-unavailable", title, headers=RETRY_SOON)
+
+
+def _blocked_destination(error: KarloQueueError) -> Problem:
+    return invalid_input([{"field": "url", "rule": "public_destination", "message": str(error)}])
+
+
+def _key_taken(_: KarloQueueError) -> Problem:
+    title = "Another request with this Idempotency-Key took over"
+    return Problem(409, "idempotency-key-in-flight", title, headers={"Retry-After": "1"})
+
+
+def _webhook_secret_missing(_: KarloQueueError) -> Problem:
+    detail = "create one with POST /v1/webhooks/secret/rotate (it is shown once), then set webhook URLs"
+    return Problem(409, "webhook-secret-missing", "No webhook signing secret", detail)
+
+
+def _upstream_error(_: KarloQueueError) -> Problem:
+    return Problem(502, "upstream-error", "Karlo did not answer as expected", headers=RETRY_SOON)
+
+
+def _internal_error(_: KarloQueueError) -> Problem:
+    return Problem(500, "internal-error", "Internal server error")
+
+
+#: The answer to each core error a route lets through; a subclass not listed answers as its nearest listed base.
+CORE_ERROR_PROBLEMS: dict[type[KarloQueueError], Callable[[KarloQueueError], Problem]] = {
+    JobNotFound: lambda error: Problem(404, "job-not-found", "Job not found", str(error)),
+    TooManyActiveJobs: _too_many_active_jobs,
+    TooManyInputFetches: _too_many_input_fetches,
+    StorageError: _storage_unavailable,
+    QueueUnavailable: _queue_unavailable,
+    KeyTaken: _key_taken,
+    BlockedDestination: _blocked_destination,
+    WebhookSecretMissing: _webhook_secret_missing,
+    UpstreamError: _upstream_error,
+    KarloQueueError: _internal_error,
+}
+
+
+def problem_for(error: KarloQueueError) -> Problem:
+    """The problem :data:`CORE_ERROR_PROBLEMS` gives the error's class or its nearest base."""
+    for cls in type(error).__mro__:
+        if cls in CORE_ERROR_PROBLEMS:
+            return CORE_ERROR_PROBLEMS[cls](error)
+    return _internal_error(error)
+
+
 #: The answer to any request that finds Redis unreachable.
 STORE_UNAVAILABLE = Problem(
     503,
@@ -174,6 +259,13 @@ def install_problem_handlers(app: FastAPI) -> None:
             headers["Allow"] = ", ".join(_allowed_methods(request))
         return problem_response(Problem(exc.status_code, slug, title, detail, headers=headers))
 
+    async def on_core_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, KarloQueueError)
+        problem = problem_for(exc)
+        if problem.status >= 500:
+            log.warning("request failed", extra={"path": request.url.path, "error": type(exc).__name__})
+        return problem_response(problem)
+
     async def on_store_down(request: Request, exc: Exception) -> JSONResponse:
         log.warning("Redis unavailable", extra={"path": request.url.path, "error": type(exc).__name__})
         return problem_response(STORE_UNAVAILABLE)
@@ -185,6 +277,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Problem, on_problem)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(KarloQueueError, on_core_error)
     # Redis down or restarting (loading its append-only file): a moment's outage, not a bug.
     app.add_exception_handler(redis.exceptions.ConnectionError, on_store_down)
     app.add_exception_handler(redis.exceptions.TimeoutError, on_store_down)

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel, Field
 
+from karlo_core.webhooks.events import MAX_URL_LENGTH
 from karlo_core.webhooks.outbox import Delivery
 from karlo_core.webhooks.secrets import SecretInfo
 
@@ -58,7 +59,7 @@ class WebhookSettingsView(BaseModel):
 
 
 class DefaultUrlRequest(BaseModel):
-    url: str | None = Field(max_length=2048, description="Receiver for jobs that name none; null clears it")
+    url: str | None = Field(max_length=MAX_URL_LENGTH, description="Receiver for jobs that name none; null clears it")
 
 
 class ReplayView(BaseModel):

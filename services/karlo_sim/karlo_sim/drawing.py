@@ -9,7 +9,7 @@ from typing import Any
 
 from PIL import Image, ImageDraw
 
-from karlo_core.karlo import rules
+from karlo_sim import limits
 
 _PIL_FORMATS = {"webp": "WEBP", "jpeg": "JPEG", "png": "PNG"}
 
@@ -46,7 +46,7 @@ def encode(image: Image.Image, image_format: str, quality: int) -> bytes:
 
 def _finish(image: Image.Image, params: dict[str, Any]) -> bytes:
     if params.get("upscale"):
-        size = rules.upscaled_size(image.width, image.height, int(params.get("scale", 2)))
+        size = limits.upscaled_size(image.width, image.height, int(params.get("scale", 2)))
         image = image.resize(size, Image.Resampling.BICUBIC)
     return encode(image, str(params["image_format"]), int(params["image_quality"]))
 

@@ -1,4 +1,10 @@
-"""The simulator's state and behaviour, apart from HTTP: auth, faults, image generation, statistics."""
+"""The simulator's state and behaviour, apart from HTTP (``app.py``) and request checks (``validation.py``).
+
+It checks the API key, answers planned faults and latency, counts Karlo's quota in images, and answers a
+checked request with one image per sample: drawn by a renderer from ``drawing.py``, then either hosted for a
+few minutes (as Karlo's CDN links are) or returned as base64, with a seed and, when asked, an NSFW score. It
+keeps the call counts, a log and the last inputs per endpoint that the ``/_sim`` endpoints show to tests.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +19,7 @@ from typing import Any
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from PIL import Image
 
-from karlo_core.karlo import rules
+from karlo_sim import limits
 from karlo_sim.config import SimSettings
 from karlo_sim.faults import Fault, FaultPlan
 from karlo_sim.quota import QuotaSpec, SimQuota
@@ -93,7 +99,7 @@ class Simulator:
 
     def _image_entry(self, params: dict[str, Any], index: int, renderer: Renderer, base_url: str) -> dict[str, Any]:
         seeds = params.get("seed")
-        seed = seeds[index] if seeds else secrets.randbelow(rules.SEED_MAX + 1)
+        seed = seeds[index] if seeds else secrets.randbelow(limits.SEED_MAX + 1)
         data = renderer(params, seed)
         detected, score = _nsfw(params, seed)
         image_id = secrets.token_hex(8)
@@ -108,8 +114,8 @@ class Simulator:
         now = time.time()
         self.hosted = {k: v for k, v in self.hosted.items() if v[2] >= now}
         expires = now + self.settings.url_lifetime_seconds
-        self.hosted[image_id] = (data, rules.CONTENT_TYPES[image_format], expires)
-        return f"{base_url}/images/{image_id}.{rules.FILE_EXTENSIONS[image_format]}?expires={int(expires)}"
+        self.hosted[image_id] = (data, limits.CONTENT_TYPES[image_format], expires)
+        return f"{base_url}/images/{image_id}.{limits.FILE_EXTENSIONS[image_format]}?expires={int(expires)}"
 
     def stats(self) -> dict[str, Any]:
         return {

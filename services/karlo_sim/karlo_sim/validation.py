@@ -11,7 +11,7 @@ from typing import Any
 
 from PIL import Image
 
-from karlo_core.karlo import rules
+from karlo_sim import limits
 
 BAD_PARAMETER = -2
 
@@ -37,8 +37,8 @@ def _is_number(value: Any) -> bool:
 
 
 def _text(name: str, value: Any) -> None:
-    if not isinstance(value, str) or len(value) > rules.PROMPT_MAX_CHARS:
-        raise _bad(f"{name} must be a string of at most {rules.PROMPT_MAX_CHARS} characters")
+    if not isinstance(value, str) or len(value) > limits.PROMPT_MAX_CHARS:
+        raise _bad(f"{name} must be a string of at most {limits.PROMPT_MAX_CHARS} characters")
 
 
 def _int_range(low: int, high: int) -> Callable[[str, Any], None]:
@@ -67,24 +67,24 @@ def _one_of(*allowed: Any) -> Callable[[str, Any], None]:
 
 _OPTIONAL_CHECKS: dict[str, Callable[[str, Any], None]] = {
     "negative_prompt": _text,
-    "samples": _int_range(rules.SAMPLES_MIN, rules.SAMPLES_MAX),
-    "image_format": _one_of(*rules.IMAGE_FORMATS),
-    "image_quality": _int_range(*rules.IMAGE_QUALITY_RANGE),
+    "samples": _int_range(limits.SAMPLES_MIN, limits.SAMPLES_MAX),
+    "image_format": _one_of(*limits.IMAGE_FORMATS),
+    "image_quality": _int_range(*limits.IMAGE_QUALITY_RANGE),
     "upscale": _one_of(True, False),
-    "scale": _one_of(*rules.UPSCALE_FACTORS),
-    "prior_num_inference_steps": _int_range(*rules.STEPS_RANGE),
-    "prior_guidance_scale": _number_range(*rules.GUIDANCE_RANGE),
-    "num_inference_steps": _int_range(*rules.STEPS_RANGE),
-    "guidance_scale": _number_range(*rules.GUIDANCE_RANGE),
-    "scheduler": _one_of(*rules.SCHEDULERS),
+    "scale": _one_of(*limits.UPSCALE_FACTORS),
+    "prior_num_inference_steps": _int_range(*limits.STEPS_RANGE),
+    "prior_guidance_scale": _number_range(*limits.GUIDANCE_RANGE),
+    "num_inference_steps": _int_range(*limits.STEPS_RANGE),
+    "guidance_scale": _number_range(*limits.GUIDANCE_RANGE),
+    "scheduler": _one_of(*limits.SCHEDULERS),
     "nsfw_checker": _one_of(True, False),
     "return_type": _one_of("base64_string", "url"),
 }
 
 _DEFAULTS: dict[str, Any] = {
     "samples": 1,
-    "image_format": rules.DEFAULT_IMAGE_FORMAT,
-    "image_quality": rules.DEFAULT_IMAGE_QUALITY,
+    "image_format": limits.DEFAULT_IMAGE_FORMAT,
+    "image_quality": limits.DEFAULT_IMAGE_QUALITY,
     "upscale": False,
     "scale": 2,
     "nsfw_checker": False,
@@ -93,12 +93,12 @@ _DEFAULTS: dict[str, Any] = {
 
 
 def _check_size(params: dict[str, Any]) -> None:
-    low, high = rules.SIZE_RANGE[params["version"]]
+    low, high = limits.SIZE_RANGE[params["version"]]
     for name in ("width", "height"):
-        params.setdefault(name, rules.DEFAULT_SIZE[params["version"]])
+        params.setdefault(name, limits.DEFAULT_SIZE[params["version"]])
         value = params[name]
-        if not _is_int(value) or not low <= value <= high or value % rules.SIZE_STEP:
-            raise _bad(f"{name} must be a multiple of {rules.SIZE_STEP} between {low} and {high}")
+        if not _is_int(value) or not low <= value <= high or value % limits.SIZE_STEP:
+            raise _bad(f"{name} must be a multiple of {limits.SIZE_STEP} between {low} and {high}")
 
 
 def _check_seed(params: dict[str, Any]) -> None:
@@ -107,8 +107,8 @@ def _check_seed(params: dict[str, Any]) -> None:
         return
     if not isinstance(seed, list) or len(seed) != params["samples"]:
         raise _bad("seed must be an array with one value per sample")
-    if not all(_is_int(s) and 0 <= s <= rules.SEED_MAX for s in seed):
-        raise _bad(f"each seed must be an integer between 0 and {rules.SEED_MAX}")
+    if not all(_is_int(s) and 0 <= s <= limits.SEED_MAX for s in seed):
+        raise _bad(f"each seed must be an integer between 0 and {limits.SEED_MAX}")
 
 
 def validate_t2i(body: Any) -> dict[str, Any]:
@@ -119,9 +119,9 @@ def validate_t2i(body: Any) -> dict[str, Any]:
         raise _bad("prompt is required")
     _text("prompt", body["prompt"])
     params = {**_DEFAULTS, **{k: v for k, v in body.items() if v is not None}}
-    params.setdefault("version", rules.DEFAULT_VERSION)
-    if params["version"] not in rules.MODEL_VERSIONS:
-        raise _bad(f"version must be one of {', '.join(rules.MODEL_VERSIONS)}")
+    params.setdefault("version", limits.DEFAULT_VERSION)
+    if params["version"] not in limits.MODEL_VERSIONS:
+        raise _bad(f"version must be one of {', '.join(limits.MODEL_VERSIONS)}")
     for name, check in _OPTIONAL_CHECKS.items():
         if name in body and body[name] is not None:
             check(name, body[name])
@@ -146,7 +146,7 @@ def _image(body: dict[str, Any], name: str) -> Image.Image:
         data = base64.b64decode(re.sub(r"\s+", "", value), validate=True)
     except (binascii.Error, ValueError) as exc:
         raise _bad(f"{name} is not valid base64") from exc
-    if len(data) > rules.INPUT_IMAGE_MAX_BYTES:
+    if len(data) > limits.INPUT_IMAGE_MAX_BYTES:
         raise KarloApiError(UPLOAD_TOO_LARGE, f"{name} exceeds the maximum upload size")
     try:
         image = Image.open(io.BytesIO(data))
@@ -173,9 +173,9 @@ def validate_variations(body: Any) -> dict[str, Any]:
     params = _common(body)
     if params.get("prompt") is not None:
         _text("prompt", params["prompt"])
-    params.setdefault("version", rules.DEFAULT_VERSION)
-    if params["version"] not in rules.MODEL_VERSIONS:
-        raise _bad(f"version must be one of {', '.join(rules.MODEL_VERSIONS)}")
+    params.setdefault("version", limits.DEFAULT_VERSION)
+    if params["version"] not in limits.MODEL_VERSIONS:
+        raise _bad(f"version must be one of {', '.join(limits.MODEL_VERSIONS)}")
     _check_size(params)
     params["_image"] = _image(body, "image")
     return params

@@ -10,7 +10,6 @@ file: restarting the pod cannot bring the broker back, and Celery reconnects by 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from celery import bootsteps
 
 from karlo_core.atomic_files import write_atomically
 from karlo_core.heartbeats import Heartbeats
+from karlo_worker.periodic import Periodic
 
 log = logging.getLogger(__name__)
 
@@ -67,24 +67,9 @@ class WorkerHeartbeat:
         write_atomically(self.path, f"{time.time():.3f}\n".encode())
 
 
-class HeartbeatKeeper(threading.Thread):
-    def __init__(self, heartbeat: WorkerHeartbeat, *, interval: float) -> None:
-        super().__init__(name="karloq-heartbeat", daemon=True)
-        self._heartbeat = heartbeat
-        self._interval = interval
-        self._stop_event = threading.Event()
-
-    def run(self) -> None:
-        while not self._stop_event.wait(self._interval):
-            self._heartbeat.keep_alive()
-
-    def stop(self) -> None:
-        self._stop_event.set()
-
-
 def heartbeat_step(heartbeat: WorkerHeartbeat, *, interval: float) -> type[bootsteps.StartStopStep]:
     """A consumer bootstep that ticks on the consumer's timer while the consumer runs."""
-    keeper = HeartbeatKeeper(heartbeat, interval=interval)
+    keeper = Periodic("karloq-heartbeat", heartbeat.keep_alive, interval=interval)
 
     class HeartbeatStep(bootsteps.StartStopStep):
         requires = ("celery.worker.consumer.tasks:Tasks",)

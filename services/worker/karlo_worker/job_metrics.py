@@ -15,7 +15,6 @@ from karlo_core.errors import (
     UpstreamUnavailable,
 )
 from karlo_core.jobs import Job, JobStatus
-from karlo_core.jobstore import JobStore
 from karlo_core.karlo.client import AUTH_CODES, QUOTA_CODES, REJECTED_CODES, TRANSIENT_CODES
 
 T = TypeVar("T")
@@ -38,19 +37,6 @@ def job_started(job: Job, *, attempt: int) -> None:
 
 def job_finished(job: Job, outcome: JobStatus) -> None:
     metrics.observe_job_finished(job.kind.value, outcome.value, created_at=job.created_at)
-
-
-def job_settled(job: Job, outcome: JobStatus, *, ok: bool, store: JobStore) -> None:
-    """Count a settle that ended the job. A settle refused because a cancel arrived while the job ran has
-    ended it canceled instead (the job store's rule), which is counted as such."""
-    if ok:
-        if outcome.is_terminal:
-            job_finished(job, outcome)
-        return
-    if store.cancel_requested(job.id):
-        current = store.get(job.id)
-        if current is not None and current.status is JobStatus.CANCELED:
-            job_finished(job, JobStatus.CANCELED)
 
 
 def quota_granted(job: Job, *, at: float) -> None:

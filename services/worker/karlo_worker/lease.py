@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
-import threading
 from types import TracebackType
 
 from karlo_core.jobstore import JobStore
+from karlo_worker.periodic import Periodic
 
 log = logging.getLogger(__name__)
 
@@ -15,7 +15,8 @@ class LeaseKeeper:
     """Context manager: extends the lease every third of its length until the block ends.
 
     If the worker process dies, extensions stop, the lease runs out and the sweeper hands the job to
-    another worker.
+    another worker. A lease found lost (another worker claimed the job) is not extended again; the block's
+    settle step then finds it lost too, and keeps nothing.
     """
 
     def __init__(self, store: JobStore, job_id: str, token: str, *, lease_seconds: float) -> None:
@@ -23,26 +24,22 @@ class LeaseKeeper:
         self._job_id = job_id
         self._token = token
         self._lease = lease_seconds
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"lease-{job_id}", daemon=True)
-        self.lost = False
+        self._keeper = Periodic(f"lease-{job_id}", self._extend, interval=lease_seconds / 3)
 
     def __enter__(self) -> LeaseKeeper:
-        self._thread.start()
+        self._keeper.start()
         return self
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self._stop.set()
-        self._thread.join()
+        self._keeper.stop()
+        self._keeper.join()
 
-    def _run(self) -> None:
-        while not self._stop.wait(self._lease / 3):
-            try:
-                if not self._store.extend_lease(self._job_id, self._token, lease_seconds=self._lease):
-                    self.lost = True
-                    log.warning("lease lost", extra={"job_id": self._job_id})
-                    return
-            except Exception:  # a Redis blip: try again next tick, the lease has slack
-                log.warning("lease extension failed", extra={"job_id": self._job_id}, exc_info=True)
+    def _extend(self) -> None:
+        try:
+            if not self._store.extend_lease(self._job_id, self._token, lease_seconds=self._lease):
+                log.warning("lease lost", extra={"job_id": self._job_id})
+                self._keeper.stop()
+        except Exception:  # a Redis blip: try again next tick, the lease has slack
+            log.warning("lease extension failed", extra={"job_id": self._job_id}, exc_info=True)

@@ -1,4 +1,9 @@
-"""A daemon thread running one chore every few seconds in the worker's main process."""
+"""A daemon thread running one chore every ``interval`` seconds until stopped: the worker's scheduled chores
+(dispatch sweeps, webhook dispatch), its heartbeat keeper and each job's lease keeper.
+
+The first run is one interval after :meth:`start`. A chore that raises is logged and run again next time; a
+chore may call :meth:`stop` itself to end the thread.
+"""
 
 from __future__ import annotations
 

@@ -1,16 +1,22 @@
-"""Running one job: claim it, reserve quota, call Karlo, spool and store the images, settle. No Celery in here."""
+"""Running one job: claim it, reserve quota, call Karlo, spool and store the images, settle. No Celery in here.
+
+Every settle goes through :func:`_settle`, which counts and logs its outcome as the job store reports it
+(settled, canceled instead, lease lost).
+"""
 
 from __future__ import annotations
 
 import logging
 import math
 import uuid
+from typing import Any
 
 import redis
 
 from karlo_core.backoff import backoff_seconds
 from karlo_core.errors import KarloQueueError, StorageError, UpstreamError, UpstreamQuotaExceeded
 from karlo_core.jobs import Job, JobError, JobStatus
+from karlo_core.jobstore import SettleOutcome
 from karlo_core.logs import bind_log_fields, log_context
 from karlo_core.quota.buckets import Denied
 from karlo_core.quota.policy import generated_nothing, scopes_for
@@ -49,8 +55,8 @@ def _claim_and_run(job_id: str, rt: WorkerRuntime) -> None:
         raise  # and the job runs again (from the spool, if Karlo answered)
     except Exception:
         log.exception("job crashed", extra={"job_id": job_id})
-        ok = rt.store.fail(job_id, token, JobError("internal_error", "an internal error stopped this job"))
-        job_metrics.job_settled(job, JobStatus.FAILED, ok=ok, store=rt.store)
+        error = JobError("internal_error", "an internal error stopped this job")
+        _settle(job, JobStatus.FAILED, rt.store.fail(job_id, token, error), "job failed after a crash")
 
 
 def _run_claimed(job: Job, token: str, reservation_id: str, rt: WorkerRuntime) -> None:
@@ -59,7 +65,7 @@ def _run_claimed(job: Job, token: str, reservation_id: str, rt: WorkerRuntime) -
         log.info("storing images Karlo made in an earlier attempt", extra={"job_id": job.id})
         _store_and_settle(job, token, kept, rt)
         return
-    images_wanted = int(job.input.get("samples", 1))
+    images_wanted = job.images_wanted
     decision = rt.quota.reserve(scopes_for(rt.settings, job.tenant), images_wanted, reservation_id)
     if isinstance(decision, Denied):
         job_metrics.quota_denied()
@@ -77,30 +83,55 @@ def _run_claimed(job: Job, token: str, reservation_id: str, rt: WorkerRuntime) -
             until = rt.quota.now() + block
             rt.quota.block_until(until)
             log.warning("Karlo reports its quota spent", extra={"job_id": job.id, "upstream_code": exc.code})
-            _wait_or_fail_for_quota(job, token, Denied("karlo", "upstream", until), rt, since=until - block)
+            _wait_or_fail_for_quota(job, token, Denied.upstream_blocked(until), rt, since=until - block)
         else:
             _settle_failure(job, token, exc, rt)
         return
     if generated is None:
-        ok = rt.store.end_canceled(job.id, token)
-        job_metrics.job_settled(job, JobStatus.CANCELED, ok=ok, store=rt.store)
-        log.info("job canceled while running; its images were not kept", extra={"job_id": job.id})
+        canceled = rt.store.end_canceled(job.id, token)
+        _settle(job, JobStatus.CANCELED, canceled, "job canceled while running; its images were not kept")
         return
     _store_and_settle(job, token, generated, rt)
 
 
+def _settle(
+    job: Job,
+    status: JobStatus,
+    outcome: SettleOutcome,
+    message: str,
+    extra: dict[str, Any] | None = None,
+    *,
+    level: int = logging.INFO,
+) -> SettleOutcome:
+    """Count and log how settling the job to ``status`` ended, and return the outcome.
+
+    A cancel that arrived while the job ran ends it canceled instead (what the attempt made is dropped); a lost
+    lease means another worker has the job, and nothing of this attempt is kept.
+    """
+    fields = {"job_id": job.id, **(extra or {})}
+    if outcome is SettleOutcome.SETTLED or (outcome is SettleOutcome.CANCELED and status is JobStatus.CANCELED):
+        if status.is_terminal:
+            job_metrics.job_finished(job, status)
+        log.log(level, message, extra=fields)
+    elif outcome is SettleOutcome.CANCELED:
+        job_metrics.job_finished(job, JobStatus.CANCELED)
+        log.info("job canceled while running; this attempt's outcome was dropped", extra=fields)
+    else:
+        log.warning("lease lost; this attempt's outcome was not kept", extra=fields)
+    return outcome
+
+
 def _wait_or_fail_for_quota(job: Job, token: str, denied: Denied, rt: WorkerRuntime, *, since: float) -> None:
-    extra = {"job_id": job.id, "window": denied.window, "scope": denied.scope}
+    extra: dict[str, Any] = {"window": denied.window, "scope": denied.scope}
     if math.isinf(denied.retry_at):
         error = JobError("quota_too_small", f"the job needs more images than the {denied.window} quota allows")
-        ok = rt.store.fail(job.id, token, error)
-        job_metrics.job_settled(job, JobStatus.FAILED, ok=ok, store=rt.store)
-        log.warning("job failed: larger than the quota", extra=extra)
+        failed = rt.store.fail(job.id, token, error)
+        _settle(job, JobStatus.FAILED, failed, "job failed: larger than the quota", extra, level=logging.WARNING)
         return
     delay = max(denied.retry_at - rt.quota.now(), 0.0)
-    ok = rt.store.wait_for_quota(job.id, token, eta=denied.retry_at, delay=delay, since=since)
-    job_metrics.job_settled(job, JobStatus.WAITING_FOR_QUOTA, ok=ok, store=rt.store)
-    log.info("job waits for quota", extra={**extra, "delay_seconds": round(delay, 2)})
+    waiting = rt.store.wait_for_quota(job.id, token, eta=denied.retry_at, delay=delay, since=since)
+    extra["delay_seconds"] = round(delay, 2)
+    _settle(job, JobStatus.WAITING_FOR_QUOTA, waiting, "job waits for quota", extra)
 
 
 def _generate(job: Job, rt: WorkerRuntime) -> Generated | None:
@@ -120,37 +151,29 @@ def _store_and_settle(job: Job, token: str, generated: Generated, rt: WorkerRunt
     try:
         images = store_generated(job.id, generated, rt)
     except StorageError as exc:
-        ok = rt.store.fail(job.id, token, JobError(exc.slug, f"the image store did not take the images: {exc}"))
-        job_metrics.job_settled(job, JobStatus.FAILED, ok=ok, store=rt.store)
-        log.error("job failed: storage deadline passed, Karlo's images dropped", extra={"job_id": job.id})
+        error = JobError(exc.slug, f"the image store did not take the images: {exc}")
+        message = "job failed: storage deadline passed, Karlo's images dropped"
+        outcome = _settle(job, JobStatus.FAILED, rt.store.fail(job.id, token, error), message, level=logging.ERROR)
     else:
         if images is None:
-            ok = rt.store.end_canceled(job.id, token)
-            job_metrics.job_settled(job, JobStatus.CANCELED, ok=ok, store=rt.store)
-            log.info("job canceled while storage was down; its images were not kept", extra={"job_id": job.id})
+            message = "job canceled while storage was down; its images were not kept"
+            outcome = _settle(job, JobStatus.CANCELED, rt.store.end_canceled(job.id, token), message)
         else:
-            ok = rt.store.succeed(job.id, token, images, generated.upstream)
-            job_metrics.job_settled(job, JobStatus.SUCCEEDED, ok=ok, store=rt.store)
-            if ok:
-                log.info("job succeeded", extra={"job_id": job.id, "images": len(images)})
-            else:
-                log.warning("job result discarded: canceled meanwhile, or lease lost", extra={"job_id": job.id})
-    if ok:  # a lost lease means another worker holds the job, and may be reading the spool
-        rt.spool.discard(job.id)
+            settled = rt.store.succeed(job.id, token, images, generated.upstream)
+            outcome = _settle(job, JobStatus.SUCCEEDED, settled, "job succeeded", {"images": len(images)})
+    if outcome is SettleOutcome.SETTLED:  # a lost lease means another worker holds the job, and may be reading
+        rt.spool.discard(job.id)  # the spool
 
 
 def _settle_failure(job: Job, token: str, exc: KarloQueueError, rt: WorkerRuntime) -> None:
     settings = rt.settings
     failures = job.failures + 1
     error = JobError(exc.slug, str(exc), exc.code if isinstance(exc, UpstreamError) else None)
-    extra = {"job_id": job.id, "error": exc.slug, "upstream_code": error.upstream_code, "failures": failures}
+    extra: dict[str, Any] = {"error": exc.slug, "upstream_code": error.upstream_code, "failures": failures}
     if not exc.retryable or failures >= settings.job_max_attempts:
-        ok = rt.store.fail(job.id, token, error)
-        job_metrics.job_settled(job, JobStatus.FAILED, ok=ok, store=rt.store)
-        log.warning("job failed", extra=extra)
+        _settle(job, JobStatus.FAILED, rt.store.fail(job.id, token, error), "job failed", extra, level=logging.WARNING)
         return
     delay = backoff_seconds(failures, base=settings.retry_base_seconds, cap=settings.retry_max_seconds)
-    ok = rt.store.release(job.id, token, next_deadline=delay, error=error, failures=failures)
-    job_metrics.job_settled(job, JobStatus.QUEUED, ok=ok, store=rt.store)
-    if ok:  # the sweeper sends its message once the delay is over
-        log.info("job will retry", extra={**extra, "delay_seconds": round(delay, 2)})
+    released = rt.store.release(job.id, token, next_deadline=delay, error=error, failures=failures)
+    extra["delay_seconds"] = round(delay, 2)  # the sweeper sends its message once the delay is over
+    _settle(job, JobStatus.QUEUED, released, "job will retry", extra)

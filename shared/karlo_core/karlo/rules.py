@@ -1,15 +1,12 @@
 """Karlo's request limits, as documented (see docs/karlo-api-notes.md for sources and safe readings).
 
-Both our edge validation and the simulator read this one table, so they cannot drift apart.
+The edge validation (job_inputs, image_inputs, images) and the storage keys read this table. The simulator keeps
+its own copy (karlo_sim.limits), and tests/unit/test_sim_limits.py fails when the two disagree.
 """
 
 from __future__ import annotations
 
-from typing import Final, Literal
-
-ModelVersion = Literal["v2.1", "v2.0"]
-ImageFormat = Literal["webp", "jpeg", "png"]
-Scheduler = Literal["decoder_ddim_v_prediction", "decoder_ddpm_v_prediction"]
+from typing import Final
 
 MODEL_VERSIONS: Final = ("v2.1", "v2.0")
 DEFAULT_VERSION: Final = "v2.1"
@@ -23,7 +20,8 @@ SIZE_STEP: Final = 8
 SIZE_RANGE: Final[dict[str, tuple[int, int]]] = {"v2.0": (384, 640), "v2.1": (384, 1280)}
 DEFAULT_SIZE: Final[dict[str, int]] = {"v2.0": 512, "v2.1": 1024}
 UPSCALE_FACTORS: Final = (2, 4)
-UPSCALE_MAX_SIDE: Final = 2048
+#: The longest side Karlo takes in an input image and makes with its upscaler.
+MAX_SIDE: Final = 2048
 IMAGE_FORMATS: Final = ("webp", "jpeg", "png")
 DEFAULT_IMAGE_FORMAT: Final = "webp"
 IMAGE_QUALITY_RANGE: Final = (1, 100)
@@ -35,9 +33,3 @@ INPUT_IMAGE_MAX_BYTES: Final = 2 * 1024 * 1024
 
 CONTENT_TYPES: Final[dict[str, str]] = {"webp": "image/webp", "jpeg": "image/jpeg", "png": "image/png"}
 FILE_EXTENSIONS: Final[dict[str, str]] = {"webp": "webp", "jpeg": "jpg", "png": "png"}
-
-
-def upscaled_size(width: int, height: int, scale: int) -> tuple[int, int]:
-    """Output size after Karlo's upscale: multiplied by ``scale``, longest side capped at 2048."""
-    factor = min(float(scale), UPSCALE_MAX_SIDE / max(width, height))
-    return round(width * factor), round(height * factor)

@@ -4,6 +4,7 @@
 -- ARGV[1] job id
 -- Returns 'canceled', 'requested' (running), or the finished status ('succeeded', 'failed'), or 'missing'.
 --!include job_events
+--!include job_cancel_now
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then
   return 'missing'
@@ -11,9 +12,7 @@ end
 if status == 'queued' or status == 'waiting_for_quota' then
   local t = redis.call('TIME')
   local now = tonumber(t[1]) + tonumber(t[2]) / 1e6
-  redis.call('HSET', KEYS[1], 'status', 'canceled', 'completed_at', string.format('%.6f', now))
-  redis.call('ZREM', KEYS[2], ARGV[1])
-  record_job_event(KEYS[1], KEYS[3], KEYS[4], ARGV[1], status, 'canceled', now)
+  cancel_now(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], status, now)
   return 'canceled'
 end
 if status == 'running' then

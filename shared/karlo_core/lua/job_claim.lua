@@ -6,6 +6,7 @@
 -- 'early' (a retry or quota wait not yet over: the schedule sends its message when it is), or the job's
 -- current status.
 --!include job_events
+--!include job_cancel_now
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then
   return {'missing'}
@@ -29,10 +30,7 @@ elseif tonumber(redis.call('HGET', KEYS[1], 'run_after') or '0') > now then
 end
 if redis.call('HGET', KEYS[1], 'cancel_requested') == '1' then
   -- its worker died after a cancel was asked for: end it rather than run it again
-  redis.call('HSET', KEYS[1], 'status', 'canceled', 'completed_at', string.format('%.6f', now))
-  redis.call('HDEL', KEYS[1], 'lease_token', 'lease_until')
-  redis.call('ZREM', KEYS[2], ARGV[1])
-  record_job_event(KEYS[1], KEYS[3], KEYS[4], ARGV[1], status, 'canceled', now)
+  cancel_now(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], status, now)
   return {'canceled'}
 end
 local lease_until = now + tonumber(ARGV[3])

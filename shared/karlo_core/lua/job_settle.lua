@@ -8,6 +8,7 @@
 -- Returns 'ok'; 'canceled' when a cancel was requested meanwhile (the job is canceled instead);
 -- or the current status when the lease is not ours.
 --!include job_events
+--!include job_cancel_now
 local status = redis.call('HGET', KEYS[1], 'status')
 if status ~= 'running' or redis.call('HGET', KEYS[1], 'lease_token') ~= ARGV[2] then
   return status or 'missing'
@@ -17,9 +18,7 @@ local now = tonumber(t[1]) + tonumber(t[2]) / 1e6
 redis.call('HDEL', KEYS[1], 'lease_token', 'lease_until')
 if redis.call('HGET', KEYS[1], 'cancel_requested') == '1' then
   -- canceled while running: the outcome of the attempt is dropped
-  redis.call('HSET', KEYS[1], 'status', 'canceled', 'completed_at', string.format('%.6f', now))
-  redis.call('ZREM', KEYS[2], ARGV[1])
-  record_job_event(KEYS[1], KEYS[3], KEYS[4], ARGV[1], status, 'canceled', now)
+  cancel_now(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], status, now)
   return 'canceled'
 end
 redis.call('HSET', KEYS[1], 'status', ARGV[3])

@@ -18,6 +18,8 @@ from karlo_core.quota.windows import day_window, month_window
 
 #: Reservation records live long enough for any refund decision.
 RECORD_TTL_SECONDS = 2 * 86400
+#: The scope every job draws on: Karlo's own quota, shared by all tenants.
+UPSTREAM_SCOPE = "karlo"
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,11 @@ class Denied:
     scope: str
     window: str
     retry_at: float
+
+    @classmethod
+    def upstream_blocked(cls, until: float) -> Denied:
+        """Karlo itself reported its quota spent; nothing is reserved until ``until``."""
+        return cls(UPSTREAM_SCOPE, "upstream", until)
 
 
 @dataclass(frozen=True)
@@ -124,7 +131,7 @@ class QuotaBuckets:
             if outcome == "denied":
                 return Denied(scopes[int(reply[1])].name, str(reply[2]), float(reply[3]))
             if outcome == "blocked":
-                return Denied("karlo", "upstream", float(reply[1]))
+                return Denied.upstream_blocked(float(reply[1]))
         raise RuntimeError("quota windows kept moving while reserving")
 
     def refund(self, reservation_id: str) -> bool:

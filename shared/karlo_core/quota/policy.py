@@ -13,10 +13,9 @@ from karlo_core.errors import (
     UpstreamRejected,
     UpstreamUnavailable,
 )
-from karlo_core.quota.buckets import QuotaBuckets, QuotaLimits, Scope
+from karlo_core.quota.buckets import UPSTREAM_SCOPE, QuotaBuckets, QuotaLimits, Scope
 from karlo_core.settings import Settings
 
-UPSTREAM_SCOPE = "karlo"
 #: A window with no per-tenant limit (large enough never to bind).
 UNLIMITED = 10**12
 

@@ -28,6 +28,14 @@ class LocalStorage:
             raise StorageError(f"invalid key {key!r}")
         return path
 
+    def existing_file(self, key: str) -> Path | None:
+        """The file behind ``key`` when there is one; None for a missing file or a key that would leave the root."""
+        try:
+            path = self.path_of(key)
+        except StorageError:
+            return None
+        return path if path.is_file() else None
+
     def put(self, key: str, data: bytes, content_type: str) -> None:
         path = self.path_of(key)
         try:

@@ -17,6 +17,7 @@ from karlo_core.batch_views import batch_view
 from karlo_core.batches import batch_from_hash
 from karlo_core.storage import Storage
 from karlo_core.views import job_view
+from karlo_core.webhooks.endpoints import WebhookEndpoints
 from karlo_core.webhooks.events import ALL_EVENTS
 from karlo_core.webhooks.guards import WebhookGuards
 from karlo_core.webhooks.outbox import Attempt, Delivery, Outbox
@@ -44,6 +45,7 @@ class RetryPolicy:
 @dataclass
 class Deliverer:
     outbox: Outbox
+    endpoints: WebhookEndpoints
     secrets: SecretStore
     http: httpx.Client
     guards: WebhookGuards
@@ -76,7 +78,7 @@ class Deliverer:
     def _attempt(self, delivery: Delivery) -> str:
         job_id = delivery.job_id
         extra = {"job_id": job_id, "delivery_id": delivery.id, "event": delivery.event}
-        if self.outbox.is_disabled(delivery.tenant, delivery.url):
+        if self.endpoints.is_disabled(delivery.tenant, delivery.url):
             self.outbox.record(delivery, None, status="disabled")
             log.info("webhook not sent: endpoint disabled by 410", extra=extra)
             return "disabled"

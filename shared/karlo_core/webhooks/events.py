@@ -19,6 +19,8 @@ EVENT_FOR_STATUS: dict[JobStatus, EventName] = {
     JobStatus.CANCELED: "job.canceled",
 }
 ALL_EVENTS: tuple[EventName, ...] = tuple(EVENT_FOR_STATUS.values())
+#: The longest webhook URL taken, per job and as a tenant's default.
+MAX_URL_LENGTH = 2048
 
 
 class WebhookOption(BaseModel):
@@ -26,7 +28,7 @@ class WebhookOption(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    url: str = Field(max_length=2048, description="The receiver; https, in public address space")
+    url: str = Field(max_length=MAX_URL_LENGTH, description="The receiver; https, in public address space")
     events: list[EventName] | None = Field(
         default=None, min_length=1, description="Which events to send; all of them when left out"
     )

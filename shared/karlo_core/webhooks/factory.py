@@ -9,6 +9,7 @@ from karlo_core.netguard import NetGuard, guarded_client, parse_networks
 from karlo_core.settings import Settings
 from karlo_core.storage import Storage
 from karlo_core.webhooks.delivery import Deliverer, RetryPolicy
+from karlo_core.webhooks.endpoints import WebhookEndpoints
 from karlo_core.webhooks.guards import WebhookGuards
 from karlo_core.webhooks.outbox import Outbox
 from karlo_core.webhooks.schedule import parse_schedule
@@ -44,6 +45,7 @@ def make_deliverer(settings: Settings, client: redis.Redis, storage: Storage) ->
     )
     return Deliverer(
         outbox=Outbox(client),
+        endpoints=WebhookEndpoints(client),
         secrets=secret_store(settings, client),
         http=http,
         guards=webhook_guards(settings, client),

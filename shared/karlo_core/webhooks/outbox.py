@@ -1,4 +1,5 @@
-"""The webhook outbox in Redis: delivery records, the due schedule, dead letters, disabled endpoints.
+"""The webhook outbox in Redis: delivery records, the due schedule and dead letters (a tenant's default URL and
+disabled receivers are ``endpoints.py``'s).
 
 Delivery records are written by the job transition scripts (one per event, in the job's deliveries hash);
 this module reads them, takes due ones, and records attempts. A delivery's id is its ``webhook-id``:
@@ -15,7 +16,7 @@ import redis
 
 from karlo_core import keys, lua
 from karlo_core.ids import is_job_id
-from karlo_core.jobs import Job
+from karlo_core.jobs import DEFAULT_TENANT, Job
 from karlo_core.jobstore import job_from_hash
 
 
@@ -42,7 +43,7 @@ class Delivery:
 
     @property
     def tenant(self) -> str:
-        return str(json.loads(self.job["spec"]).get("tenant", "default"))
+        return str(json.loads(self.job["spec"]).get("tenant", DEFAULT_TENANT))
 
     @property
     def failures_this_round(self) -> int:
@@ -168,31 +169,6 @@ class Outbox:
             if self.requeue(job_id, seq, tenant) != "missing":
                 count += 1
         return count
-
-    # --- tenant endpoints ----------------------------------------------------------------------------
-    def default_url(self, tenant: str) -> str | None:
-        value = self._redis.hget(keys.webhook_config(tenant), "default_url")
-        return str(value) if value else None
-
-    def set_default_url(self, tenant: str, url: str | None) -> None:
-        """Set (or clear) the URL used by jobs that name none; setting a URL also re-enables it."""
-        if url is None:
-            self._redis.hdel(keys.webhook_config(tenant), "default_url")
-            return
-        with self._redis.pipeline() as pipe:
-            pipe.hset(keys.webhook_config(tenant), "default_url", url)
-            pipe.hdel(keys.webhook_disabled(tenant), url)
-            pipe.execute()
-
-    def is_disabled(self, tenant: str, url: str) -> bool:
-        return bool(self._redis.hexists(keys.webhook_disabled(tenant), url))
-
-    def disabled_endpoints(self, tenant: str) -> dict[str, dict[str, Any]]:
-        raw = self._redis.hgetall(keys.webhook_disabled(tenant))
-        return {str(url): json.loads(str(info)) for url, info in raw.items()}
-
-    def enable(self, tenant: str, url: str) -> bool:
-        return bool(self._redis.hdel(keys.webhook_disabled(tenant), url))
 
 
 def _split(member: str) -> tuple[str, int]:

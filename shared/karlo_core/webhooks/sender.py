@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 import httpx
 
-from karlo_core.netguard import GUARD_EXTENSION, BlockedDestination, NetGuard
+from karlo_core.errors import BlockedDestination
+from karlo_core.netguard import GUARD_EXTENSION, NetGuard
 from karlo_core.webhooks.schedule import retry_after_seconds
 
 USER_AGENT = "karlo-queue-webhooks/1"

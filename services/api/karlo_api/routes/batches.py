@@ -114,7 +114,7 @@ async def _accept(
     parsed = await parse_batch(state, tenant, request_batch)
     scopes = await run_in_threadpool(quota_usages, state, tenant)
     if len(scopes) > 1:  # the tenant's own share, after the upstream account
-        images = sum(int(job.params.get("samples", 1)) for job in parsed.jobs)
+        images = sum(job.params.samples for job in parsed.jobs)
         refuse_if_spent(limited(scopes[-1]), images, scopes, state.minute_seconds)
     mark_committed(request)
     batch = await run_in_threadpool(accept_batch, state, tenant, parsed.jobs, parsed.webhook, claimed)

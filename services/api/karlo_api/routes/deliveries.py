@@ -4,26 +4,18 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from karlo_api.deps import ApiState, StateDep, TenantDep
+from karlo_api.deps import OwnJobDep, StateDep, TenantDep
 from karlo_api.problems import Problem, problems_for
 from karlo_api.webhook_views import DeliveryList, DeliveryView, delivery_view
-from karlo_core.ids import is_job_id
 from karlo_core.webhooks.outbox import parse_delivery_id
 
 router = APIRouter(prefix="/v1/jobs", tags=["deliveries"])
 
 
-def _own_job(state: ApiState, tenant: str, job_id: str) -> None:
-    job = state.store.get(job_id) if is_job_id(job_id) else None
-    if job is None or job.tenant != tenant:
-        raise Problem(404, "job-not-found", "Job not found", f"no job with id {job_id!r}")
-
-
 @router.get("/{job_id}/deliveries", response_model=DeliveryList, responses=problems_for(401, 404, 422, 503))
-def list_deliveries(job_id: str, state: StateDep, tenant: TenantDep) -> DeliveryList:
+def list_deliveries(job: OwnJobDep, state: StateDep) -> DeliveryList:
     """Every webhook event of the job: attempts with status codes, latency and errors, and the next try."""
-    _own_job(state, tenant, job_id)
-    return DeliveryList(deliveries=[delivery_view(d) for d in state.outbox.deliveries(job_id)])
+    return DeliveryList(deliveries=[delivery_view(d) for d in state.outbox.deliveries(job.id)])
 
 
 @router.post(
@@ -32,9 +24,9 @@ def list_deliveries(job_id: str, state: StateDep, tenant: TenantDep) -> Delivery
     response_model=DeliveryView,
     responses=problems_for(401, 404, 422, 503),
 )
-def retry_delivery(job_id: str, delivery_id: str, state: StateDep, tenant: TenantDep) -> DeliveryView:
+def retry_delivery(job: OwnJobDep, delivery_id: str, state: StateDep, tenant: TenantDep) -> DeliveryView:
     """Send a delivery again now, from the start of the retry schedule, with the same webhook-id."""
-    _own_job(state, tenant, job_id)
+    job_id = job.id
     parsed = parse_delivery_id(delivery_id)
     if parsed is None or parsed[0] != job_id or state.outbox.requeue(job_id, parsed[1], tenant) == "missing":
         raise Problem(404, "delivery-not-found", "Delivery not found", f"no delivery {delivery_id!r} of this job")

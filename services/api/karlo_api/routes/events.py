@@ -15,11 +15,10 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
-from karlo_api.deps import ApiState, StateDep, TenantDep
+from karlo_api.deps import ApiState, OwnJobDep, StateDep, TenantDep
 from karlo_api.event_frames import frame
 from karlo_api.event_hub import PAGE, EventHub, Framed, Subscription, TooManyStreams
 from karlo_api.problems import Problem, invalid_input, problems_for
-from karlo_api.routes.jobs import _own_job as own_job
 from karlo_api.routes.jobs import _view as view_of
 from karlo_api.timeouts import mark_committed
 from karlo_core.event_stream import ENTRY_ID, STREAM_EVENTS, StreamEvent, entry_order, id_at, previous_id
@@ -157,12 +156,16 @@ async def tenant_events(
 
 @router.get("/v1/jobs/{job_id}/events", response_class=StreamingResponse, responses=_stream_doc("The job's events"))
 async def job_events(
-    job_id: str, request: Request, state: StateDep, tenant: TenantDep, last_event_id: LastEventId = None
+    job_id: str,
+    job: OwnJobDep,
+    request: Request,
+    state: StateDep,
+    tenant: TenantDep,
+    last_event_id: LastEventId = None,
 ) -> StreamingResponse:
     """Follow one job from its creation (or after `Last-Event-ID`); the stream ends after its terminal event."""
     resume = _resume_point(last_event_id)
-    # Read before the stream subscribes: a job already finished then has its terminal event in the history.
-    job = await asyncio.to_thread(own_job, state, tenant, job_id)
+    # ``job`` is read before the stream subscribes: a job already finished then has its terminal event in the history.
     _refuse_if_full(state, tenant)
     follower = _Follower(state, tenant, lambda item: item.job_id == job_id and item.job is not None, ends=True)
     gone = None

@@ -7,7 +7,6 @@ from fastapi.responses import FileResponse
 
 from karlo_api.deps import StateDep
 from karlo_api.problems import Problem, problems_for
-from karlo_core.errors import StorageError
 from karlo_core.karlo import rules
 from karlo_core.storage.local import FILES_ROUTE, LocalStorage
 
@@ -30,11 +29,8 @@ def read_file(key: str, expires: int, signature: str, state: StateDep) -> FileRe
         raise Problem(404, "not-found", "Not found")
     if not state.signer.verify(key, expires, signature):
         raise Problem(403, "link-invalid", "This link is invalid or has expired")
-    try:
-        path = state.storage.path_of(key)
-    except StorageError as exc:
-        raise Problem(404, "not-found", "Not found") from exc
-    if not path.is_file():
+    path = state.storage.existing_file(key)
+    if path is None:
         raise Problem(404, "not-found", "Not found")
     media_type = _EXTENSION_TYPES.get(path.suffix.lstrip("."), "application/octet-stream")
     return FileResponse(path, media_type=media_type)

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from karlo_api.accept import accept_job
-from karlo_api.deps import ApiState, StateDep, TenantDep
+from karlo_api.deps import ApiState, OwnJobDep, StateDep, TenantDep, get_own_job
 from karlo_api.idempotent import Answer, answer_once
 from karlo_api.job_requests import read_job_request
 from karlo_api.prefer import requested_wait, wait_until_finished
@@ -19,7 +19,7 @@ from karlo_api.problems import Problem, problems_for
 from karlo_api.ratelimit import limited, rate_limit_headers, refuse_if_spent, tightest
 from karlo_api.timeouts import mark_committed
 from karlo_core.idempotency import Claimed
-from karlo_core.ids import is_job_id
+from karlo_core.job_listing import list_jobs as list_tenant_jobs
 from karlo_core.jobs import Job, JobKind, JobStatus
 from karlo_core.jobstore import CancelOutcome
 from karlo_core.metrics import observe_job_finished
@@ -106,14 +106,6 @@ def _view(state: ApiState, job: Job) -> JobView:
     )
 
 
-def _own_job(state: ApiState, tenant: str, job_id: str) -> Job:
-    """The tenant's job; another tenant's job is as missing as one that never existed."""
-    job = state.store.get(job_id) if is_job_id(job_id) else None
-    if job is None or job.tenant != tenant:
-        raise Problem(404, "job-not-found", "Job not found", f"no job with id {job_id!r}")
-    return job
-
-
 IdempotencyKey = Annotated[
     str | None,
     Header(
@@ -155,7 +147,7 @@ async def create_job(
         return await _accept(request, state, tenant, raw, claimed)
 
     def replay(job_id: str) -> Answer:
-        view = _view(state, _own_job(state, tenant, job_id))
+        view = _view(state, get_own_job(job_id, state, tenant))
         return Answer(status.HTTP_202_ACCEPTED, view.model_dump(mode="json"), {"Location": view.urls.get})
 
     if idempotency_key:
@@ -180,7 +172,7 @@ async def _accept(
     parsed = await run_in_threadpool(partial(state.parser.parse, job_request, fetched, tenant=tenant))
     scopes = await run_in_threadpool(_quota_usages, state, tenant)
     if len(scopes) > 1:  # the tenant's own share, after the upstream account
-        refuse_if_spent(limited(scopes[-1]), int(parsed.params.get("samples", 1)), scopes, state.minute_seconds)
+        refuse_if_spent(limited(scopes[-1]), parsed.params.samples, scopes, state.minute_seconds)
     mark_committed(request)
     job = await run_in_threadpool(accept_job, state, tenant, parsed, claimed)
     view = _view(state, job)
@@ -196,10 +188,6 @@ def _quota_usages(state: ApiState, tenant: str) -> list[list[WindowUsage]]:
 class JobPage(BaseModel):
     data: list[JobView] = Field(description="Jobs, newest first")
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page")
-
-
-#: Jobs read per request at most while filtering, so a rare status cannot make one request scan everything.
-LIST_SCAN_LIMIT = 1000
 
 
 @router.get("", response_model=JobPage, responses=problems_for(401, 422, 503))
@@ -219,34 +207,27 @@ def list_jobs(
     """The tenant's jobs, newest first, a page at a time; filters apply before paging."""
     from karlo_api.routes.batches import batch_job_ids  # the batches routes build on this module
 
-    def newest(before: str | None, count: int) -> list[str]:
-        if batch is not None:
-            return batch_job_ids(state, tenant, batch, before=before, count=count)
-        return state.tenant_jobs.newest(tenant, before=before, count=count)
+    def batch_page(before: str | None, count: int) -> list[str]:
+        assert batch is not None
+        return batch_job_ids(state, tenant, batch, before=before, count=count)
 
-    found: list[Job] = []
-    scanned = 0
-    before = cursor
-    while len(found) < limit and scanned < LIST_SCAN_LIMIT:
-        ids = newest(before, min(max(limit * 2, 20), LIST_SCAN_LIMIT - scanned))
-        if not ids:
-            before = None  # the index is exhausted: this is the last page
-            break
-        for job_id, job in zip(ids, state.store.get_many(ids), strict=True):
-            scanned += 1
-            before = job_id
-            if job is None or (job_status and job.status not in job_status) or (kind and job.kind not in kind):
-                continue
-            found.append(job)
-            if len(found) == limit:
-                break
-    return JobPage(data=[_view(state, j) for j in found], next_cursor=before)
+    page = list_tenant_jobs(
+        state.tenant_jobs,
+        state.store,
+        tenant,
+        limit=limit,
+        cursor=cursor,
+        statuses=job_status or (),
+        kinds=kind or (),
+        ids_from=batch_page if batch is not None else None,
+    )
+    return JobPage(data=[_view(state, j) for j in page.jobs], next_cursor=page.next_cursor)
 
 
 @router.get("/{job_id}", response_model=JobView, responses=problems_for(401, 404, 422, 503))
-def read_job(job_id: str, state: StateDep, tenant: TenantDep) -> JobView:
+def read_job(job: OwnJobDep, state: StateDep) -> JobView:
     """The job as it stands now, with fresh links to its images once it has succeeded."""
-    return _view(state, _own_job(state, tenant, job_id))
+    return _view(state, job)
 
 
 CANCEL_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -256,15 +237,15 @@ CANCEL_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 @router.post("/{job_id}/cancel", response_model=JobView, responses=CANCEL_RESPONSES)
-def cancel_job(job_id: str, state: StateDep, tenant: TenantDep) -> JSONResponse:
+def cancel_job(before: OwnJobDep, state: StateDep) -> JSONResponse:
     """Cancel a job: a queued or waiting one at once (200); a running one once Karlo answers (202), with
     its quota spent. Canceling a canceled job is a no-op; a finished one is a 409."""
-    before = _own_job(state, tenant, job_id)
+    job_id = before.id
     outcome = state.store.cancel(job_id)
     if outcome is CancelOutcome.CANCELED and not before.status.is_terminal:
         observe_job_finished(before.kind.value, JobStatus.CANCELED.value, created_at=before.created_at)
     if outcome in (CancelOutcome.SUCCEEDED, CancelOutcome.FAILED):
         raise Problem(409, "job-finished", "The job has already finished", f"job {job_id} {outcome.value}")
-    job = _own_job(state, tenant, job_id)
+    job = state.store.get(job_id) or before
     code = status.HTTP_202_ACCEPTED if outcome is CancelOutcome.REQUESTED else status.HTTP_200_OK
     return JSONResponse(_view(state, job).model_dump(mode="json"), status_code=code)

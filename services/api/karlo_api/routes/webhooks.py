@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, Query, Response, status
 
 from karlo_api.deps import ApiState, StateDep, TenantDep
-from karlo_api.job_requests import webhook_url_issues
 from karlo_api.problems import Problem, invalid_input, problems_for
 from karlo_api.webhook_targets import require_secret
+from karlo_api.webhook_urls import webhook_url_issues
 from karlo_api.webhook_views import (
     DefaultUrlRequest,
     DeliveryList,
@@ -21,6 +21,7 @@ from karlo_api.webhook_views import (
     delivery_view,
     secret_info_view,
 )
+from karlo_core.webhooks.events import MAX_URL_LENGTH
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 
@@ -30,10 +31,10 @@ def _settings_view(state: ApiState, tenant: str) -> WebhookSettingsView:
         DisabledEndpointView(
             url=url, disabled_at=datetime.fromtimestamp(float(info["at"]), UTC), delivery_id=info["delivery_id"]
         )
-        for url, info in sorted(state.outbox.disabled_endpoints(tenant).items())
+        for url, info in sorted(state.webhook_endpoints.disabled_endpoints(tenant).items())
     ]
     return WebhookSettingsView(
-        default_url=state.outbox.default_url(tenant),
+        default_url=state.webhook_endpoints.default_url(tenant),
         disabled_endpoints=disabled,
         secret=secret_info_view(state.webhook_secrets.info(tenant)),
     )
@@ -53,16 +54,16 @@ def set_default_url(body: DefaultUrlRequest, state: StateDep, tenant: TenantDep)
         if issues:
             raise invalid_input(issues)
         require_secret(state, tenant)
-    state.outbox.set_default_url(tenant, body.url)
+    state.webhook_endpoints.set_default_url(tenant, body.url)
     return _settings_view(state, tenant)
 
 
 @router.delete(
     "/disabled-endpoints", status_code=status.HTTP_204_NO_CONTENT, responses=problems_for(401, 404, 422, 503)
 )
-def enable_endpoint(state: StateDep, tenant: TenantDep, url: str = Query(max_length=2048)) -> Response:
+def enable_endpoint(state: StateDep, tenant: TenantDep, url: str = Query(max_length=MAX_URL_LENGTH)) -> Response:
     """Send to an endpoint again after it answered 410 Gone."""
-    if not state.outbox.enable(tenant, url):
+    if not state.webhook_endpoints.enable(tenant, url):
         raise Problem(404, "endpoint-not-disabled", "Endpoint not disabled", f"{url!r} is not disabled")
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
