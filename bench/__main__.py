@@ -7,7 +7,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench import accept_durability, open_karlo_queue, quota_reserve, webhook_isolation
+from bench import accept_durability, batch_accept, event_streams, open_karlo_queue, quota_reserve, webhook_isolation
 
 
 def main(argv: list[str]) -> int:
@@ -19,7 +19,14 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--accepts", type=int, default=400, help="jobs per round in the durability benchmark")
     parser.add_argument("--open-jobs", type=int, default=4, help="jobs per round in the open Karlo benchmark")
     parser.add_argument("--open-samples", type=int, default=2, help="images per job in the open Karlo benchmark")
-    parser.add_argument("--only", choices=["quota", "webhooks", "durability", "open-karlo"], help="run one benchmark")
+    parser.add_argument("--streams", type=int, default=1000, help="open event streams in the streams benchmark")
+    parser.add_argument("--event-jobs", type=int, default=200, help="jobs per event burst (2 events each)")
+    parser.add_argument("--batch-jobs", type=int, default=1000, help="jobs per round in the batch benchmark")
+    parser.add_argument(
+        "--only",
+        choices=["quota", "webhooks", "durability", "open-karlo", "streams", "batches"],
+        help="run one benchmark",
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="karloq-bench-") as workdir:
         if args.only in (None, "quota"):
@@ -42,6 +49,16 @@ def main(argv: list[str]) -> int:
                     Path(workdir) / "open-karlo", jobs=args.open_jobs, samples=args.open_samples, rounds=args.rounds
                 )
             )
+        if args.only in (None, "streams"):
+            print(f"\n## Events delivered to {args.streams} open streams\n")
+            print(
+                event_streams.run(
+                    Path(workdir) / "streams", streams=args.streams, jobs=args.event_jobs, rounds=args.rounds
+                )
+            )
+        if args.only in (None, "batches"):
+            print("\n## Accepting a batch against single POSTs\n")
+            print(batch_accept.run(Path(workdir) / "batches", jobs=args.batch_jobs, rounds=args.rounds))
     return 0
 
 

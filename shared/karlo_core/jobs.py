@@ -148,6 +148,8 @@ class Job:
     #: (space-separated names; empty for all).
     webhook_url: str | None = None
     webhook_events: str = ""
+    #: The batch the job was submitted in, if any.
+    batch_id: str | None = None
     #: The input images, by name; none for a generate job.
     inputs: dict[str, StoredInput] = field(default_factory=dict)
     #: An extension's canvas.

@@ -67,6 +67,20 @@ class SettleOutcome(StrEnum):
 
 
 @dataclass(frozen=True)
+class EventRetention:
+    """How much of a tenant's event stream is kept: at most ``max_events`` events, none older than
+    ``max_age_seconds``; the live stream API processes block on keeps ``live_events``."""
+
+    max_events: int
+    max_age_seconds: int
+    live_events: int = 10_000
+
+    @property
+    def field(self) -> str:
+        return f"{self.max_events} {self.max_age_seconds} {self.live_events}"
+
+
+@dataclass(frozen=True)
 class Claim:
     """The outcome of a claim: ``claimed`` with the attempt number, or why not."""
 
@@ -85,14 +99,49 @@ class JobStore:
         self._due = client.register_script(lua.load("take_due"))
         self._cancel = client.register_script(lua.load("job_cancel"))
         self._progress = client.register_script(lua.load("job_progress"))
+        self._withdraw = client.register_script(lua.load("job_withdraw"))
         self._orphaned = client.register_script(lua.load("job_orphaned"))
         self._dispatched = client.register_script(lua.load("job_dispatched"))
 
-    def create(self, job: Job, *, dispatch_grace: float, idempotency: Claimed | None = None) -> bool:
+    def create(
+        self,
+        job: Job,
+        *,
+        dispatch_grace: float,
+        idempotency: Claimed | None = None,
+        events: EventRetention | None = None,
+    ) -> bool:
         """Store a new job, due for dispatch ``dispatch_grace`` seconds from now; False if the id exists
         already (nothing is overwritten). With ``idempotency``, the key's record names this job from the same
-        step on; KeyTaken when the claim's lease ran out and another request holds the key."""
-        spec = {
+        step on; KeyTaken when the claim's lease ran out and another request holds the key. With ``events``,
+        the job's events also go to its tenant's event stream, starting with ``job.queued``."""
+        keys_, args = self._create_call(job, dispatch_grace, events, idempotency)
+        created = int(self._create(keys=keys_, args=args))
+        if created < 0:
+            raise KeyTaken(job.id)
+        return created == 1
+
+    def queue_creates(
+        self, pipe: redis.client.Pipeline, jobs: Sequence[Job], *, dispatch_grace: float, events: EventRetention | None
+    ) -> None:
+        """Add the creation of new jobs to a pipeline, so many are stored in one round trip (and transaction)."""
+        for job in jobs:
+            keys_, args = self._create_call(job, dispatch_grace, events, None)
+            self._create(keys=keys_, args=args, client=pipe)
+
+    def cancel_many(self, job_ids: Sequence[str]) -> list[CancelOutcome]:
+        """:meth:`cancel` for many jobs, in one round trip."""
+        with self._redis.pipeline(transaction=False) as pipe:
+            for job_id in job_ids:
+                self._cancel(keys=_transition_keys(job_id), args=[job_id], client=pipe)
+            replies = pipe.execute()
+        return [CancelOutcome(str(reply)) for reply in replies]
+
+    @staticmethod
+    def _create_call(
+        job: Job, dispatch_grace: float, events: EventRetention | None, idempotency: Claimed | None
+    ) -> tuple[list[str], list[Any]]:
+        spec: dict[str, Any] = {
             "id": job.id,
             "kind": job.kind.value,
             "tenant": job.tenant,
@@ -100,8 +149,10 @@ class JobStore:
             "created_at": job.created_at,
             "notices": job.notices,
         }
+        if job.batch_id:
+            spec["batch"] = job.batch_id
         keys_ = [keys.job(job.id), keys.job_deadlines()]
-        args: list[str | float] = [job.id, json.dumps(spec, separators=(",", ":")), job.status.value, dispatch_grace]
+        args: list[Any] = [job.id, json.dumps(spec, separators=(",", ":")), job.status.value, dispatch_grace]
         if idempotency is None:
             args += ["", "", 0]
         else:
@@ -111,10 +162,12 @@ class JobStore:
             args += ["webhook_url", job.webhook_url, "webhook_events", job.webhook_events]
         if job.backend != DEFAULT_BACKEND:
             args += ["backend", job.backend]
-        created = int(self._create(keys=keys_, args=args))
-        if created < 0:
-            raise KeyTaken(job.id)
-        return created == 1
+        if events is not None:
+            args += ["events_stream", keys.tenant_events(job.tenant), "events_live", keys.events_live()]
+            args += ["events_keep", events.field]
+        if job.batch_id:
+            args += ["batch_key", keys.batch(job.batch_id)]
+        return keys_, args
 
     def dispatched(self, job_id: str, *, grace: float, since: float = 0.0) -> None:
         """The job's message was sent, sending having begun at ``since`` (Redis time; 0 for a new job): its
@@ -160,9 +213,19 @@ class JobStore:
                 pipe.hget(keys.job(job_id), "backend")
             found = pipe.execute()
         return [str(name) if name else DEFAULT_BACKEND for name in found]
+    def withdraw(self, job_id: str) -> None:
+        """Remove a job that could not be dispatched, and the event its creation wrote, so no half-made job is
+        left behind."""
+        self._withdraw(keys=[keys.job(job_id), keys.job_deadlines(), keys.job_deliveries(job_id)], args=[job_id])
+
+    def queue_withdrawals(self, pipe: redis.client.Pipeline, job_ids: Sequence[str]) -> None:
+        """Add :meth:`withdraw` of many jobs to a pipeline."""
+        for job_id in job_ids:
+            keys_ = [keys.job(job_id), keys.job_deadlines(), keys.job_deliveries(job_id)]
+            self._withdraw(keys=keys_, args=[job_id], client=pipe)
 
     def delete(self, job_id: str) -> None:
-        """Remove a job that could not be dispatched, so no half-made job is left behind."""
+        """Remove a job's record, outbox and deadline (retention; its events stay in the tenant's stream)."""
         with self._redis.pipeline() as pipe:
             pipe.delete(keys.job(job_id), keys.job_deliveries(job_id))
             pipe.zrem(keys.job_deadlines(), job_id)
@@ -300,4 +363,5 @@ def job_from_hash(raw: dict[str, str]) -> Job:
         cancel_requested=raw.get("cancel_requested") == "1",
         backend=raw.get("backend") or DEFAULT_BACKEND,
         progress=JobProgress(**json.loads(raw["progress"])) if raw.get("progress") else None,
+        batch_id=spec.get("batch"),
     )

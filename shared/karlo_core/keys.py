@@ -130,6 +130,31 @@ def webhook_dead_letters(tenant_id: str) -> str:
     return f"{PREFIX}:webhooks:{tenant_id}:dead-letters"
 
 
+def tenant_events(tenant_id: str) -> str:
+    """Stream: a tenant's job and batch events (the job as at the event), bounded by length and age."""
+    return f"{PREFIX}:events:{tenant_id}"
+
+
+def events_live() -> str:
+    """Stream: one short entry (tenant stream, entry id) per event, which API processes block on."""
+    return f"{PREFIX}:events:live"
+
+
+def batch(batch_id: str) -> str:
+    """Hash: one batch (tenant, total, created_at, webhook_url, counts of finished jobs by status)."""
+    return f"{PREFIX}:batch:{batch_id}"
+
+
+def batch_jobs(batch_id: str) -> str:
+    """List: a batch's job ids, in the order of the request."""
+    return f"{PREFIX}:batch:{batch_id}:jobs"
+
+
+def batch_finished(batch_id: str) -> str:
+    """Set: a batch's finished job ids (the transition scripts name it as ``<batch key>:finished``)."""
+    return f"{batch(batch_id)}:finished"
+
+
 def durability_marker() -> str:
     """String (a counter): written just before waiting for the AOF fsync or replicas (see ``durability``)."""
     return f"{PREFIX}:durability-marker"

@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 PREFIX = "karlo_queue"
 
@@ -94,7 +94,12 @@ WEBHOOK_DELIVERY_LAG_SECONDS = Histogram(
 )
 WEBHOOK_DEAD_LETTERS = Counter(f"{PREFIX}_webhook_dead_letters_total", "Deliveries given up", ["event"])
 
-INSTRUMENTS: tuple[Counter | Histogram, ...] = (
+# --- Event streams and batches (API) -----------------------------------------------------------------
+EVENT_STREAMS_OPEN = Gauge(f"{PREFIX}_event_streams_open", "Server-sent event streams open in this API process")
+EVENTS_SENT = Counter(f"{PREFIX}_events_sent_total", "Events written to server-sent event streams", ["event"])
+BATCHES = Counter(f"{PREFIX}_batches_total", "Batch requests by outcome (accepted, invalid, refused)", ["outcome"])
+
+INSTRUMENTS: tuple[Counter | Gauge | Histogram, ...] = (
     API_REQUESTS,
     API_REQUEST_SECONDS,
     JOBS_ACCEPTED,
@@ -111,6 +116,9 @@ INSTRUMENTS: tuple[Counter | Histogram, ...] = (
     WEBHOOK_ATTEMPTS,
     WEBHOOK_DELIVERY_LAG_SECONDS,
     WEBHOOK_DEAD_LETTERS,
+    EVENT_STREAMS_OPEN,
+    EVENTS_SENT,
+    BATCHES,
 )
 
 
@@ -163,7 +171,7 @@ def observe_job_finished(kind: str, outcome: str, *, created_at: float) -> None:
     JOB_END_TO_END_SECONDS.labels(kind, outcome).observe(max(time.time() - created_at, 0.0))
 
 
-_SUFFIXES = {"counter": ("_total", "_created"), "histogram": ("_bucket", "_sum", "_count", "_created")}
+_SUFFIXES = {"gauge": ("",), "counter": ("_total", "_created"), "histogram": ("_bucket", "_sum", "_count", "_created")}
 
 
 def series_names() -> frozenset[str]:

@@ -203,6 +203,18 @@ class Settings(BaseSettings):
             raise ValueError(f"KARLOQ_DEFAULT_BACKEND {self.default_backend!r} is not in KARLOQ_ENABLED_BACKENDS")
         return self
 
+    # --- Event streams and batches ---
+    #: Events kept per tenant for streams to resume from (approximately: Redis trims whole nodes).
+    event_stream_max_events: int = Field(default=10_000, ge=100)
+    #: Events older than this are dropped from a tenant's stream; resuming from before them gets a reset.
+    event_stream_max_age_seconds: int = Field(default=86_400, ge=60)
+    #: Open event streams a tenant may hold on one API process; more are refused with 429.
+    event_streams_per_tenant: int = Field(default=100, ge=1)
+    #: An idle stream gets a comment line this often, so proxies do not close it.
+    event_heartbeat_seconds: float = Field(default=15.0, gt=0)
+    #: Jobs one POST /v1/batches may carry.
+    max_batch_jobs: int = Field(default=1000, ge=1, le=1000)
+
     @model_validator(mode="after")
     def _lease_outlasts_an_attempt(self) -> Settings:
         if self.webhook_dispatch_lease_seconds <= self.webhook_timeout_seconds + 1:

@@ -25,8 +25,12 @@ class TenantJobs:
 
     def admit(self, tenant: str, job_id: str, *, cap: int) -> bool:
         """Index a new job; False (nothing written) when the tenant already has ``cap`` jobs in progress."""
+        return self.admit_all(tenant, [job_id], cap=cap)
+
+    def admit_all(self, tenant: str, job_ids: Sequence[str], *, cap: int) -> bool:
+        """Index new jobs, all or none; False (nothing written) when they would pass the ``cap`` in progress."""
         keys_ = [keys.tenant_jobs(tenant), keys.tenant_active_jobs(tenant)]
-        return bool(self._admit(keys=keys_, args=[job_id, cap, keys.job(""), RECORDING_GRACE_SECONDS]))
+        return bool(self._admit(keys=keys_, args=[cap, keys.job(""), RECORDING_GRACE_SECONDS, *job_ids]))
 
     def withdraw(self, tenant: str, job_id: str) -> None:
         """Undo :meth:`admit` for a job that was not accepted after all."""

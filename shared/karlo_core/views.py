@@ -42,6 +42,7 @@ JOB_EXAMPLE: dict[str, Any] = {
     "estimated_start_at": None,
     "cancel_requested": False,
     "webhook": {"url": "https://backend.example.com/karlo-hooks", "events": ["job.succeeded", "job.failed"]},
+    "batch_id": None,
     "urls": {
         "get": "https://karlo-queue.example.com/v1/jobs/01jd2m8k6q3v9x0f4t7b2c5n8r",
         "cancel": "https://karlo-queue.example.com/v1/jobs/01jd2m8k6q3v9x0f4t7b2c5n8r/cancel",
@@ -109,6 +110,7 @@ class JobView(BaseModel):
         description="A cancel arrived while the job was running: it ends canceled once Karlo answers"
     )
     webhook: WebhookView | None = Field(description="The job's webhook, when it has one")
+    batch_id: str | None = Field(description="The batch it was submitted in, if any")
     urls: JobUrls
     backend: str = Field(default="karlo", description="The generation backend that runs it: karlo or karlo-open")
     progress: ProgressView | None = Field(
@@ -150,6 +152,7 @@ def job_view(job: Job, *, storage: Storage, base_url: str, url_ttl: int) -> JobV
         estimated_start_at=_time(job.quota_eta) if job.status is JobStatus.WAITING_FOR_QUOTA else None,
         cancel_requested=job.cancel_requested,
         webhook=_webhook(job),
+        batch_id=job.batch_id,
         urls=JobUrls(get=f"{base_url}/v1/jobs/{job.id}", cancel=f"{base_url}/v1/jobs/{job.id}/cancel"),
         backend=job.backend,
         progress=ProgressView(**job.progress.to_dict()) if job.progress else None,

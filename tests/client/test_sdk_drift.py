@@ -66,6 +66,9 @@ SCHEMAS: dict[str, Any] = {
     "BackendList": models.BackendList,
     "BackendLimits": models.BackendLimits,
     "Capacity": models.Capacity,
+    "BatchView": models.Batch,
+    "BatchUrls": models.BatchUrls,
+    "ResetEvent": models.ResetEvent,
 }
 
 
@@ -100,13 +103,18 @@ OPERATIONS: dict[tuple[str, str], SdkCall | NotInSdk] = {
     ("post", "/v1/webhooks/dead-letters/replay"): SdkCall("webhooks.replay_dead_letters", models.Replay),
     ("get", "/v1/quota"): SdkCall("quota", models.Quota),
     ("get", "/v1/backends"): SdkCall("backends", models.BackendList),
+    ("post", "/v1/batches"): SdkCall("batches.create", models.Batch),
+    ("get", "/v1/batches/{batch_id}"): SdkCall("batches.get", models.Batch),
+    ("post", "/v1/batches/{batch_id}/cancel"): SdkCall("batches.cancel", models.Batch),
+    ("get", "/v1/events"): SdkCall("events.follow", None),
+    ("get", "/v1/jobs/{job_id}/events"): SdkCall("jobs.events", None),
     ("get", "/v1/files/{key}"): NotInSdk("image links are opaque signed URLs: jobs.download follows them"),
     ("get", "/healthz"): NotInSdk("a probe for orchestrators"),
     ("get", "/readyz"): NotInSdk("a probe for orchestrators"),
 }
 
 #: Header parameters -> the SDK keyword that sets them.
-HEADER_KEYWORDS = {"Idempotency-Key": "idempotency_key", "prefer": "wait"}
+HEADER_KEYWORDS = {"Idempotency-Key": "idempotency_key", "prefer": "wait", "Last-Event-ID": "last_event_id"}
 
 IGNORED_KEYWORDS = {
     "description", "title", "examples", "example",

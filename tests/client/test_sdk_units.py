@@ -86,7 +86,8 @@ def _job(**fields: object) -> Job:
     base = {
         "id": "j", "kind": "generate", "status": "queued", "input": {}, "output": None, "error": None,
         "attempts": 0, "created_at": NOW, "started_at": None, "completed_at": None, "upstream": {}, "notices": [],
-        "estimated_start_at": None, "cancel_requested": False, "webhook": None, "urls": {"get": "g", "cancel": "c"},
+        "estimated_start_at": None, "cancel_requested": False, "webhook": None, "batch_id": None,
+        "urls": {"get": "g", "cancel": "c"},
     }  # fmt: skip
     return Job.model_validate(base | fields)
 

@@ -24,9 +24,7 @@ def clean_env(**extra: str) -> dict[str, str]:
 class RunningStack:
     """One ``make run`` (or the command given), in its own session, read until its banner is complete."""
 
-    def __init__(
-        self, argv: Sequence[str], *, env: Mapping[str, str], log_path: Path, cwd: Path = REPO
-    ) -> None:
+    def __init__(self, argv: Sequence[str], *, env: Mapping[str, str], log_path: Path, cwd: Path = REPO) -> None:
         self.log_path = log_path
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with log_path.open("wb") as log:

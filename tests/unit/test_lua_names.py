@@ -7,6 +7,7 @@ import re
 from importlib.resources import files
 
 from karlo_core import lua
+from karlo_core.event_stream import STREAM_EVENTS
 from karlo_core.jobs import JobStatus
 from karlo_core.webhooks.events import ALL_EVENTS, EVENT_FOR_STATUS
 
@@ -18,7 +19,7 @@ STATUS_USES = (
     re.compile(r"'status',\s*'(\w+)'"),
     re.compile(r"record_job_event\([^)]*,\s*'(\w+)',\s*now\)"),
 )
-EVENT_LITERAL = re.compile(r"'(job\.\w+)'")
+EVENT_LITERAL = re.compile(r"'((?:job|batch)\.\w+)'")
 TABLE_ENTRY = re.compile(r"(\w+)\s*=\s*'(job\.\w+)'")
 
 
@@ -44,9 +45,17 @@ def test_the_scripts_event_table_is_the_python_one() -> None:
     assert dict(TABLE_ENTRY.findall(body)) == {status.value: event for status, event in EVENT_FOR_STATUS.items()}
 
 
+def test_the_scripts_stream_only_events_are_the_python_ones() -> None:
+    body = SCRIPTS["job_events"].split("local STREAM_ONLY_EVENTS = {", 1)[1].split("}", 1)[0]
+    assert dict(TABLE_ENTRY.findall(body)) == {JobStatus.QUEUED.value: "job.queued"}
+
+
 def test_every_event_the_scripts_name_is_a_known_event() -> None:
+    """Webhook events are the job-status table's; streams carry those, job.queued and batch.completed."""
     named = {event for text in SCRIPTS.values() for event in EVENT_LITERAL.findall(text)}
-    assert named - set(ALL_EVENTS) == set()
+    assert set(ALL_EVENTS) <= set(STREAM_EVENTS)
+    assert named - set(STREAM_EVENTS) == set()
+    assert {"job.queued", "batch.completed"} <= named
 
 
 def test_a_library_is_included_once_however_many_ask_for_it() -> None:

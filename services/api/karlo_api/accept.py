@@ -1,4 +1,5 @@
-"""Accepting a checked job: admit it under the tenant's cap, store its input images, record it, enqueue it.
+"""Accepting a checked job (or a batch of them): admit it under the tenant's cap, store its input images,
+record it, enqueue it.
 
 Whatever fails on the way is undone, so a refused request leaves no job, index entry or message behind.
 Refusals are the core's errors (TooManyActiveJobs, StorageError, KeyTaken, QueueUnavailable); the API answers each with
@@ -12,8 +13,9 @@ import time
 
 from karlo_api.deps import ApiState
 from karlo_api.job_requests import ParsedJob
-from karlo_api.webhook_targets import webhook_target
+from karlo_api.webhook_targets import require_secret, webhook_target
 from karlo_core.backends.catalogue import backend_queue
+from karlo_core.batches import Batch
 from karlo_core.errors import QueueUnavailable, TooManyActiveJobs
 from karlo_core.idempotency import Claimed
 from karlo_core.ids import new_job_id
@@ -22,6 +24,7 @@ from karlo_core.karlo import rules
 from karlo_core.metrics import JOBS_ACCEPTED
 from karlo_core.queue import enqueue_job
 from karlo_core.storage import input_key
+from karlo_core.webhooks.events import WebhookOption, events_field
 
 log = logging.getLogger(__name__)
 
@@ -30,9 +33,7 @@ def accept_job(state: ApiState, tenant: str, parsed: ParsedJob, claimed: Claimed
     """Admit, record and enqueue the job; with ``claimed``, its Idempotency-Key names it from creation on."""
     webhook = webhook_target(state, tenant, parsed.webhook)
     job_id = new_job_id()
-    cap = state.settings.max_active_jobs_per_tenant
-    if not state.tenant_jobs.admit(tenant, job_id, cap=cap):
-        raise TooManyActiveJobs(cap)
+    _admit(state, tenant, [job_id])
     try:
         return _record_and_enqueue(state, tenant, job_id, parsed, webhook, claimed)
     except BaseException:
@@ -40,15 +41,65 @@ def accept_job(state: ApiState, tenant: str, parsed: ParsedJob, claimed: Claimed
         raise
 
 
-def _record_and_enqueue(
+def accept_batch(
+    state: ApiState,
+    tenant: str,
+    items: list[ParsedJob],
+    webhook: WebhookOption | None,
+    claimed: Claimed | None = None,
+) -> Batch:
+    """Accept every job of a batch or none, in a bounded number of Redis round trips whatever its size.
+
+    The jobs are recorded with their dispatch deadline already due, so the workers' dispatch sweep sends them
+    to the queue (in rounds of its batch size) rather than this request sending one message per job.
+    """
+    default = webhook_target(state, tenant, webhook)
+    targets = [(p.webhook.url, events_field(p.webhook.events)) if p.webhook else default for p in items]
+    if any(url for url, _ in targets):
+        require_secret(state, tenant)
+    batch = Batch(id=new_job_id(), tenant=tenant, total=len(items), created_at=time.time(), webhook_url=default[0])
+    job_ids = [new_job_id() for _ in items]
+    _admit(state, tenant, job_ids)
+    try:
+        jobs = [
+            _new_job(state, tenant, job_id, parsed, target, batch.id)
+            for job_id, parsed, target in zip(job_ids, items, targets, strict=True)
+        ]
+        state.batches.create(
+            batch,
+            jobs,
+            dispatch_grace=0.0,
+            events=state.event_retention,
+            keep_seconds=state.settings.job_retention_seconds,
+            idempotency=claimed,
+        )
+    except BaseException:
+        state.batches.withdraw(batch.id, job_ids)
+        state.tenant_jobs.forget(tenant, job_ids)
+        raise
+    state.durability.wait()  # KARLOQ_ACCEPT_DURABILITY: what the 202 promises, for the whole batch at once
+    for job in jobs:
+        JOBS_ACCEPTED.labels(job.kind.value).inc()
+    log.info("batch accepted", extra={"batch_id": batch.id, "jobs": batch.total, "tenant": tenant})
+    return batch
+
+
+def _admit(state: ApiState, tenant: str, job_ids: list[str]) -> None:
+    cap = state.settings.max_active_jobs_per_tenant
+    if not state.tenant_jobs.admit_all(tenant, job_ids, cap=cap):
+        raise TooManyActiveJobs(cap)
+
+
+def _new_job(
     state: ApiState,
     tenant: str,
     job_id: str,
     parsed: ParsedJob,
     webhook: tuple[str | None, str],
-    claimed: Claimed | None,
+    batch_id: str | None = None,
 ) -> Job:
-    job = Job(
+    """The job record of a checked request, once its input images are in storage."""
+    return Job(
         id=job_id,
         kind=parsed.kind,
         status=JobStatus.QUEUED,
@@ -61,13 +112,27 @@ def _record_and_enqueue(
         webhook_url=webhook[0],
         webhook_events=webhook[1],
         backend=parsed.backend,
+        batch_id=batch_id,
     )
+
+
+def _record_and_enqueue(
+    state: ApiState,
+    tenant: str,
+    job_id: str,
+    parsed: ParsedJob,
+    webhook: tuple[str | None, str],
+    claimed: Claimed | None,
+) -> Job:
+    job = _new_job(state, tenant, job_id, parsed, webhook)
     # due soon, in case this process dies before the message is sent
-    state.store.create(job, dispatch_grace=state.settings.dispatch_confirm_seconds, idempotency=claimed)
+    state.store.create(
+        job, dispatch_grace=state.settings.dispatch_confirm_seconds, idempotency=claimed, events=state.event_retention
+    )
     try:
         enqueue_job(state.celery, job.id, queue=backend_queue(job.backend))
     except Exception as exc:
-        state.store.delete(job.id)
+        state.store.withdraw(job.id)
         log.exception("enqueue failed; job withdrawn", extra={"job_id": job.id})
         raise QueueUnavailable(str(exc)) from exc
     state.store.dispatched(job.id, grace=state.settings.dispatch_grace_seconds)

@@ -12,16 +12,19 @@ from fastapi import FastAPI
 from karlo_api.backend_gate import BackendGate
 from karlo_api.body_limit import BodyLimitMiddleware
 from karlo_api.deps import ApiState
+from karlo_api.event_frames import event_renderer
+from karlo_api.event_hub import EventHub
 from karlo_api.input_fetch import InputFetcher
 from karlo_api.job_requests import CREATE_JOB_ADAPTER, JobRequestParser
 from karlo_api.problems import ProblemDocument, install_problem_handlers
 from karlo_api.request_metrics import RequestMetricsMiddleware
-from karlo_api.routes import backends, deliveries, files, health, jobs, metrics, quota, webhooks
+from karlo_api.routes import backends, batches, deliveries, events, files, health, jobs, metrics, quota, webhooks
 from karlo_api.timeouts import RequestTimeoutMiddleware
 from karlo_core import __version__
+from karlo_core.batches import BatchStore
 from karlo_core.durability import DurabilityWaiter
 from karlo_core.exposition import make_registry
-from karlo_core.jobstore import JobStore
+from karlo_core.jobstore import EventRetention, JobStore
 from karlo_core.netguard import NetGuard, guarded_async_client, parse_networks
 from karlo_core.queue import make_celery
 from karlo_core.quota.policy import make_buckets
@@ -62,10 +65,12 @@ def create_app(settings: Settings) -> FastAPI:
         ),
         timeout=httpx.Timeout(settings.input_fetch_timeout_seconds),
     )
+    store = JobStore(client)
+    hub = EventHub(settings.redis_url, per_tenant=settings.event_streams_per_tenant)
     app.state.karloq = ApiState(
         settings=settings,
         redis=client,
-        store=JobStore(client),
+        store=store,
         storage=make_storage(settings),
         celery=make_celery(settings, "karlo_api"),
         signer=link_signer(settings),
@@ -80,6 +85,9 @@ def create_app(settings: Settings) -> FastAPI:
         webhook_secrets=secret_store(settings, client),
         webhook_guards=guards,
         tenant_jobs=TenantJobs(client),
+        batches=BatchStore(client, store),
+        events=hub,
+        event_retention=EventRetention(settings.event_stream_max_events, settings.event_stream_max_age_seconds),
         durability=durability,
         fetcher=InputFetcher(
             input_client,
@@ -88,6 +96,8 @@ def create_app(settings: Settings) -> FastAPI:
         ),
         webhook_endpoints=WebhookEndpoints(client),
     )
+    hub.render = event_renderer(app.state.karloq)
+    app.router.on_shutdown.append(hub.stop)
     app.state.metrics_registry = make_registry(settings, client)
     install_problem_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_body_bytes)
@@ -97,6 +107,8 @@ def create_app(settings: Settings) -> FastAPI:
     # Added last, so it wraps everything: even a 413 from the body limit is counted.
     app.add_middleware(RequestMetricsMiddleware)
     app.include_router(jobs.router)
+    app.include_router(events.router)
+    app.include_router(batches.router)
     app.include_router(deliveries.router)
     app.include_router(webhooks.router)
     app.include_router(files.router)
@@ -110,7 +122,7 @@ def create_app(settings: Settings) -> FastAPI:
 
 def _publish_request_schemas(app: FastAPI) -> None:
     """Add what routes name but FastAPI does not generate: the create-job body (parsed by hand, JSON or
-    multipart) and the problem document of every error answer."""
+    multipart), the problem document of every error answer, and the data of an event stream's reset event."""
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -123,6 +135,7 @@ def _publish_request_schemas(app: FastAPI) -> None:
             problem = ProblemDocument.model_json_schema(ref_template="#/components/schemas/{model}")
             components.update(problem.pop("$defs", {}))
             components["ProblemDocument"] = problem
+            components["ResetEvent"] = events.ResetEvent.model_json_schema(ref_template="#/components/schemas/{model}")
             app.openapi_schema = schema
         return app.openapi_schema
 

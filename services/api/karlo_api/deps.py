@@ -10,14 +10,16 @@ from celery import Celery
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from karlo_api.event_hub import EventHub
 from karlo_api.input_fetch import InputFetcher
 from karlo_api.job_requests import JobRequestParser
 from karlo_api.problems import Problem
+from karlo_core.batches import BatchStore
 from karlo_core.durability import DurabilityWaiter
 from karlo_core.errors import JobNotFound
 from karlo_core.ids import is_job_id
 from karlo_core.jobs import Job
-from karlo_core.jobstore import JobStore
+from karlo_core.jobstore import EventRetention, JobStore
 from karlo_core.quota.buckets import QuotaBuckets
 from karlo_core.settings import Settings
 from karlo_core.storage import Storage
@@ -44,6 +46,9 @@ class ApiState:
     webhook_secrets: SecretStore
     webhook_guards: WebhookGuards
     tenant_jobs: TenantJobs
+    batches: BatchStore
+    events: EventHub
+    event_retention: EventRetention
     fetcher: InputFetcher
     durability: DurabilityWaiter
     webhook_endpoints: WebhookEndpoints

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import httpx
 
 from karlo_core import metrics
+from karlo_core.batch_views import batch_view
+from karlo_core.batches import batch_from_hash
 from karlo_core.storage import Storage
 from karlo_core.views import job_view
 from karlo_core.webhooks.endpoints import WebhookEndpoints
@@ -101,7 +103,11 @@ class Deliverer:
         return status
 
     def render(self, delivery: Delivery) -> bytes:
-        """The job as GET /v1/jobs/{id} shows it, as of the event, with fresh image links."""
+        """The job as GET /v1/jobs/{id} shows it, as of the event, with fresh image links (for
+        ``batch.completed``, the batch as GET /v1/batches/{id} shows it once finished)."""
+        if delivery.batch:
+            batch = batch_view(batch_from_hash(delivery.batch), None, base_url=self.base_url)
+            return batch.model_dump_json().encode()
         view = job_view(delivery.job_at_event(), storage=self.storage, base_url=self.base_url, url_ttl=self.url_ttl)
         return view.model_dump_json().encode()
 

@@ -34,6 +34,8 @@ class Delivery:
     round_start: int
     attempts: list[dict[str, Any]] = field(default_factory=list)
     job: dict[str, str] = field(default_factory=dict)
+    #: For ``batch.completed``: the batch as it finished (the job is the batch's last to finish).
+    batch: dict[str, str] = field(default_factory=dict)
 
     @property
     def member(self) -> str:
@@ -94,6 +96,7 @@ def _delivery(job_id: str, raw: str) -> Delivery:
         round_start=int(data.get("round_start", 0)),
         attempts=attempts if isinstance(attempts, list) else [],
         job=data.get("job") or {},
+        batch=data.get("batch") or {},
     )
 
 

@@ -23,6 +23,7 @@ from karloq.errors import (
     ApiError,
     AuthenticationError,
     BadRequestError,
+    BatchWaitTimeoutError,
     ConflictError,
     ConnectionFailedError,
     InvalidRequestError,
@@ -37,9 +38,11 @@ from karloq.errors import (
     WaitTimeoutError,
     WebhookVerificationError,
 )
+from karloq.events import StreamEvent
 from karloq.models import (
     Backend,
     BackendLimits,
+    Batch,
     Capacity,
     Delivery,
     DeliveryAttempt,
@@ -73,6 +76,8 @@ __all__ = [
     "Backend",
     "BackendLimits",
     "BadRequestError",
+    "Batch",
+    "BatchWaitTimeoutError",
     "Capacity",
     "Client",
     "ConflictError",
@@ -108,6 +113,7 @@ __all__ = [
     "SecretInfo",
     "ServerError",
     "ServiceUnavailableError",
+    "StreamEvent",
     "VariationInput",
     "WaitTimeoutError",
     "WebhookEvent",

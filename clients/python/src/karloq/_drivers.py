@@ -55,6 +55,7 @@ class Connection:
             url,
             params=step.params or None,
             json=step.json,
+            content=step.content,
             data=step.data,
             files=step.files,
             headers=headers,

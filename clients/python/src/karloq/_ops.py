@@ -24,6 +24,7 @@ from karloq.models import (
     Backend,
     BackendList,
     BackendName,
+    Batch,
     DefaultUrlRequest,
     Delivery,
     DeliveryList,
@@ -73,6 +74,8 @@ class Call:
     url: str
     params: list[QueryParam] = field(default_factory=list)
     json: Any = None
+    #: A raw body (sent with the Content-Type its headers name).
+    content: bytes | None = None
     data: dict[str, str] | None = None
     files: dict[str, tuple[str, bytes, str]] | None = None
     headers: dict[str, str] = field(default_factory=dict)
@@ -203,9 +206,12 @@ def list_page(
     kind: str | Sequence[str] | None = None,
     limit: int | None = None,
     cursor: str | None = None,
+    batch: str | None = None,
 ) -> Operation[JobPage]:
     params: list[QueryParam] = [("status", str(s)) for s in _listed(status)]
     params += [("kind", str(k)) for k in _listed(kind)]
+    if batch is not None:
+        params.append(("batch", batch))
     if limit is not None:
         params.append(("limit", limit))
     if cursor is not None:
@@ -288,6 +294,60 @@ def run_job(
         raise JobFailedError(job)
     files = yield from download(job, out_dir, on_bytes=on_bytes)
     return RunResult(job, files)
+
+
+# --- batches --------------------------------------------------------------------------------------------
+
+
+def batch_body(jobs: Sequence[JobInput | dict[str, Any]], webhook: WebhookOption | str | None) -> dict[str, Any]:
+    """The JSON body of ``POST /v1/batches``: each job as ``POST /v1/jobs`` takes it (images by URL only)."""
+    items: list[dict[str, Any]] = []
+    for job in jobs:
+        if isinstance(job, dict):
+            items.append(job)
+            continue
+        envelope = _ENVELOPES[job.kind].model_validate(
+            {"kind": job.kind.value, "input": job.model_dump(mode="json", exclude_unset=True)}
+        )
+        items.append({**envelope.model_dump(mode="json", exclude_unset=True), "kind": job.kind.value})
+    body: dict[str, Any] = {"jobs": items}
+    option = WebhookOption(url=webhook) if isinstance(webhook, str) else webhook
+    if option is not None:
+        body["webhook"] = option.model_dump(mode="json", exclude_none=True)
+    return body
+
+
+def create_batch(
+    jobs: Sequence[JobInput | dict[str, Any]],
+    *,
+    webhook: WebhookOption | str | None = None,
+    idempotency_key: str | None = None,
+) -> Operation[Batch]:
+    """POST /v1/batches: every job or none; one idempotency key for all tries."""
+    headers = {"Idempotency-Key": idempotency_key or f"karloq-{uuid.uuid4().hex}"}
+    step = Call("POST", "/v1/batches", json=batch_body(jobs, webhook), headers=headers)
+    return (yield from answer(Batch, step))
+
+
+def create_batch_from_lines(lines: bytes, *, idempotency_key: str | None = None) -> Operation[Batch]:
+    """POST /v1/batches with a JSON Lines body (one create-job body a line), as it is."""
+    headers = {
+        "Idempotency-Key": idempotency_key or f"karloq-{uuid.uuid4().hex}",
+        "Content-Type": "application/jsonl",
+    }
+    return (yield from answer(Batch, Call("POST", "/v1/batches", content=lines, headers=headers)))
+
+
+def batch_id_of(batch: Batch | str) -> str:
+    return batch.id if isinstance(batch, Batch) else batch
+
+
+def get_batch(batch: Batch | str) -> Operation[Batch]:
+    return (yield from answer(Batch, Call("GET", f"/v1/batches/{batch_id_of(batch)}")))
+
+
+def cancel_batch(batch: Batch | str) -> Operation[Batch]:
+    return (yield from answer(Batch, Call("POST", f"/v1/batches/{batch_id_of(batch)}/cancel")))
 
 
 # --- deliveries -----------------------------------------------------------------------------------------

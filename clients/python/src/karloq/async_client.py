@@ -4,21 +4,26 @@ from __future__ import annotations
 
 import builtins
 import os
+import time
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import httpx
 
-from karloq import _ops
+from karloq import _ops, events
 from karloq._drivers import AsyncDriver, Connection
 from karloq._ops import ByteProgress, JobProgress, RunResult
 from karloq._retry import RetryPolicy
-from karloq.client import DEFAULT_TIMEOUT, DEFAULT_WAIT_TIMEOUT
+from karloq.client import DEFAULT_TIMEOUT, DEFAULT_WAIT_TIMEOUT, _reset_job
+from karloq.errors import BatchWaitTimeoutError, WaitTimeoutError
+from karloq.events import StreamEvent
 from karloq.images import ImageSource
 from karloq.models import (
     Backend,
     BackendName,
+    Batch,
     Delivery,
     Job,
     JobInput,
@@ -35,6 +40,7 @@ class AsyncJobs:
     """``/v1/jobs`` (see :class:`karloq.client.Jobs`)."""
 
     def __init__(self, driver: AsyncDriver) -> None:
+        self._driver = driver
         self._run = driver.run
 
     async def create(
@@ -70,8 +76,9 @@ class AsyncJobs:
         kind: str | Sequence[str] | None = None,
         limit: int | None = None,
         cursor: str | None = None,
+        batch: str | None = None,
     ) -> JobPage:
-        return await self._run(_ops.list_page(status=status, kind=kind, limit=limit, cursor=cursor))
+        return await self._run(_ops.list_page(status=status, kind=kind, limit=limit, cursor=cursor, batch=batch))
 
     async def list(
         self,
@@ -79,10 +86,11 @@ class AsyncJobs:
         status: str | Sequence[str] | None = None,
         kind: str | Sequence[str] | None = None,
         limit: int | None = None,
+        batch: str | None = None,
     ) -> AsyncIterator[Job]:
         cursor: str | None = None
         while True:
-            page = await self.page(status=status, kind=kind, limit=limit, cursor=cursor)
+            page = await self.page(status=status, kind=kind, limit=limit, cursor=cursor, batch=batch)
             for job in page.data:
                 yield job
             if page.next_cursor is None:
@@ -97,6 +105,28 @@ class AsyncJobs:
     ) -> Job:
         return await self._run(_ops.wait_job(job, timeout=timeout, on_progress=on_progress))
 
+    def events(self, job: Job | str, *, last_event_id: str | None = None) -> AsyncIterator[StreamEvent]:
+        path = f"/v1/jobs/{_ops.job_id_of(job)}/events"
+        return events.afollow(self._driver, path, last_event_id=last_event_id, ends_job=True)
+
+    async def follow(
+        self, job: Job | str, *, timeout: float = DEFAULT_WAIT_TIMEOUT, on_progress: JobProgress | None = None
+    ) -> Job:
+        deadline = time.monotonic() + timeout
+        path = f"/v1/jobs/{_ops.job_id_of(job)}/events"
+        async for event in events.afollow(self._driver, path, ends_job=True, deadline=deadline):
+            current = event.job or _reset_job(event)
+            if current is None:
+                continue
+            if on_progress is not None:
+                on_progress(current)
+            if current.is_terminal:
+                return current
+        current = await self.get(job)
+        if current.is_terminal:
+            return current
+        raise WaitTimeoutError(current, timeout)
+
     async def download(
         self, job: Job | str, out_dir: str | os.PathLike[str], *, on_bytes: ByteProgress | None = None
     ) -> builtins.list[Path]:
@@ -107,6 +137,61 @@ class AsyncJobs:
 
     async def retry_delivery(self, job: Job | str, delivery_id: str) -> Delivery:
         return await self._run(_ops.retry_delivery(job, delivery_id))
+
+
+class AsyncBatches:
+    """``/v1/batches`` (see :class:`karloq.client.Batches`)."""
+
+    def __init__(self, driver: AsyncDriver) -> None:
+        self._driver = driver
+        self._run = driver.run
+
+    async def create(
+        self,
+        jobs: Sequence[JobInput | dict[str, Any]],
+        *,
+        webhook: WebhookOption | str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Batch:
+        return await self._run(_ops.create_batch(jobs, webhook=webhook, idempotency_key=idempotency_key))
+
+    async def create_from_lines(self, lines: bytes, *, idempotency_key: str | None = None) -> Batch:
+        return await self._run(_ops.create_batch_from_lines(lines, idempotency_key=idempotency_key))
+
+    async def get(self, batch: Batch | str) -> Batch:
+        return await self._run(_ops.get_batch(batch))
+
+    async def cancel(self, batch: Batch | str) -> Batch:
+        return await self._run(_ops.cancel_batch(batch))
+
+    async def wait(self, batch: Batch | str, *, timeout: float = DEFAULT_WAIT_TIMEOUT) -> Batch:
+        current = await self.get(batch)
+        if current.is_completed:
+            return current
+        deadline = time.monotonic() + timeout
+        params = events.event_params("batch.completed", None, current.id)
+        async for event in events.afollow(self._driver, "/v1/events", params, last_event_id="0-0", deadline=deadline):
+            if event.batch is not None:
+                return event.batch
+        raise BatchWaitTimeoutError(await self.get(batch), timeout)
+
+
+class AsyncEvents:
+    """``/v1/events`` (see :class:`karloq.client.Events`)."""
+
+    def __init__(self, driver: AsyncDriver) -> None:
+        self._driver = driver
+
+    def follow(
+        self,
+        *,
+        event: str | Sequence[str] | None = None,
+        kind: str | Sequence[str] | None = None,
+        batch: str | None = None,
+        last_event_id: str | None = None,
+    ) -> AsyncIterator[StreamEvent]:
+        params = events.event_params(event, kind, batch)
+        return events.afollow(self._driver, "/v1/events", params, last_event_id=last_event_id)
 
 
 class AsyncWebhooks:
@@ -155,6 +240,8 @@ class AsyncClient:
         self._driver = AsyncDriver(self.connection, self._http)
         self.jobs = AsyncJobs(self._driver)
         self.webhooks = AsyncWebhooks(self._driver)
+        self.batches = AsyncBatches(self._driver)
+        self.events = AsyncEvents(self._driver)
 
     async def backends(self) -> list[Backend]:
         """The generation backends jobs may name, what each takes, and whether each is ready."""

@@ -4,20 +4,25 @@ from __future__ import annotations
 
 import builtins
 import os
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import httpx
 
-from karloq import _ops
+from karloq import _ops, events
 from karloq._drivers import Connection, SyncDriver
 from karloq._ops import ByteProgress, JobProgress, RunResult
 from karloq._retry import RetryPolicy
+from karloq.errors import BatchWaitTimeoutError, WaitTimeoutError
+from karloq.events import StreamEvent
 from karloq.images import ImageSource
 from karloq.models import (
     Backend,
     BackendName,
+    Batch,
     Delivery,
     Job,
     JobInput,
@@ -37,6 +42,7 @@ class Jobs:
     """``/v1/jobs``: create, read, list, cancel and wait for jobs; download their images; their deliveries."""
 
     def __init__(self, driver: SyncDriver) -> None:
+        self._driver = driver
         self._run = driver.run
 
     def create(
@@ -77,9 +83,10 @@ class Jobs:
         kind: str | Sequence[str] | None = None,
         limit: int | None = None,
         cursor: str | None = None,
+        batch: str | None = None,
     ) -> JobPage:
-        """One page of the tenant's jobs, newest first."""
-        return self._run(_ops.list_page(status=status, kind=kind, limit=limit, cursor=cursor))
+        """One page of the tenant's jobs (or of one batch's), newest first."""
+        return self._run(_ops.list_page(status=status, kind=kind, limit=limit, cursor=cursor, batch=batch))
 
     def list(
         self,
@@ -87,11 +94,12 @@ class Jobs:
         status: str | Sequence[str] | None = None,
         kind: str | Sequence[str] | None = None,
         limit: int | None = None,
+        batch: str | None = None,
     ) -> Iterator[Job]:
         """Every job, newest first, fetched a page (``limit`` jobs) at a time as the iteration goes."""
         cursor: str | None = None
         while True:
-            page = self.page(status=status, kind=kind, limit=limit, cursor=cursor)
+            page = self.page(status=status, kind=kind, limit=limit, cursor=cursor, batch=batch)
             yield from page.data
             if page.next_cursor is None:
                 return
@@ -107,6 +115,31 @@ class Jobs:
         """The job once it is terminal (whatever its status); WaitTimeoutError after ``timeout`` seconds."""
         return self._run(_ops.wait_job(job, timeout=timeout, on_progress=on_progress))
 
+    def events(self, job: Job | str, *, last_event_id: str | None = None) -> Iterator[StreamEvent]:
+        """The job's events from its creation (or after ``last_event_id``) as they happen; the iteration ends
+        after its terminal event."""
+        path = f"/v1/jobs/{_ops.job_id_of(job)}/events"
+        return events.follow(self._driver, path, last_event_id=last_event_id, ends_job=True)
+
+    def follow(
+        self, job: Job | str, *, timeout: float = DEFAULT_WAIT_TIMEOUT, on_progress: JobProgress | None = None
+    ) -> Job:
+        """:meth:`wait` on the job's event stream instead of polling: ``on_progress`` sees each event's job."""
+        deadline = time.monotonic() + timeout
+        path = f"/v1/jobs/{_ops.job_id_of(job)}/events"
+        for event in events.follow(self._driver, path, ends_job=True, deadline=deadline):
+            current = event.job or _reset_job(event)
+            if current is None:
+                continue
+            if on_progress is not None:
+                on_progress(current)
+            if current.is_terminal:
+                return current
+        current = self.get(job)
+        if current.is_terminal:
+            return current
+        raise WaitTimeoutError(current, timeout)
+
     def download(
         self, job: Job | str, out_dir: str | os.PathLike[str], *, on_bytes: ByteProgress | None = None
     ) -> builtins.list[Path]:
@@ -120,6 +153,76 @@ class Jobs:
     def retry_delivery(self, job: Job | str, delivery_id: str) -> Delivery:
         """Send a delivery again now, with the same webhook-id."""
         return self._run(_ops.retry_delivery(job, delivery_id))
+
+
+def _reset_job(event: StreamEvent) -> Job | None:
+    """The job a job stream's ``reset`` carries (its last events were no longer kept)."""
+    reset = event.reset
+    return Job.model_validate(reset.job) if reset is not None and reset.job else None
+
+
+class Batches:
+    """``/v1/batches``: many jobs in one request, all or none; their counts, their jobs, canceling the rest."""
+
+    def __init__(self, driver: SyncDriver) -> None:
+        self._driver = driver
+        self._run = driver.run
+
+    def create(
+        self,
+        jobs: Sequence[JobInput | dict[str, Any]],
+        *,
+        webhook: WebhookOption | str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Batch:
+        """Submit up to 1,000 jobs (inputs, or create-job bodies as dicts); an invalid one refuses them all with
+        InvalidRequestError naming each bad item (``jobs[3].input.width``). ``webhook`` gets ``batch.completed``
+        and the events of jobs naming no webhook. Every try sends the same ``Idempotency-Key``."""
+        return self._run(_ops.create_batch(jobs, webhook=webhook, idempotency_key=idempotency_key))
+
+    def create_from_lines(self, lines: bytes, *, idempotency_key: str | None = None) -> Batch:
+        """Submit a JSON Lines file's content (one create-job body a line) as it is."""
+        return self._run(_ops.create_batch_from_lines(lines, idempotency_key=idempotency_key))
+
+    def get(self, batch: Batch | str) -> Batch:
+        return self._run(_ops.get_batch(batch))
+
+    def cancel(self, batch: Batch | str) -> Batch:
+        """Cancel every job of the batch that has not finished."""
+        return self._run(_ops.cancel_batch(batch))
+
+    def wait(self, batch: Batch | str, *, timeout: float = DEFAULT_WAIT_TIMEOUT) -> Batch:
+        """The batch once every job has finished (its ``batch.completed`` event); WaitTimeoutError otherwise."""
+        current = self.get(batch)
+        if current.is_completed:
+            return current
+        deadline = time.monotonic() + timeout
+        params = events.event_params("batch.completed", None, current.id)
+        # from the oldest kept event: a completion between the read above and the stream's start is not missed
+        for event in events.follow(self._driver, "/v1/events", params, last_event_id="0-0", deadline=deadline):
+            if event.batch is not None:
+                return event.batch
+        raise BatchWaitTimeoutError(self.get(batch), timeout)
+
+
+class Events:
+    """``/v1/events``: every event of your jobs as it happens."""
+
+    def __init__(self, driver: SyncDriver) -> None:
+        self._driver = driver
+
+    def follow(
+        self,
+        *,
+        event: str | Sequence[str] | None = None,
+        kind: str | Sequence[str] | None = None,
+        batch: str | None = None,
+        last_event_id: str | None = None,
+    ) -> Iterator[StreamEvent]:
+        """Events from now on (or after ``last_event_id``), only these ``event`` names, job ``kind``s or
+        ``batch``; the iteration goes on until it is left, reconnecting as needed."""
+        params = events.event_params(event, kind, batch)
+        return events.follow(self._driver, "/v1/events", params, last_event_id=last_event_id)
 
 
 class Webhooks:
@@ -176,6 +279,8 @@ class Client:
         self._driver = SyncDriver(self.connection, self._http)
         self.jobs = Jobs(self._driver)
         self.webhooks = Webhooks(self._driver)
+        self.batches = Batches(self._driver)
+        self.events = Events(self._driver)
 
     def backends(self) -> list[Backend]:
         """The generation backends jobs may name, what each takes, and whether each is ready."""

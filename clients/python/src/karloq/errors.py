@@ -6,7 +6,7 @@ import json
 from collections.abc import Mapping
 
 from karloq._retry import parse_retry_after
-from karloq.models import FieldError, Job, ProblemDocument
+from karloq.models import Batch, FieldError, Job, ProblemDocument
 
 
 class KarloqError(Exception):
@@ -153,6 +153,14 @@ class WaitTimeoutError(KarloqError):
     def __init__(self, job: Job, seconds: float) -> None:
         self.job = job
         super().__init__(f"job {job.id} is still {job.status} after {seconds:g} s")
+
+
+class BatchWaitTimeoutError(KarloqError):
+    """Some of the batch's jobs had not finished when the wait ran out; :attr:`batch` is how it stood last."""
+
+    def __init__(self, batch: Batch, seconds: float) -> None:
+        self.batch = batch
+        super().__init__(f"batch {batch.id} has {batch.finished} of {batch.total} jobs finished after {seconds:g} s")
 
 
 class WebhookVerificationError(KarloqError):

@@ -249,6 +249,7 @@ class Job(BaseModel):
     estimated_start_at: datetime | None
     cancel_requested: bool
     webhook: JobWebhook | None
+    batch_id: str | None
     urls: JobUrls
     backend: str = "karlo"
     #: Set while a local backend (karlo-open) runs the job; absent from older services.
@@ -268,6 +269,38 @@ class Job(BaseModel):
 class JobPage(BaseModel):
     data: list[Job]
     next_cursor: str | None
+
+
+class BatchUrls(BaseModel):
+    get: str
+    jobs: str
+    cancel: str
+
+
+class Batch(BaseModel):
+    """A batch as the API shows it: its jobs counted by status, and its progress."""
+
+    id: str
+    status: Literal["in_progress", "completed"]
+    total: int
+    counts: dict[str, int]
+    finished: int
+    progress: float
+    created_at: datetime
+    completed_at: datetime | None
+    urls: BatchUrls
+
+    @property
+    def is_completed(self) -> bool:
+        """Every job of the batch has finished."""
+        return self.status == "completed"
+
+
+class ResetEvent(BaseModel):
+    """The data of a stream's ``reset`` event: events after the ``Last-Event-ID`` sent are no longer kept."""
+
+    reason: str
+    job: dict[str, Any] | None = None
 
 
 class QuotaWindow(BaseModel):

@@ -202,10 +202,26 @@ def list_jobs(
     cursor: Annotated[
         str | None, Query(min_length=26, max_length=26, pattern="^[0-9a-z]{26}$", description="`next_cursor`")
     ] = None,
+    batch: Annotated[
+        str | None, Query(min_length=26, max_length=26, pattern="^[0-9a-z]{26}$", description="Only this batch's jobs")
+    ] = None,
 ) -> JobPage:
     """The tenant's jobs, newest first, a page at a time; filters apply before paging."""
+    from karlo_api.routes.batches import batch_job_ids  # the batches routes build on this module
+
+    def batch_page(before: str | None, count: int) -> list[str]:
+        assert batch is not None
+        return batch_job_ids(state, tenant, batch, before=before, count=count)
+
     page = list_tenant_jobs(
-        state.tenant_jobs, state.store, tenant, limit=limit, cursor=cursor, statuses=job_status or (), kinds=kind or ()
+        state.tenant_jobs,
+        state.store,
+        tenant,
+        limit=limit,
+        cursor=cursor,
+        statuses=job_status or (),
+        kinds=kind or (),
+        ids_from=batch_page if batch is not None else None,
     )
     return JobPage(data=[_view(state, j) for j in page.jobs], next_cursor=page.next_cursor)
 

@@ -11,6 +11,7 @@ import typer
 
 from karloq.errors import (
     ApiError,
+    BatchWaitTimeoutError,
     ConnectionFailedError,
     JobFailedError,
     KarloqError,
@@ -45,7 +46,7 @@ def _failure(exc: BaseException) -> tuple[ExitCode, str]:
         return ExitCode.REFUSED, f"refused: {exc}"
     if isinstance(exc, JobFailedError):
         return ExitCode.JOB_FAILED, str(exc)
-    if isinstance(exc, WaitTimeoutError):
+    if isinstance(exc, WaitTimeoutError | BatchWaitTimeoutError):
         return ExitCode.TIMED_OUT, str(exc)
     if isinstance(exc, KarloqError):
         return ExitCode.REFUSED, str(exc)

@@ -49,8 +49,10 @@ app = typer.Typer(
 )
 jobs_app = typer.Typer(help="List, show, cancel and wait for jobs; their webhook deliveries.", no_args_is_help=True)
 webhooks_app = typer.Typer(help="Default receiver, signing secret, dead letters.", no_args_is_help=True)
+batch_app = typer.Typer(help="Submit many jobs at once (JSON Lines), follow and cancel them.", no_args_is_help=True)
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(webhooks_app, name="webhooks")
+app.add_typer(batch_app, name="batch")
 
 #: Seconds the create call itself waits (``Prefer: wait``): fast jobs finish in one round trip, slower ones
 #: are polled so the status line stays live.
@@ -378,11 +380,11 @@ def jobs_wait(
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Save the images here once it succeeded")] = None,
     timeout: Timeout = 600.0,
 ) -> None:
-    """Wait until a job finishes (exit 1 if it failed or was canceled); --out saves its images."""
+    """Follow a job's events until it finishes (exit 1 if it failed or was canceled); --out saves its images."""
     settings = _settings(ctx)
     files: list[Path] = []
     with settings.client() as client, display.JobDisplay(err_console) as live:
-        job = client.jobs.wait(job_id, timeout=timeout, on_progress=live.job)
+        job = client.jobs.follow(job_id, timeout=timeout, on_progress=live.job)  # the job's event stream
         if job.status == JobStatus.SUCCEEDED and out is not None:
             files = client.jobs.download(job, out, on_bytes=live.downloaded)
     if settings.json:
@@ -481,3 +483,44 @@ def webhooks_replay(ctx: typer.Context) -> None:
     with settings.client() as client:
         replayed = client.webhooks.replay_dead_letters()
     _emit(settings, Replay(replayed=replayed), lambda found: Text(f"replayed {found.replayed}"))
+
+
+# --- batches --------------------------------------------------------------------------------------------
+
+BatchIdArg = Annotated[str, typer.Argument(help="The batch's id", show_default=False)]
+
+
+@batch_app.command("submit")
+def batch_submit(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="JSON Lines: one create-job body a line", show_default=False)],
+    wait: Annotated[bool, typer.Option("--wait", help="Return once every job has finished")] = False,
+    timeout: Timeout = 3600.0,
+) -> None:
+    """Submit every job of a JSON Lines file in one request (all or none) and print the batch."""
+    settings = _settings(ctx)
+    try:
+        lines = file.read_bytes()
+    except OSError as exc:
+        raise typer.BadParameter(f"cannot read {file}: {exc.strerror}", param_hint="FILE") from None
+    with settings.client() as client:
+        batch = client.batches.create_from_lines(lines)
+        if wait:
+            batch = client.batches.wait(batch, timeout=timeout)
+    _emit(settings, batch, display.batch_table)
+
+
+@batch_app.command("get")
+def batch_get(ctx: typer.Context, batch_id: BatchIdArg) -> None:
+    """The batch's jobs counted by status, and its progress."""
+    settings = _settings(ctx)
+    with settings.client() as client:
+        _emit(settings, client.batches.get(batch_id), display.batch_table)
+
+
+@batch_app.command("cancel")
+def batch_cancel(ctx: typer.Context, batch_id: BatchIdArg) -> None:
+    """Cancel every job of the batch that has not finished."""
+    settings = _settings(ctx)
+    with settings.client() as client:
+        _emit(settings, client.batches.cancel(batch_id), display.batch_table)

@@ -16,7 +16,7 @@ from rich.spinner import Spinner
 from rich.table import Table
 from rich.text import Text
 
-from karloq.models import Delivery, Job, JobStatus, Quota, WebhookSettings
+from karloq.models import Batch, Delivery, Job, JobStatus, Quota, WebhookSettings
 
 STATUS_STYLES: dict[str, str] = {
     JobStatus.QUEUED: "cyan",
@@ -108,6 +108,17 @@ def job_table(job: Job) -> Table:
         table.add_row(f"image {index}", f"{image.width}x{image.height} {image.format}, {image.bytes} bytes")
     if job.webhook is not None:
         table.add_row("webhook", job.webhook.url)
+    return table
+
+
+def batch_table(batch: Batch) -> Table:
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_row("id", batch.id)
+    table.add_row("status", f"{batch.status.replace('_', ' ')}: {batch.finished} of {batch.total} finished")
+    table.add_row("jobs", ", ".join(f"{count} {status}" for status, count in batch.counts.items() if count))
+    table.add_row("created", f"{batch.created_at.astimezone():%Y-%m-%d %H:%M:%S}")
+    if batch.completed_at is not None:
+        table.add_row("completed", f"{batch.completed_at.astimezone():%Y-%m-%d %H:%M:%S}")
     return table
 
 
