@@ -1,7 +1,8 @@
 """Entries of a tenant's event stream, as the job transition scripts write them (``lua/job_events.lua``).
 
 Each entry is one event: its name, the job (id, kind, batch) and, for job events, a snapshot of the job as it
-was at the event (the same snapshot its webhook delivery renders); for ``batch.completed``, the batch record.
+was at the event (the same snapshot its webhook delivery renders); for ``batch.completed``, the batch record;
+for ``job.progress`` (stream only: a local backend's denoising steps), the job's progress.
 Entry ids (``<ms>-<seq>``) are the events' ids: they only grow, so a reader resumes after the last one it saw.
 """
 
@@ -12,7 +13,7 @@ import re
 from dataclasses import dataclass
 
 from karlo_core.batches import Batch, batch_from_hash
-from karlo_core.jobs import Job
+from karlo_core.jobs import Job, JobProgress
 from karlo_core.jobstore import job_from_hash
 
 #: Events that end a job: a stream of one job closes after one of them.
@@ -22,6 +23,7 @@ STREAM_EVENTS = (
     "job.queued",
     "job.started",
     "job.waiting_for_quota",
+    "job.progress",
     "job.succeeded",
     "job.failed",
     "job.canceled",
@@ -40,6 +42,7 @@ class StreamEvent:
     at: float
     job: Job | None
     batch: Batch | None
+    progress: JobProgress | None = None
 
     @property
     def ends_job(self) -> bool:
@@ -49,6 +52,7 @@ class StreamEvent:
 def parse_entry(entry_id: str, fields: dict[str, str]) -> StreamEvent:
     job = job_from_hash(json.loads(fields["job_snapshot"])) if fields.get("job_snapshot") else None
     batch = batch_from_hash(json.loads(fields["batch_snapshot"])) if fields.get("batch_snapshot") else None
+    progress = JobProgress(**json.loads(fields["progress"])) if fields.get("progress") else None
     return StreamEvent(
         id=entry_id,
         event=fields["event"],
@@ -58,6 +62,7 @@ def parse_entry(entry_id: str, fields: dict[str, str]) -> StreamEvent:
         at=float(fields["at"]),
         job=job,
         batch=batch,
+        progress=progress,
     )
 
 

@@ -36,6 +36,9 @@ from karlo_core.jobs import (
     job_input_from_record,
 )
 
+#: Least seconds between two ``job.progress`` stream events of one job (a step change is needed as well).
+PROGRESS_EVENT_SECONDS = 1.0
+
 
 class KeyTaken(KarloQueueError):
     """The Idempotency-Key's claim ran out before the job was created, and another request holds the key."""
@@ -202,9 +205,12 @@ class JobStore:
         return bool(self._redis.hget(keys.job(job_id), "cancel_requested") == "1")
 
     def record_progress(self, job_id: str, token: str, progress: JobProgress) -> bool:
-        """Note a running job's progress (only its lease holder can); True when a cancel has been requested."""
+        """Note a running job's progress (only its lease holder can) and show it on the event stream as
+        ``job.progress`` (at most once per step change and per :data:`PROGRESS_EVENT_SECONDS`, but always the
+        last step); True when a cancel has been requested."""
         value = json.dumps(progress.to_dict(), separators=(",", ":"))
-        return bool(self._progress(keys=[keys.job(job_id)], args=[token, value]))
+        args: list[str | float] = [token, value, PROGRESS_EVENT_SECONDS, job_id]
+        return bool(self._progress(keys=[keys.job(job_id)], args=args))
 
     def backends_of(self, job_ids: Sequence[str]) -> list[str]:
         """Each job's backend (the default for a job that is gone)."""

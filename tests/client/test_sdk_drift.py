@@ -69,6 +69,7 @@ SCHEMAS: dict[str, Any] = {
     "BatchView": models.Batch,
     "BatchUrls": models.BatchUrls,
     "ResetEvent": models.ResetEvent,
+    "ProgressEvent": models.ProgressEvent,
 }
 
 

@@ -16,7 +16,9 @@ import pytest
 from PIL import Image
 
 from karlo_devstack.processes import wait_until
+from karloq import Client
 from support.api import get_job, submit, wait_until_terminal
+from support.events import Listener
 from support.images import b64, image_bytes
 from support.open_karlo import TINY_IMAGE_SIZE, add_open_karlo_worker, open_karlo_env
 from support.receiver import Receiver
@@ -32,6 +34,34 @@ WEBHOOK_ENV = {
 }
 #: Enough denoising steps that a job runs for seconds on the tiny model, to be watched, canceled or killed.
 LONG = {"prior_num_inference_steps": 100, "num_inference_steps": 100}
+
+
+def test_a_stream_shows_progress_with_rising_steps_before_the_job_succeeds(stack: AppStack) -> None:
+    tenant_progress = Listener(stack, params={"event": "job.progress"}).start()
+    steps = {"prior_num_inference_steps": 25, "num_inference_steps": 25}
+    response = submit(stack, {"backend": "karlo-open", "input": {"prompt": "a slow kite", **steps}})
+    assert response.status_code == 202, response.text
+    job_id = response.json()["id"]
+    listener = Listener(stack, f"/v1/jobs/{job_id}/events").start()
+    listener.wait_ended(timeout=120)
+    names = [e.event for e in listener.events]
+    assert names[-1] == "job.succeeded" and names.index("job.started") < names.index("job.progress"), names
+    progress = [e.data for e in listener.events if e.event == "job.progress"]
+    total = 25 + 25 + 7
+    assert all(p["job_id"] == job_id and p["kind"] == "generate" and p["total"] == total for p in progress)
+    assert [p["step"] for p in progress] == sorted({p["step"] for p in progress}), progress
+    assert progress[-1]["step"] == total  # the last step is always sent
+    # at most one per second (but the last): far fewer events than steps
+    assert 2 <= len(progress) <= total
+    tenant_progress.wait_for(lambda events: any(e.data["step"] == total for e in events), what="the last step")
+    tenant_progress.stop()
+    assert {e.event for e in tenant_progress.events} == {"job.progress"}
+
+    with Client(stack.api_url, stack.tenant.api_key) as sdk:
+        followed = sdk.jobs.follow(job_id, timeout=60)
+        assert followed.status == "succeeded"
+        seen = [e.progress for e in sdk.jobs.events(job_id) if e.progress is not None]
+        assert [p.step for p in seen] == [p["step"] for p in progress]
 
 
 @pytest.fixture(scope="module")

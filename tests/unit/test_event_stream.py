@@ -13,7 +13,7 @@ from karlo_core.batches import Batch, BatchStore
 from karlo_core.event_stream import entry_order, id_at, parse_entry, previous_id
 from karlo_core.ids import new_job_id
 from karlo_core.job_inputs import GenerateParams
-from karlo_core.jobs import Job, JobKind, JobStatus
+from karlo_core.jobs import Job, JobKind, JobProgress, JobStatus
 from karlo_core.jobstore import EventRetention, JobStore
 from karlo_core.webhooks.outbox import Outbox
 from support.stacks import Services, job_state_keys
@@ -60,6 +60,31 @@ def test_every_status_change_is_in_the_tenant_stream_even_without_a_webhook(clie
     assert events(client, "t2") == []
     live = client.xrange(keys.events_live())
     assert [fields["stream"] for _, fields in live] == [keys.tenant_events("t1")] * 3
+
+
+def test_progress_is_streamed_once_per_step_change_and_second_and_always_at_the_last_step(
+    client: redis.Redis,
+) -> None:
+    store = JobStore(client)
+    job = new_job(webhook_url="https://example.com/hook")
+    store.create(job, dispatch_grace=60, events=KEEP)
+    store.claim(job.id, "lease", lease_seconds=30)
+    assert not store.record_progress(job.id, "another lease", JobProgress(1, 10, "prior"))
+    for step in (1, 1, 2, 3):  # the first step at once, then nothing new within the second
+        store.record_progress(job.id, "lease", JobProgress(step, 10, "prior"))
+    client.hset(keys.job(job.id), "progress_sent", f"3 {time.time() - 2:.6f}")  # as if sent 2 s ago
+    store.record_progress(job.id, "lease", JobProgress(3, 10, "prior"))  # the same step: nothing
+    store.record_progress(job.id, "lease", JobProgress(5, 10, "decoder"))
+    store.record_progress(job.id, "lease", JobProgress(10, 10, "super_res"))  # the last, within the second
+    found = [parse_entry(i, f) for i, f in client.xrange(keys.tenant_events("t1"))]
+    progress = [(e.job_id, e.kind, e.progress) for e in found if e.event == "job.progress"]
+    assert progress == [
+        (job.id, "generate", JobProgress(1, 10, "prior")),
+        (job.id, "generate", JobProgress(5, 10, "decoder")),
+        (job.id, "generate", JobProgress(10, 10, "super_res")),
+    ]
+    assert all(e.job is None for e in found if e.event == "job.progress")
+    assert [d.event for d in Outbox(client).deliveries(job.id)] == ["job.started"]  # no webhook for progress
 
 
 def test_a_stream_event_and_its_webhook_delivery_keep_the_same_snapshot(client: redis.Redis) -> None:

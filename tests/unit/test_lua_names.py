@@ -51,11 +51,12 @@ def test_the_scripts_stream_only_events_are_the_python_ones() -> None:
 
 
 def test_every_event_the_scripts_name_is_a_known_event() -> None:
-    """Webhook events are the job-status table's; streams carry those, job.queued and batch.completed."""
+    """Webhook events are the job-status table's; streams carry those, job.queued, job.progress and
+    batch.completed."""
     named = {event for text in SCRIPTS.values() for event in EVENT_LITERAL.findall(text)}
     assert set(ALL_EVENTS) <= set(STREAM_EVENTS)
     assert named - set(STREAM_EVENTS) == set()
-    assert {"job.queued", "batch.completed"} <= named
+    assert {"job.queued", "job.progress", "batch.completed"} <= named
 
 
 def test_a_library_is_included_once_however_many_ask_for_it() -> None:
@@ -64,3 +65,4 @@ def test_a_library_is_included_once_however_many_ask_for_it() -> None:
         assert text.count("local function cancel_now(") == 1
         assert text.count("local function record_job_event(") == 1
         assert lua.INCLUDE not in text
+    assert lua.load("job_progress").count("local function append_stream_event(") == 1

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from karlo_api.backend_gate import BackendGate
 from karlo_api.body_limit import BodyLimitMiddleware
 from karlo_api.deps import ApiState
-from karlo_api.event_frames import event_renderer
+from karlo_api.event_frames import ProgressEvent, event_renderer
 from karlo_api.event_hub import EventHub
 from karlo_api.input_fetch import InputFetcher
 from karlo_api.job_requests import CREATE_JOB_ADAPTER, JobRequestParser
@@ -122,7 +122,8 @@ def create_app(settings: Settings) -> FastAPI:
 
 def _publish_request_schemas(app: FastAPI) -> None:
     """Add what routes name but FastAPI does not generate: the create-job body (parsed by hand, JSON or
-    multipart), the problem document of every error answer, and the data of an event stream's reset event."""
+    multipart), the problem document of every error answer, and the data of an event stream's reset and
+    progress events."""
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -136,6 +137,7 @@ def _publish_request_schemas(app: FastAPI) -> None:
             components.update(problem.pop("$defs", {}))
             components["ProblemDocument"] = problem
             components["ResetEvent"] = events.ResetEvent.model_json_schema(ref_template="#/components/schemas/{model}")
+            components["ProgressEvent"] = ProgressEvent.model_json_schema(ref_template="#/components/schemas/{model}")
             app.openapi_schema = schema
         return app.openapi_schema
 

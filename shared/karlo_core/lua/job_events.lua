@@ -11,7 +11,7 @@ local STREAM_ONLY_EVENTS = {queued = 'job.queued'}
 local TERMINAL = {succeeded = true, failed = true, canceled = true}
 local NOT_IN_SNAPSHOT = {
   lease_token = true, lease_until = true, event_seq = true, events_stream = true, events_live = true,
-  events_keep = true, events_entry = true, events_note = true, batch_key = true,
+  events_keep = true, events_entry = true, events_note = true, batch_key = true, progress_sent = true,
 }
 
 local function job_snapshot(job_key)

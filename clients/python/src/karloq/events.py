@@ -19,11 +19,12 @@ import httpx
 
 from karloq._drivers import AsyncDriver, Connection, SyncDriver
 from karloq._ops import Call, QueryParam
-from karloq.models import Batch, Job, ResetEvent
+from karloq.models import Batch, Job, ProgressEvent, ResetEvent
 
 EVENT_STREAM = "text/event-stream"
 #: Seconds a stream may stay silent beyond the client's timeout (the service sends a heartbeat every 15 s).
 SILENCE_SECONDS = 60.0
+PROGRESS_EVENT = "job.progress"
 TERMINAL_EVENTS = frozenset({"job.succeeded", "job.failed", "job.canceled"})
 
 
@@ -37,8 +38,15 @@ class StreamEvent:
 
     @property
     def job(self) -> Job | None:
-        """The job as at the event (``job.*`` events), as its webhook shows it."""
-        return Job.model_validate(self.data) if self.event.startswith("job.") else None
+        """The job as at the event (``job.*`` events but ``job.progress``), as its webhook shows it."""
+        if self.event == PROGRESS_EVENT or not self.event.startswith("job."):
+            return None
+        return Job.model_validate(self.data)
+
+    @property
+    def progress(self) -> ProgressEvent | None:
+        """For ``job.progress``: the job's denoising steps done of the total (a local backend's)."""
+        return ProgressEvent.model_validate(self.data) if self.event == PROGRESS_EVENT else None
 
     @property
     def batch(self) -> Batch | None:

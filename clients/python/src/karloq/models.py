@@ -303,6 +303,17 @@ class ResetEvent(BaseModel):
     job: dict[str, Any] | None = None
 
 
+class ProgressEvent(BaseModel):
+    """The data of a stream's ``job.progress`` event: a running job's denoising steps on a local backend."""
+
+    job_id: str
+    kind: str
+    batch_id: str | None
+    step: int
+    total: int
+    stage: str
+
+
 class QuotaWindow(BaseModel):
     window: str
     limit: int

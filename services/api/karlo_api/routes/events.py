@@ -38,6 +38,7 @@ StreamEventName = Literal[
     "job.queued",
     "job.started",
     "job.waiting_for_quota",
+    "job.progress",
     "job.succeeded",
     "job.failed",
     "job.canceled",
@@ -74,7 +75,10 @@ SSE_EVENT_SCHEMA: dict[str, Any] = {
         "data": {
             "type": "string",
             "contentMediaType": "application/json",
-            "description": "JSON: a `JobView`, a `BatchView` for `batch.completed`, a `ResetEvent` for `reset`",
+            "description": (
+                "JSON: a `JobView`, a `ProgressEvent` for `job.progress`, a `BatchView` for `batch.completed`, "
+                "a `ResetEvent` for `reset`"
+            ),
         },
     },
 }
@@ -85,10 +89,12 @@ def _stream_doc(what: str) -> dict[int | str, dict[str, Any]]:
         200: {
             "description": (
                 f"{what}, as `text/event-stream`: each event has an `id:` (`<ms>-<seq>`), an `event:` name "
-                "(`job.queued`, `job.started`, `job.waiting_for_quota`, `job.succeeded`, `job.failed`, `job.canceled`, "
-                "`batch.completed`, or `reset`) and a `data:` line: the job as `GET /v1/jobs/{id}` shows it at "
-                "the event (the body its webhook carries), the batch for `batch.completed`, a `ResetEvent` for "
-                "`reset`. Lines starting with `:` are heartbeats."
+                "(`job.queued`, `job.started`, `job.waiting_for_quota`, `job.progress`, `job.succeeded`, `job.failed`, "
+                "`job.canceled`, `batch.completed`, or `reset`) and a `data:` line: the job as `GET /v1/jobs/{id}` "
+                "shows it at the event (the body its webhook carries), a `ProgressEvent` for `job.progress` (a "
+                "local backend's denoising steps: at most one per step change and per second, always the last "
+                "step; streams only, no webhook), the batch for `batch.completed`, a `ResetEvent` for `reset`. "
+                "Lines starting with `:` are heartbeats."
             ),
             "content": {EVENT_STREAM: {"schema": SSE_EVENT_SCHEMA}},
         },
@@ -167,7 +173,7 @@ async def job_events(
     resume = _resume_point(last_event_id)
     # ``job`` is read before the stream subscribes: a job already finished then has its terminal event in the history.
     _refuse_if_full(state, tenant)
-    follower = _Follower(state, tenant, lambda item: item.job_id == job_id and item.job is not None, ends=True)
+    follower = _Follower(state, tenant, lambda item: item.job_id == job_id and item.batch is None, ends=True)
     gone = None
     if job.status.is_terminal:
         current = view_of(state, job).model_dump(mode="json")
