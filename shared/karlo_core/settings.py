@@ -193,9 +193,7 @@ class Settings(BaseSettings):
     open_karlo_upscaler_model: str = ""
     #: The upscaler's denoising steps per job (its own default is 75) and its guidance scale (9.0).
     open_karlo_upscale_steps: int = Field(default=75, ge=1, le=rules.STEPS_RANGE[1])
-    open_karlo_upscale_guidance: float = Field(
-        default=9.0, ge=rules.GUIDANCE_RANGE[0], le=rules.GUIDANCE_RANGE[1]
-    )
+    open_karlo_upscale_guidance: float = Field(default=9.0, ge=rules.GUIDANCE_RANGE[0], le=rules.GUIDANCE_RANGE[1])
 
     @property
     def backend_names(self) -> list[str]:

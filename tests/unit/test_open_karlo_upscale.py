@@ -14,19 +14,11 @@ from PIL import Image
 
 from karlo_core.backends.base import GenerationCanceled, GenerationRequest, Progress
 from karlo_core.backends.catalogue import KARLO_SPEC, open_karlo_spec, refusals
+from karlo_core.backends.open_karlo import ModelNotFound, NoUpscaler, OpenKarloBackend, OpenKarloConfig
 from karlo_core.job_inputs import GenerateParams, VariationParams
 from karlo_core.jobs import JobKind
-
-pytest.importorskip("diffusers")
-
-from karlo_core.backends.open_karlo import (  # noqa: E402  (the model stack is an optional group)
-    ModelNotFound,
-    NoUpscaler,
-    OpenKarloBackend,
-    OpenKarloConfig,
-)
-from karlo_devstack.unclip_models import build_model_dir  # noqa: E402
-from karlo_devstack.upscaler_model import build_tiny_upscaler  # noqa: E402
+from karlo_devstack.unclip_models import build_model_dir
+from karlo_devstack.upscaler_model import build_tiny_upscaler
 
 SIZE = 64  # what the tiny unCLIP model makes
 UPSCALE_STEPS = 3

@@ -292,7 +292,9 @@ class OpenKarloBackend:
                     generator=generators,
                     output_type="pil",
                 )
-        images = [GeneratedImage(data=_encode(image, params), seed=seed) for image, seed in zip(made, seeds, strict=True)]
+        images = [
+            GeneratedImage(data=_encode(image, params), seed=seed) for image, seed in zip(made, seeds, strict=True)
+        ]
         return Generation(images=images, model_version=MODEL_VERSION)
 
     def _upscaler_for(self, params: OutputOptions) -> Upscaler | None:
