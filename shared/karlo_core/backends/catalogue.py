@@ -47,7 +47,10 @@ class BackendLimits(BaseModel):
     model_versions: list[str] = Field(description="Values `input.version` may take; empty: the field is refused")
     steps_range: tuple[int, int] = Field(description="Denoising steps, inclusive")
     guidance_range: tuple[float, float] = Field(description="Guidance scale, inclusive")
-    upscale_scales: list[int] = Field(description="Factors `input.scale` may take with `upscale`; empty: no upscale")
+    upscale_scales: list[int] = Field(
+        description="Factors `input.scale` may take with `upscale`; empty: no upscale (karlo-open offers 4 only "
+        "where the operator installed the x4 upscaler's weights)"
+    )
 
 
 class BackendSpec(BaseModel):
