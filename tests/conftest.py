@@ -43,6 +43,14 @@ def open_karlo_models(workdir: Path) -> Path:
     return directory
 
 
+@pytest.fixture(scope="session")
+def open_karlo_upscaler(workdir: Path) -> Path:
+    """A tiny random-weight x4 upscaler (a StableDiffusionUpscalePipeline directory), built the same way."""
+    directory = workdir / "open-karlo-upscaler"
+    subprocess.run([sys.executable, "-m", "karlo_devstack.upscaler_model", str(directory)], check=True, timeout=300)
+    return directory
+
+
 @pytest.fixture(autouse=True)
 def _clean_state(request: pytest.FixtureRequest) -> None:
     """Each test that uses the servers starts with no jobs and a reset simulator."""

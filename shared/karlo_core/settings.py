@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from karlo_core.karlo import rules
 from karlo_core.secret_strength import HOW_TO_MAKE, weakness
 from karlo_core.webhooks.schedule import parse_schedule
 
@@ -187,6 +188,12 @@ class Settings(BaseSettings):
     open_karlo_device: str = "auto"
     #: The size open Karlo's images come out at (256 with the published weights); other sizes are refused.
     open_karlo_image_size: int = Field(default=256, ge=8, le=2048)
+    #: Weights of stabilityai/stable-diffusion-x4-upscaler (a directory, or that repository id in the local
+    #: Hugging Face cache), which give open Karlo ``upscale`` with ``scale: 4``; empty: no upscale.
+    open_karlo_upscaler_model: str = ""
+    #: The upscaler's denoising steps per job (its own default is 75) and its guidance scale (9.0).
+    open_karlo_upscale_steps: int = Field(default=75, ge=1, le=rules.STEPS_RANGE[1])
+    open_karlo_upscale_guidance: float = Field(default=9.0, ge=rules.GUIDANCE_RANGE[0], le=rules.GUIDANCE_RANGE[1])
 
     @property
     def backend_names(self) -> list[str]:

@@ -1,5 +1,6 @@
 """What open Karlo cannot do is refused at the edge, naming the backend and its limits, and nothing is stored
-or queued; ``GET /v1/backends`` lists the enabled backends; jobs that name none keep going to hosted Karlo."""
+or queued; ``GET /v1/backends`` lists the enabled backends; jobs that name none keep going to hosted Karlo.
+With the x4 upscaler's weights configured, ``upscale`` with ``scale: 4`` is accepted and other scales refused."""
 
 from __future__ import annotations
 
@@ -141,6 +142,61 @@ def test_backends_are_listed_with_their_limits(api: AppStack) -> None:
     assert open_karlo["fixed"] == {"width": 256, "height": 256, "upscale": False, "nsfw_checker": False}
     assert not open_karlo["ready"]  # no worker has loaded the weights
     assert httpx.get(f"{api.api_url}/v1/backends", timeout=10).status_code == 401
+
+
+@pytest.fixture(scope="module")
+def api_with_upscaler(services: Services) -> Iterator[AppStack]:
+    env = base_env(
+        services,
+        "local",
+        KARLOQ_ENABLED_BACKENDS="karlo,karlo-open",
+        KARLOQ_OPEN_KARLO_IMAGE_SIZE="256",
+        KARLOQ_OPEN_KARLO_UPSCALER_MODEL="stabilityai/stable-diffusion-x4-upscaler",
+    )
+    stack = AppStack(Path(services.workdir) / "backend-limits-upscale", env).start(workers=0)
+    yield stack
+    stack.stop()
+
+
+def test_with_the_upscaler_upscale_by_four_is_listed_and_accepted(api_with_upscaler: AppStack) -> None:
+    api = api_with_upscaler
+    listed = httpx.get(f"{api.api_url}/v1/backends", headers=api.headers, timeout=10).json()["data"]
+    open_karlo = {b["name"]: b for b in listed}[OPEN]
+    assert open_karlo["limits"]["upscale_scales"] == [4]
+    assert open_karlo["fixed"] == {"width": 256, "height": 256, "nsfw_checker": False}
+    assert "scale" in open_karlo["parameters"]["generate"] and "scale" in open_karlo["parameters"]["variation"]
+    for body in (gen(upscale=True, scale=4), var(upscale=True, scale=4, samples=2)):
+        response = submit(api, body)
+        assert response.status_code == 202, response.text
+        assert (response.json()["input"]["upscale"], response.json()["input"]["scale"]) == (True, 4)
+    plain = submit(api, gen())
+    assert plain.status_code == 202, plain.text
+    assert not {"upscale", "scale"} & set(plain.json()["input"])
+    assert api.redis().llen("karlo-open") == 3
+    api.redis().delete("karlo-open")
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (gen(upscale=True), "only upscales by 4, got 2 (the default when upscale is true is 2)"),
+        (gen(upscale=True, scale=2), "only upscales by 4, got 2"),
+        (var(upscale=True, scale=2), "only upscales by 4, got 2"),
+    ],
+    ids=["default scale", "scale 2", "variation scale 2"],
+)
+def test_with_the_upscaler_other_scales_are_refused(
+    api_with_upscaler: AppStack, body: dict[str, Any], message: str
+) -> None:
+    response = submit(api_with_upscaler, body)
+    assert response.status_code == 422, response.text
+    problem = response.json()
+    assert problem["type"] == "/problems/unsupported-by-backend" and problem["backend"] == OPEN
+    assert "upscale x4" in problem["detail"]
+    [error] = problem["errors"]
+    assert (error["field"], error["rule"]) == ("input.scale", "backend_limit")
+    assert message in error["message"]
+    assert job_state_keys(api_with_upscaler.redis()) == []
 
 
 def test_multipart_jobs_name_their_backend(api: AppStack) -> None:

@@ -1,5 +1,5 @@
 """Open Karlo over the real wire: API -> the karlo-open queue -> a worker process that loaded the (tiny,
-random-weight) pipelines through the backend's own loading code -> storage -> webhook."""
+random-weight) pipelines, and the x4 upscaler, through the backend's own loading code -> storage -> webhook."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from karloq import Client
 from support.api import get_job, submit, wait_until_terminal
 from support.events import Listener
 from support.images import b64, image_bytes
-from support.open_karlo import TINY_IMAGE_SIZE, add_open_karlo_worker, open_karlo_env
+from support.open_karlo import TINY_IMAGE_SIZE, TINY_UPSCALE_STEPS, add_open_karlo_worker, open_karlo_env
 from support.receiver import Receiver
 from support.stacks import AppStack, Services, base_env
 from support.webhooks import rotate_secret, verified, wait_for_deliveries
@@ -65,8 +65,8 @@ def test_a_stream_shows_progress_with_rising_steps_before_the_job_succeeds(stack
 
 
 @pytest.fixture(scope="module")
-def stack(services: Services, open_karlo_models: Path) -> Iterator[AppStack]:
-    env = base_env(services, "s3", **WEBHOOK_ENV, **open_karlo_env(open_karlo_models))
+def stack(services: Services, open_karlo_models: Path, open_karlo_upscaler: Path) -> Iterator[AppStack]:
+    env = base_env(services, "s3", **WEBHOOK_ENV, **open_karlo_env(open_karlo_models, open_karlo_upscaler))
     app_stack = AppStack(Path(services.workdir) / "open-karlo", env).start(workers=1)
     add_open_karlo_worker(app_stack)
     yield app_stack
@@ -130,6 +130,24 @@ def test_the_same_seed_gives_the_same_bytes(stack: AppStack) -> None:
     assert downloads(first) == downloads(second)
     other = run(stack, "generate", **{**values, "seed": [13, 12]})
     assert downloads(other)[0] != downloads(first)[0]
+
+
+def test_upscale_by_four_makes_images_four_times_the_size_and_the_same_seed_the_same_bytes(stack: AppStack) -> None:
+    listed = httpx.get(f"{stack.api_url}/v1/backends", headers=stack.headers, timeout=10).json()["data"]
+    assert {b["name"]: b["limits"]["upscale_scales"] for b in listed}["karlo-open"] == [4]
+    values = {"prompt": "a harbour", "samples": 2, "seed": [31, 32], "image_format": "png", "upscale": True, "scale": 4}
+    first = run(stack, "generate", **values, num_inference_steps=10, prior_num_inference_steps=10)
+    assert (first["input"]["upscale"], first["input"]["scale"]) == (True, 4)
+    upscaled = 4 * TINY_IMAGE_SIZE
+    for data, image in zip(downloads(first), first["output"]["images"], strict=True):
+        assert Image.open(io.BytesIO(data)).size == (upscaled, upscaled)
+        assert (image["width"], image["height"]) == (upscaled, upscaled)
+    assert first["progress"]["step"] == first["progress"]["total"] == 10 + 10 + 7 + TINY_UPSCALE_STEPS
+    second = run(stack, "generate", **values, num_inference_steps=10, prior_num_inference_steps=10)
+    assert downloads(second) == downloads(first)
+    variation = run(stack, "variation", image=b64(image_bytes(96, 80, "PNG")), seed=[4], upscale=True, scale=4)
+    [data] = downloads(variation)
+    assert Image.open(io.BytesIO(data)).size == (upscaled, upscaled)
 
 
 def test_variation_makes_images_of_its_size(stack: AppStack) -> None:

@@ -13,14 +13,23 @@ from support.stacks import AppStack
 TINY_IMAGE_SIZE = 64
 
 
-def open_karlo_env(models: Path) -> dict[str, str]:
-    return {
+#: The tiny upscaler's denoising steps per job: few, so an upscaled job takes seconds on a CPU.
+TINY_UPSCALE_STEPS = 3
+
+
+def open_karlo_env(models: Path, upscaler: Path | None = None) -> dict[str, str]:
+    """Settings for the tiny model; with ``upscaler``, its x4 upscaler too."""
+    env = {
         "KARLOQ_ENABLED_BACKENDS": "karlo,karlo-open",
         "KARLOQ_OPEN_KARLO_MODEL": str(models / "text2img"),
         "KARLOQ_OPEN_KARLO_VARIATIONS_MODEL": str(models / "variations"),
         "KARLOQ_OPEN_KARLO_DEVICE": "cpu",
         "KARLOQ_OPEN_KARLO_IMAGE_SIZE": str(TINY_IMAGE_SIZE),
     }
+    if upscaler is not None:
+        env["KARLOQ_OPEN_KARLO_UPSCALER_MODEL"] = str(upscaler)
+        env["KARLOQ_OPEN_KARLO_UPSCALE_STEPS"] = str(TINY_UPSCALE_STEPS)
+    return env
 
 
 def add_open_karlo_worker(stack: AppStack) -> ManagedProcess:

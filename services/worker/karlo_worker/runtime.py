@@ -68,7 +68,8 @@ def _karlo_backend(settings: Settings) -> KarloBackend:
 
 
 def _open_karlo_backend(settings: Settings) -> Backend:
-    """Loads the weights now: a worker started for open Karlo is not ready until they are on its device."""
+    """Loads the weights now (the x4 upscaler's too, when named): a worker started for open Karlo is not ready
+    until they are on its device."""
     try:
         from karlo_core.backends.open_karlo import OpenKarloBackend, OpenKarloConfig
     except ImportError as exc:
@@ -80,6 +81,9 @@ def _open_karlo_backend(settings: Settings) -> Backend:
         variations=settings.open_karlo_variations_model,
         device=settings.open_karlo_device,
         image_size=settings.open_karlo_image_size,
+        upscaler=settings.open_karlo_upscaler_model,
+        upscale_steps=settings.open_karlo_upscale_steps,
+        upscale_guidance=settings.open_karlo_upscale_guidance,
     )
     return OpenKarloBackend.load(config)
 

@@ -14,7 +14,7 @@ from typing import Any, Final, Literal
 from pydantic import BaseModel, Field
 
 from karlo_core.errors import KarloQueueError
-from karlo_core.job_inputs import IMAGE_FIELDS, IMAGES_BY_KIND, PARAMS_BY_KIND
+from karlo_core.job_inputs import IMAGE_FIELDS, IMAGES_BY_KIND, PARAMS_BY_KIND, OutputOptions
 from karlo_core.jobs import Job, JobKind
 from karlo_core.karlo import rules
 from karlo_core.queue import Queue
@@ -47,7 +47,10 @@ class BackendLimits(BaseModel):
     model_versions: list[str] = Field(description="Values `input.version` may take; empty: the field is refused")
     steps_range: tuple[int, int] = Field(description="Denoising steps, inclusive")
     guidance_range: tuple[float, float] = Field(description="Guidance scale, inclusive")
-    upscale_scales: list[int] = Field(description="Factors `input.scale` may take with `upscale`; empty: no upscale")
+    upscale_scales: list[int] = Field(
+        description="Factors `input.scale` may take with `upscale`; empty: no upscale (karlo-open offers 4 only "
+        "where the operator installed the x4 upscaler's weights)"
+    )
 
 
 class BackendSpec(BaseModel):
@@ -94,26 +97,48 @@ KARLO_SPEC: Final = BackendSpec(
 
 _OPEN_SHARED = ["samples", "seed", "image_format", "image_quality", "num_inference_steps", "guidance_scale"]
 _OPEN_FIXED_FIELDS = ["width", "height", "upscale", "nsfw_checker"]
+#: The one factor of stabilityai/stable-diffusion-x4-upscaler, open Karlo's optional upscaler.
+OPEN_KARLO_UPSCALE: Final = 4
+#: ``input.scale`` when a job leaves it out (hosted Karlo's default).
+_DEFAULT_SCALE: Final = OutputOptions.model_fields["scale"].default
 
 
-def open_karlo_spec(image_size: int = OPEN_KARLO_IMAGE_SIZE) -> BackendSpec:
+def open_karlo_spec(image_size: int = OPEN_KARLO_IMAGE_SIZE, *, upscale: bool = False) -> BackendSpec:
     """Open Karlo as it runs here; ``image_size`` is what its super-resolution stage makes (256 for the
-    published weights)."""
+    published weights), ``upscale`` whether the operator gave it the x4 upscaler's weights (then ``upscale``
+    with ``scale: 4`` is offered; without them ``upscale`` is fixed to false)."""
+    extra = ["scale"] if upscale else []
+    fixed: dict[str, Any] = {"width": image_size, "height": image_size, "upscale": False, "nsfw_checker": False}
+    if upscale:
+        del fixed["upscale"]
+    upscaled = (
+        f", or {image_size * OPEN_KARLO_UPSCALE}x{image_size * OPEN_KARLO_UPSCALE} with upscale (scale 4, "
+        "stabilityai/stable-diffusion-x4-upscaler)"
+        if upscale
+        else ""
+    )
     return BackendSpec(
         name=KARLO_OPEN,
         description=(
             "Kakao Brain's open Karlo weights (karlo-v1-alpha, CreativeML OpenRAIL-M) run by diffusers' unCLIP "
-            f"pipelines on this service's own GPU workers: {image_size}x{image_size} images, no negative prompt, "
-            "sizes, model versions, inpainting or extension"
+            f"pipelines on this service's own GPU workers: {image_size}x{image_size} images{upscaled}; no "
+            "negative prompt, sizes, model versions, inpainting or extension"
         ),
         kinds=[JobKind.GENERATE, JobKind.VARIATION],
         parameters={
             JobKind.GENERATE.value: sorted(
-                ["prompt", "prior_num_inference_steps", "prior_guidance_scale", *_OPEN_SHARED, *_OPEN_FIXED_FIELDS]
+                [
+                    "prompt",
+                    "prior_num_inference_steps",
+                    "prior_guidance_scale",
+                    *_OPEN_SHARED,
+                    *_OPEN_FIXED_FIELDS,
+                    *extra,
+                ]
             ),
-            JobKind.VARIATION.value: sorted(["image", "image_url", *_OPEN_SHARED, *_OPEN_FIXED_FIELDS]),
+            JobKind.VARIATION.value: sorted(["image", "image_url", *_OPEN_SHARED, *_OPEN_FIXED_FIELDS, *extra]),
         },
-        fixed={"width": image_size, "height": image_size, "upscale": False, "nsfw_checker": False},
+        fixed=fixed,
         limits=BackendLimits(
             samples_max=rules.SAMPLES_MAX,
             sizes=[image_size],
@@ -122,7 +147,7 @@ def open_karlo_spec(image_size: int = OPEN_KARLO_IMAGE_SIZE) -> BackendSpec:
             model_versions=[],
             steps_range=rules.STEPS_RANGE,
             guidance_range=rules.GUIDANCE_RANGE,
-            upscale_scales=[],
+            upscale_scales=[OPEN_KARLO_UPSCALE] if upscale else [],
         ),
         capacity=Capacity.GPU_SLOTS,
         queue=Queue.KARLO_OPEN.value,
@@ -131,11 +156,12 @@ def open_karlo_spec(image_size: int = OPEN_KARLO_IMAGE_SIZE) -> BackendSpec:
 
 def recorded_input(job: Job) -> dict[str, Any]:
     """The job's input as its record keeps and its view shows it: on a backend that fixes some fields, only
-    the fields it takes (the fixed ones are implied, not the hosted defaults the parameters model fills in)."""
+    the fields it takes (the fixed ones are implied, not the hosted defaults the parameters model fills in);
+    an upscaled open Karlo job shows its ``upscale`` and ``scale``."""
     record = job.input_record()
     if job.backend != KARLO_OPEN:
         return record
-    spec = open_karlo_spec()
+    spec = open_karlo_spec(upscale=job.params.upscale)
     kept = set(spec.parameters[job.kind.value]) - set(spec.fixed)
     return {name: value for name, value in record.items() if name in kept}
 
@@ -190,7 +216,23 @@ def refusals(spec: BackendSpec, kind: str, values: Mapping[str, Any]) -> list[Re
                     f"backend {spec.name} only takes {name}={_json(spec.fixed[name])}, got {_json(value)}",
                 )
             )
+    if "upscale" in accepted and "upscale" not in spec.fixed:
+        found.extend(_scale_refusal(spec, values))
     return found
+
+
+def _scale_refusal(spec: BackendSpec, values: Mapping[str, Any]) -> list[Refusal]:
+    """``scale`` (sent, or the default an upscaled job would get) outside the backend's factors. A value that
+    is no factor at all is left to the request's own validation, which names it."""
+    scale = values.get("scale", _DEFAULT_SCALE if values.get("upscale") is True else None)
+    scales = spec.limits.upscale_scales
+    if scale not in rules.UPSCALE_FACTORS or scale in scales:
+        return []
+    sent = "" if "scale" in values else f" (the default when upscale is true is {_DEFAULT_SCALE})"
+    allowed = " or ".join(map(str, scales))
+    return [
+        Refusal("input.scale", "backend_limit", f"backend {spec.name} only upscales by {allowed}, got {scale}{sent}")
+    ]
 
 
 def _json(value: Any) -> str:
@@ -201,7 +243,8 @@ def _json(value: Any) -> str:
 
 def enabled_specs(settings: Settings) -> dict[str, BackendSpec]:
     """The backends the operator enabled, by name, default first."""
-    specs = {KARLO: KARLO_SPEC, KARLO_OPEN: open_karlo_spec(settings.open_karlo_image_size)}
+    open_spec = open_karlo_spec(settings.open_karlo_image_size, upscale=bool(settings.open_karlo_upscaler_model))
+    specs = {KARLO: KARLO_SPEC, KARLO_OPEN: open_spec}
     names = sorted(settings.backend_names, key=lambda name: name != settings.default_backend)
     return {name: specs[name] for name in names}
 
