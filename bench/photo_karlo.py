@@ -2,7 +2,7 @@
 (Karlo's upscaler caps the longest side at 2048).
 
 The simulator draws small flat pictures that compress to a few kB; photographs do not compress, and a
-2048² photo is about 12 MB as PNG. Here each image is noise over a gradient (about as incompressible as a
+2048² photo is about 11 MiB as PNG. Here each image is noise over a gradient (about as incompressible as a
 photo), encoded once at start and served for every sample, as a link (``return_type=url``, what the worker
 asks for) or inline base64. It runs in a thread of the benchmark's process.
 """

@@ -1,7 +1,7 @@
 """A worker's memory while it stores photo-sized images: peak and after, against the same worker idle.
 
 Real processes: redis-server and one worker (the thread pool, 8 threads) storing to a local directory;
-Karlo is :mod:`bench.photo_karlo`, answering each job's 8 samples as links to a 2048² PNG of about 12 MB
+Karlo is :mod:`bench.photo_karlo`, answering each job's 8 samples as links to a 2048² PNG of about 11 MiB
 (1280² asked for, upscaled). Each round queues all jobs at once while the worker is held still, releases it,
 and reads its peak resident memory (``VmHWM``, reset before the round through ``/proc/PID/clear_refs``) and
 its resident memory once the queue is drained and the worker has been idle for two seconds. Idle is its
@@ -37,7 +37,7 @@ def _reset_peak(pid: int) -> None:
 
 def run(workdir: Path, *, jobs: int, samples: int, rounds: int) -> str:
     processes: list[ManagedProcess] = []
-    rounds = min(rounds, 3)  # each round writes jobs x samples x 12 MB twice (spool and store)
+    rounds = min(rounds, 3)  # each round writes jobs x samples x 11 MiB twice (spool and store)
     try:
         redis_proc, redis_url = start_redis(workdir, persist=False)
         processes.append(redis_proc)
