@@ -7,7 +7,16 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench import accept_durability, batch_accept, event_streams, open_karlo_queue, quota_reserve, webhook_isolation
+from bench import (
+    accept_durability,
+    batch_accept,
+    event_streams,
+    open_karlo_queue,
+    quota_reserve,
+    webhook_isolation,
+    worker_drain,
+    worker_memory,
+)
 
 
 def main(argv: list[str]) -> int:
@@ -22,9 +31,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--streams", type=int, default=1000, help="open event streams in the streams benchmark")
     parser.add_argument("--event-jobs", type=int, default=200, help="jobs per event burst (2 events each)")
     parser.add_argument("--batch-jobs", type=int, default=1000, help="jobs per round in the batch benchmark")
+    parser.add_argument("--drain-jobs", type=int, default=400, help="jobs per round in the worker drain benchmark")
+    parser.add_argument("--memory-jobs", type=int, default=16, help="jobs in the worker memory benchmark")
+    parser.add_argument("--memory-samples", type=int, default=8, help="images per job in the memory benchmark")
     parser.add_argument(
         "--only",
-        choices=["quota", "webhooks", "durability", "open-karlo", "streams", "batches"],
+        choices=["quota", "webhooks", "durability", "open-karlo", "streams", "batches", "worker", "memory"],
         help="run one benchmark",
     )
     args = parser.parse_args(argv)
@@ -59,6 +71,16 @@ def main(argv: list[str]) -> int:
         if args.only in (None, "batches"):
             print("\n## Accepting a batch against single POSTs\n")
             print(batch_accept.run(Path(workdir) / "batches", jobs=args.batch_jobs, rounds=args.rounds))
+        if args.only in (None, "worker"):
+            print("\n## Draining a full queue: the worker against the floor and bare Celery\n")
+            print(worker_drain.run(Path(workdir) / "worker", jobs=args.drain_jobs, rounds=args.rounds))
+        if args.only in (None, "memory"):
+            print("\n## Worker memory with photo-sized images\n")
+            print(
+                worker_memory.run(
+                    Path(workdir) / "memory", jobs=args.memory_jobs, samples=args.memory_samples, rounds=args.rounds
+                )
+            )
     return 0
 
 

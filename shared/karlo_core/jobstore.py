@@ -85,11 +85,27 @@ class EventRetention:
 
 @dataclass(frozen=True)
 class Claim:
-    """The outcome of a claim: ``claimed`` with the attempt number, or why not."""
+    """The outcome of a claim: ``claimed`` with the attempt number and the job as the claim left it (read in
+    the same script, so no second round trip), or why not."""
 
     claimed: bool
     reason: str
     attempts: int = 0
+    job: Job | None = None
+
+
+class LeaseState(StrEnum):
+    """What extending a lease found (``lua/job_extend.lua``)."""
+
+    #: Extended.
+    HELD = "held"
+    #: Extended, and a cancel has been requested: what the attempt makes is dropped.
+    CANCEL_REQUESTED = "cancel_requested"
+    #: Not this worker's any more (another worker claimed the job, or it settled or is gone).
+    LOST = "lost"
+
+
+_LEASE_REPLIES = {0: LeaseState.LOST, 1: LeaseState.HELD, 2: LeaseState.CANCEL_REQUESTED}
 
 
 class JobStore:
@@ -201,9 +217,6 @@ class JobStore:
         """Settle a running job whose cancel was requested, dropping what its attempt produced."""
         return self._settle_lease(job_id, token, JobStatus.CANCELED, None, {})
 
-    def cancel_requested(self, job_id: str) -> bool:
-        return bool(self._redis.hget(keys.job(job_id), "cancel_requested") == "1")
-
     def record_progress(self, job_id: str, token: str, progress: JobProgress) -> bool:
         """Note a running job's progress (only its lease holder can) and show it on the event stream as
         ``job.progress`` (at most once per step change and per :data:`PROGRESS_EVENT_SECONDS`, but always the
@@ -241,12 +254,19 @@ class JobStore:
         statuses = [s.value for s in CLAIMABLE_STATUSES]
         reply = self._claim(keys=_transition_keys(job_id), args=[job_id, token, lease_seconds, *statuses])
         if reply[0] == "claimed":
-            return Claim(True, "claimed", int(reply[1]))
+            flat = [str(item) for item in reply[2]]
+            job = job_from_hash(dict(zip(flat[::2], flat[1::2], strict=True)))
+            return Claim(True, "claimed", int(reply[1]), job)
         return Claim(False, str(reply[0]))
 
-    def extend_lease(self, job_id: str, token: str, *, lease_seconds: float) -> bool:
-        reply = self._extend(keys=[keys.job(job_id), keys.job_deadlines()], args=[job_id, token, lease_seconds])
-        return bool(reply)
+    def extend_leases(self, leases: Sequence[tuple[str, str]], *, lease_seconds: float) -> list[LeaseState]:
+        """Extend the leases of (job id, token) pairs, all in one round trip; what each one found."""
+        with self._redis.pipeline(transaction=False) as pipe:
+            for job_id, token in leases:
+                keys_ = [keys.job(job_id), keys.job_deadlines()]
+                self._extend(keys=keys_, args=[job_id, token, lease_seconds], client=pipe)
+            replies = pipe.execute()
+        return [_LEASE_REPLIES[int(reply)] for reply in replies]
 
     def succeed(self, job_id: str, token: str, images: list[StoredImage], upstream: dict[str, Any]) -> SettleOutcome:
         fields = {"images": [i.to_dict() for i in images], "upstream": upstream, "error": None, **_WAIT_OVER}

@@ -10,7 +10,7 @@ import redis
 
 from karlo_core.ids import new_job_id
 from karlo_core.jobs import Job, JobError, JobStatus, StoredImage
-from karlo_core.jobstore import CancelOutcome, JobStore
+from karlo_core.jobstore import CancelOutcome, JobStore, LeaseState, SettleOutcome
 from support.jobs import create_job
 from support.stacks import Services
 
@@ -48,8 +48,14 @@ def test_an_expired_lease_can_be_taken_over_and_the_old_holder_cannot_settle(sto
     time.sleep(0.1)
     takeover = store.claim(job.id, "b", lease_seconds=30)
     assert (takeover.claimed, takeover.attempts) == (True, 2)
+    assert takeover.job is not None and (takeover.job.id, takeover.job.status) == (job.id, JobStatus.RUNNING)
     assert not store.succeed(job.id, "a", [IMAGE], {})
-    assert not store.extend_lease(job.id, "a", lease_seconds=30)
+    assert store.extend_leases([(job.id, "a"), (job.id, "b")], lease_seconds=30) == [LeaseState.LOST, LeaseState.HELD]
+    store.cancel(job.id)
+    assert store.extend_leases([(job.id, "b")], lease_seconds=30) == [LeaseState.CANCEL_REQUESTED]
+    assert store.end_canceled(job.id, "b") is SettleOutcome.CANCELED
+    job = make_job(store)
+    assert store.claim(job.id, "b", lease_seconds=30).claimed
     assert store.succeed(job.id, "b", [IMAGE], {"request_id": "r"})
     done = store.get(job.id)
     assert done is not None

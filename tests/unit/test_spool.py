@@ -17,27 +17,44 @@ from karlo_core.storage.local import LocalStorage
 from karlo_worker.spool import Generated, GeneratedImage, Spool
 
 
-def generated(*sizes: int) -> Generated:
-    images = [GeneratedImage(b"x" * size, "png", 8, 8, index, None, None) for index, size in enumerate(sizes)]
+def generated(spool: Spool, job_id: str, *sizes: int) -> Generated:
+    images = []
+    for index, size in enumerate(sizes):
+        path = spool.write(job_id, index, lambda handle, size=size: handle.write(b"x" * size))
+        images.append(GeneratedImage("png", 8, 8, size, index, None, None, path=path))
     return Generated(images=images, upstream={"request_id": "r", "model_version": "v"}, generated_at=123.5)
 
 
-def test_kept_images_load_back_whole_and_go_when_discarded(tmp_path: Path) -> None:
+def test_a_sealed_set_loads_back_whole_and_goes_when_discarded(tmp_path: Path) -> None:
     spool = Spool(tmp_path, max_bytes=1000)
     job_id = new_job_id()
     assert spool.load(job_id) is None
-    assert spool.keep(job_id, generated(10, 20))
-    assert spool.load(job_id) == generated(10, 20)
+    kept = generated(spool, job_id, 10, 20)
+    assert spool.load(job_id) is None  # not whole until sealed
+    spool.seal(job_id, kept)
+    assert spool.load(job_id) == kept
     assert spool.job_ids() == [job_id] and spool.used_bytes() > 30
     spool.discard(job_id)
     assert spool.load(job_id) is None and spool.job_ids() == []
 
 
-def test_the_spool_refuses_what_would_pass_its_bound(tmp_path: Path) -> None:
+def test_the_spool_has_no_room_past_its_bound(tmp_path: Path) -> None:
     spool = Spool(tmp_path, max_bytes=100)
-    assert spool.keep(new_job_id(), generated(40))
-    assert not spool.keep(new_job_id(), generated(70))
-    assert len(spool.job_ids()) == 1
+    assert spool.has_room()
+    generated(spool, new_job_id(), 120)
+    assert not spool.has_room()
+
+
+def test_a_failed_write_leaves_no_file(tmp_path: Path) -> None:
+    spool = Spool(tmp_path, max_bytes=1000)
+
+    def fails(handle: Any) -> None:
+        handle.write(b"half")
+        raise ValueError("the link broke")
+
+    with pytest.raises(ValueError):
+        spool.write(new_job_id(), 0, fails)
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
 
 
 def _disk_full(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -67,5 +84,6 @@ def test_a_full_disk_leaves_no_part_file(tmp_path: Path, monkeypatch: pytest.Mon
     with pytest.raises(StorageError):
         storage.put("jobs/j/0.png", b"data", "image/png")
     spool = Spool(tmp_path / "spool", max_bytes=1000)
-    assert not spool.keep(new_job_id(), generated(10))
+    with pytest.raises(OSError):
+        generated(spool, new_job_id(), 10)
     assert [p for p in tmp_path.rglob("*") if p.is_file()] == []

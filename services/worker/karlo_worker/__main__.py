@@ -16,6 +16,9 @@ from karlo_worker.exporter import start_exporter
 from karlo_worker.runtime import worker_queues
 
 log = logging.getLogger("karlo_worker")
+#: Celery's lines for every task received and finished repeat what the job's own lines say (one per status
+#: change, with the job's context); its warnings and errors still show.
+TASK_LOGGERS = ("celery.app.trace", "celery.worker.strategy")
 
 
 def _concurrency(settings: Settings, queues: list[str]) -> int:
@@ -26,6 +29,8 @@ def _concurrency(settings: Settings, queues: list[str]) -> int:
 def main(argv: list[str]) -> None:
     settings = Settings()
     configure_logging(settings.log_level)
+    for name in TASK_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
     queues = worker_queues(settings)
     try:
         app = make_worker_app(settings)

@@ -1,5 +1,5 @@
 """A daemon thread running one chore every ``interval`` seconds until stopped: the worker's scheduled chores
-(dispatch sweeps, webhook dispatch), its heartbeat keeper and each job's lease keeper.
+(dispatch sweeps, webhook dispatch), its heartbeat keeper and the lease keeper of all its jobs.
 
 The first run is one interval after :meth:`start`. A chore that raises is logged and run again next time; a
 chore may call :meth:`stop` itself to end the thread.

@@ -27,11 +27,10 @@ from karlo_core.logs import bind_log_fields, log_context
 from karlo_core.quota.buckets import Denied
 from karlo_core.quota.policy import generated_nothing, scopes_for
 from karlo_worker import job_metrics
-from karlo_worker.lease import LeaseKeeper
 from karlo_worker.requests import generation_request
 from karlo_worker.runtime import WorkerRuntime
 from karlo_worker.spool import Generated
-from karlo_worker.storing import generated_from, store_generated
+from karlo_worker.storing import drop_stored, store_generated, take_generation
 
 log = logging.getLogger(__name__)
 
@@ -45,17 +44,15 @@ def run_job(job_id: str, rt: WorkerRuntime) -> None:
 def _claim_and_run(job_id: str, rt: WorkerRuntime) -> None:
     token = uuid.uuid4().hex
     claim = rt.store.claim(job_id, token, lease_seconds=rt.settings.job_lease_seconds)
-    if not claim.claimed:
-        log.info("job not claimed", extra={"job_id": job_id, "reason": claim.reason})
-        return
-    job = rt.store.get(job_id)
+    job = claim.job
     if job is None:
+        log.info("job not claimed", extra={"job_id": job_id, "reason": claim.reason})
         return
     bind_log_fields(tenant=job.tenant, kind=job.kind.value)
     job_metrics.job_started(job, attempt=claim.attempts)
     log.info("job started", extra={"job_id": job_id, "attempt": claim.attempts, "tenant": job.tenant})
     try:
-        with LeaseKeeper(rt.store, job_id, token, lease_seconds=rt.settings.job_lease_seconds):
+        with rt.leases.hold(job_id, token):
             _run_claimed(job, token, f"{job_id}:{claim.attempts}", rt)
     except (redis.ConnectionError, redis.TimeoutError):  # the job store is unreachable: the lease runs out,
         raise  # and the job runs again (from the spool, if Karlo answered)
@@ -174,11 +171,9 @@ def _generate(job: Job, token: str, backend: Backend, rt: WorkerRuntime) -> Gene
         job, backend.name, backend.endpoint(job.kind), lambda: backend.generate(request, hook)
     )
     bind_log_fields(karlo_request_id=result.request_id)
-    if rt.store.cancel_requested(job.id):
-        return None
-    generated = generated_from(result)
-    rt.spool.keep(job.id, generated)
-    return generated
+    if rt.leases.cancel_requested(token):  # known from the lease's last extension; one that came since is found
+        return None  # by the settle, which then drops what was stored
+    return take_generation(job.id, result, rt)
 
 
 def _progress_hook(job_id: str, token: str, rt: WorkerRuntime) -> ProgressHook:
@@ -195,7 +190,7 @@ def _progress_hook(job_id: str, token: str, rt: WorkerRuntime) -> ProgressHook:
 def _store_and_settle(job: Job, token: str, generated: Generated, rt: WorkerRuntime) -> None:
     """Store the backend's images (waiting out a storage outage) and settle; the spool goes once the job settled."""
     try:
-        images = store_generated(job.id, generated, rt)
+        images = store_generated(job.id, token, generated, rt)
     except StorageError as exc:
         error = JobError(exc.slug, f"the image store did not take the images: {exc}")
         message = "job failed: storage deadline passed, the generated images dropped"
@@ -207,6 +202,8 @@ def _store_and_settle(job: Job, token: str, generated: Generated, rt: WorkerRunt
         else:
             settled = rt.store.succeed(job.id, token, images, generated.upstream)
             outcome = _settle(job, JobStatus.SUCCEEDED, settled, "job succeeded", {"images": len(images)})
+            if outcome is SettleOutcome.CANCELED:  # canceled after the lease last looked: not kept
+                drop_stored(images, rt)
     if outcome is SettleOutcome.SETTLED:  # a lost lease means another worker holds the job, and may be reading
         rt.spool.discard(job.id)  # the spool
 

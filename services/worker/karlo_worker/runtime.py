@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from ipaddress import ip_network
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import redis
@@ -13,8 +15,10 @@ from celery import Celery
 from karlo_core.backends.base import Backend
 from karlo_core.backends.catalogue import KARLO, KARLO_OPEN
 from karlo_core.backends.karlo import KarloBackend
+from karlo_core.errors import BlockedDestination
 from karlo_core.jobstore import JobStore
 from karlo_core.karlo.client import KarloClient
+from karlo_core.netguard import NetGuard, guarded_client, system_resolver
 from karlo_core.queue import Queue
 from karlo_core.quota.buckets import QuotaBuckets
 from karlo_core.quota.policy import make_buckets
@@ -25,6 +29,7 @@ from karlo_core.storage.factory import make_storage
 from karlo_core.webhooks.delivery import Deliverer
 from karlo_core.webhooks.factory import make_deliverer
 from karlo_core.webhooks.outbox import Outbox
+from karlo_worker.lease import LeaseKeeper
 from karlo_worker.spool import Spool
 
 log = logging.getLogger(__name__)
@@ -41,6 +46,10 @@ class WorkerRuntime:
     outbox: Outbox
     deliverer: Deliverer
     spool: Spool
+    #: Fetches the images Karlo answers with links: only from Karlo's own host or public addresses.
+    image_fetcher: httpx.Client
+    #: Keeps the leases of all the jobs this process runs alive, on one thread.
+    leases: LeaseKeeper
     #: The backends this worker runs, by name: those whose queues it consumes.
     backends: dict[str, Backend] = field(default_factory=dict)
 
@@ -88,6 +97,20 @@ def _open_karlo_backend(settings: Settings) -> Backend:
     return OpenKarloBackend.load(config)
 
 
+def make_image_fetcher(settings: Settings) -> httpx.Client:
+    """A guarded client (see :mod:`karlo_core.netguard`): a link may lead to Karlo's own host (the addresses its
+    base URL resolves to now) or to public space, nowhere else; plain http only when Karlo itself is reached so."""
+    base = urlsplit(settings.karlo_base_url)
+    port = base.port or (443 if base.scheme == "https" else 80)
+    try:
+        own = [ip_network(address) for address in system_resolver(base.hostname or "", port)]
+    except BlockedDestination:  # Karlo's name does not resolve now: links must lead to public space
+        own = []
+    guard = NetGuard(allow_networks=own, allow_http=base.scheme == "http")
+    timeout = httpx.Timeout(connect=settings.karlo_connect_timeout_seconds, read=60.0, write=30.0, pool=10.0)
+    return guarded_client(guard, timeout=timeout)
+
+
 def make_backends(settings: Settings) -> dict[str, Backend]:
     """Hosted Karlo for a worker of the jobs queue (or of webhooks only, as before), open Karlo for one of its
     own queue."""
@@ -103,16 +126,19 @@ def make_backends(settings: Settings) -> dict[str, Backend]:
 def make_runtime(settings: Settings, celery: Celery) -> WorkerRuntime:
     client = make_redis(settings)
     storage = make_storage(settings)
+    store = JobStore(client)
     deliverer = make_deliverer(settings, client, storage)
     return WorkerRuntime(
         settings=settings,
         redis=client,
-        store=JobStore(client),
+        store=store,
         storage=storage,
         celery=celery,
         quota=make_buckets(settings, client),
         outbox=deliverer.outbox,
         deliverer=deliverer,
         spool=Spool(Path(settings.worker_spool_dir), max_bytes=settings.worker_spool_max_bytes),
+        image_fetcher=make_image_fetcher(settings),
+        leases=LeaseKeeper(store, lease_seconds=settings.job_lease_seconds),
         backends=make_backends(settings),
     )

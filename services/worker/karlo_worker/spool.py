@@ -1,12 +1,15 @@
-"""The worker's spool: images Karlo made, kept on local disk until the image store has them.
+"""The worker's spool: images a backend made, kept on local disk until the image store has them.
 
-Once Karlo has answered, its images are paid for. They are written here (each file whole or not at all)
-with a manifest written last, before the first upload; the job's directory goes once the job has settled.
-A worker that dies while storage is down leaves the directory behind, and the next worker to claim the job
-on this machine (the same process restarted, or another sharing the directory) stores those images instead
-of asking Karlo again. The spool is bounded (``KARLOQ_WORKER_SPOOL_MAX_BYTES``): past the bound, images are
-kept only in the worker's memory for its storage retries. Directories of finished or forgotten jobs and
-part files of interrupted writes are cleaned by the sweeper.
+Once Karlo has answered, its images are paid for. Each is written here as it is taken (fetched from Karlo's
+link, or decoded from the answer), whole or not at all, before the next is taken, so a worker's memory holds
+one piece of one image per job whatever the size and number of images; the upload to the image store reads
+the file back in pieces too. A manifest is written once the whole set is here; the job's directory goes once
+the job has settled. A worker that dies while storage is down leaves the directory behind, and the next worker
+to claim the job on this machine (the same process restarted, or another sharing the directory) stores those
+images instead of asking Karlo again. The spool is bounded (``KARLOQ_WORKER_SPOOL_MAX_BYTES``): a job that
+starts past the bound, or whose disk write fails, keeps its images in the worker's memory for its storage
+retries instead. Directories of finished or forgotten jobs and part files of interrupted writes are cleaned by
+the sweeper.
 """
 
 from __future__ import annotations
@@ -17,13 +20,13 @@ import logging
 import os
 import shutil
 import time
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
-from karlo_core.atomic_files import PART_PREFIX, write_atomically
+from karlo_core.atomic_files import PART_PREFIX, write_atomically, write_atomically_with
 from karlo_core.ids import is_job_id
-from karlo_core.karlo import rules
 
 log = logging.getLogger(__name__)
 
@@ -34,22 +37,30 @@ STALE_PART_SECONDS = 600.0
 
 @dataclass(frozen=True)
 class GeneratedImage:
-    data: bytes
+    """One image a backend made, with the facts its header gives: in the spool (``path``), or in memory
+    (``data``) when the spool could not take it."""
+
     format: str
     width: int
     height: int
+    size: int
     seed: int | None
     nsfw_content_detected: bool | None
     nsfw_score: float | None
+    path: Path | None = None
+    data: bytes | None = None
 
 
 @dataclass(frozen=True)
 class Generated:
-    """What one Karlo call produced, and when (the storage retry deadline counts from then)."""
+    """What one backend call produced, and when (the storage retry deadline counts from then)."""
 
     images: list[GeneratedImage]
     upstream: dict[str, Any]
     generated_at: float
+
+
+_FACTS = ("format", "width", "height", "seed", "nsfw_content_detected", "nsfw_score")
 
 
 class Spool:
@@ -57,36 +68,39 @@ class Spool:
         self.root = root
         self._max_bytes = max_bytes
 
-    def keep(self, job_id: str, generated: Generated) -> bool:
-        """Write the images and their manifest; False (and nothing left) when over the bound or the disk fails."""
-        size = sum(len(image.data) for image in generated.images)
-        directory = self._directory(job_id)
+    def has_room(self) -> bool:
+        """Whether a new job's images may be spooled: the spool is under its bound."""
+        return self.used_bytes() < self._max_bytes
+
+    def write(self, job_id: str, index: int, write: Callable[[BinaryIO], object]) -> Path:
+        """Write one image of the job with ``write`` (in pieces, as they come), whole or not at all; its path.
+        OSError when the disk fails; whatever ``write`` raises leaves no file behind either."""
+        path = self._directory(job_id) / str(index)
+        write_atomically_with(path, write)
+        return path
+
+    def seal(self, job_id: str, generated: Generated) -> None:
+        """Record the whole set (every image spooled): from now on a later attempt stores it from here."""
         entries = []
+        for image in generated.images:
+            assert image.path is not None
+            entries.append({"file": image.path.name, **{name: getattr(image, name) for name in _FACTS}})
+        manifest = {"generated_at": generated.generated_at, "upstream": generated.upstream, "images": entries}
         try:
-            if self.used_bytes() + size > self._max_bytes:
-                log.warning("spool full: images kept in memory only", extra={"job_id": job_id, "bytes": size})
-                return False
-            for index, image in enumerate(generated.images):
-                name = f"{index}.{rules.FILE_EXTENSIONS[image.format]}"
-                write_atomically(directory / name, image.data)
-                entries.append({"file": name, **{k: v for k, v in asdict(image).items() if k != "data"}})
-            manifest = {"generated_at": generated.generated_at, "upstream": generated.upstream, "images": entries}
-            write_atomically(directory / MANIFEST, json.dumps(manifest).encode())
-        except OSError as exc:
-            log.warning("images not spooled", extra={"job_id": job_id, "error": exc.strerror})
-            self.discard(job_id)
-            return False
-        return True
+            write_atomically(self._directory(job_id) / MANIFEST, json.dumps(manifest).encode())
+        except OSError as exc:  # the images are still here for this attempt; a later one asks again
+            log.warning("spooled images not recorded", extra={"job_id": job_id, "error": exc.strerror})
 
     def load(self, job_id: str) -> Generated | None:
         """The images a worker kept for this job, if a whole set is here."""
         directory = self._directory(job_id)
         try:
             manifest = json.loads((directory / MANIFEST).read_text())
-            images = [
-                GeneratedImage(data=(directory / entry.pop("file")).read_bytes(), **entry)
-                for entry in manifest["images"]
-            ]
+            images = []
+            for entry in manifest["images"]:
+                path = directory / entry["file"]
+                facts = {name: entry[name] for name in _FACTS}
+                images.append(GeneratedImage(**facts, size=path.stat().st_size, path=path))
         except FileNotFoundError:
             return None
         except (OSError, ValueError, KeyError, TypeError):

@@ -28,12 +28,14 @@ class GenerationRequest:
 
 @dataclass(frozen=True)
 class GeneratedImage:
-    """One image as the backend made it: encoded bytes and the seed that reproduces it."""
+    """One image as the backend made it: encoded bytes, or a short-lived ``url`` to fetch them from at once (then
+    ``data`` is empty), and the seed that reproduces it."""
 
     data: bytes
     seed: int | None
     nsfw_content_detected: bool | None = None
     nsfw_score: float | None = None
+    url: str | None = None
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,7 @@ class KarloBackend:
                 seed=image.seed,
                 nsfw_content_detected=image.nsfw_content_detected,
                 nsfw_score=image.nsfw_score,
+                url=image.url,
             )
             for image in result.images
         ]

@@ -90,26 +90,22 @@ class KarloClient:
         seed = item.get("seed")
         score = item.get("nsfw_score")
         detected = item.get("nsfw_content_detected")
+        value = item["image"]
+        is_url = value.startswith(("https://", "http://"))  # fetched by the caller, at once: it expires in minutes
         return KarloImage(
-            data=self._image_bytes(item["image"]),
+            data=b"" if is_url else _base64_bytes(value),
             seed=seed if isinstance(seed, int) else None,
             nsfw_content_detected=detected if isinstance(detected, bool) else None,
             nsfw_score=float(score) if isinstance(score, int | float) else None,
+            url=value if is_url else None,
         )
 
-    def _image_bytes(self, value: str) -> bytes:
-        """Decode base64, or download a URL at once: Karlo's image URLs expire within minutes."""
-        if value.startswith(("https://", "http://")):
-            try:
-                response = self._http.get(value)
-                response.raise_for_status()
-            except httpx.HTTPError as exc:
-                raise UpstreamUnavailable(f"cannot download Karlo image: {type(exc).__name__}") from exc
-            return response.content
-        try:
-            return base64.b64decode(value, validate=False)
-        except (binascii.Error, ValueError) as exc:
-            raise UpstreamUnavailable("Karlo answered with image data that is not base64") from exc
+
+def _base64_bytes(value: str) -> bytes:
+    try:
+        return base64.b64decode(value, validate=False)
+    except (binascii.Error, ValueError) as exc:
+        raise UpstreamUnavailable("Karlo answered with image data that is not base64") from exc
 
 
 def _str_or_none(value: Any) -> str | None:

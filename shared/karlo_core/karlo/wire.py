@@ -15,12 +15,14 @@ INPAINTING_PATH = "/v2/inference/karlo/inpainting"
 
 @dataclass(frozen=True)
 class KarloImage:
-    """One generated image as Karlo returned it (``data`` is decoded bytes, downloaded if Karlo sent a URL)."""
+    """One generated image as Karlo returned it: a download ``url`` (what we ask for), or decoded ``data`` when
+    Karlo answered base64."""
 
     data: bytes
     seed: int | None
     nsfw_content_detected: bool | None
     nsfw_score: float | None
+    url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -31,11 +33,12 @@ class KarloResult:
 
 
 def _body(params: OutputOptions, *, exclude: set[str] | None = None) -> dict[str, Any]:
-    """Only what the caller set or we default; images always come back inline as base64."""
+    """Only what the caller set or we default. Images come back as download links, which the worker fetches one
+    at a time into its spool: an answer of eight photo-sized images inline would be over 100 MB of JSON."""
     body = params.model_dump(mode="json", exclude_none=True, exclude=exclude)
     if not params.upscale:
         body.pop("scale", None)
-    body["return_type"] = "base64_string"
+    body["return_type"] = "url"
     return body
 
 

@@ -2,7 +2,8 @@
 -- The lease lives in the job ('lease_until'); the deadlines zset is only the sweeper's schedule.
 -- KEYS[1] job hash, KEYS[2] deadlines zset, KEYS[3] the job's deliveries hash, KEYS[4] webhook schedule zset
 -- ARGV[1] job id, ARGV[2] lease token, ARGV[3] lease seconds, ARGV[4..] claimable statuses
--- Returns {'claimed', attempts} or {reason}: 'missing', 'leased', 'canceled' (a cancel was pending),
+-- Returns {'claimed', attempts, the job's hash as a flat field/value list} (so the worker needs no read after
+-- the claim) or {reason}: 'missing', 'leased', 'canceled' (a cancel was pending),
 -- 'early' (a retry or quota wait not yet over: the schedule sends its message when it is), or the job's
 -- current status.
 --!include job_events
@@ -40,4 +41,4 @@ local attempts = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
 redis.call('HSETNX', KEYS[1], 'started_at', string.format('%.6f', now))
 redis.call('ZADD', KEYS[2], lease_until, ARGV[1])
 record_job_event(KEYS[1], KEYS[3], KEYS[4], ARGV[1], status, 'running', now)
-return {'claimed', attempts}
+return {'claimed', attempts, redis.call('HGETALL', KEYS[1])}

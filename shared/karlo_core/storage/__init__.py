@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Protocol
 
 from karlo_core.karlo import rules
@@ -10,6 +11,13 @@ from karlo_core.karlo import rules
 class Storage(Protocol):
     def put(self, key: str, data: bytes, content_type: str) -> None:
         """Store ``data`` under ``key``, replacing any earlier object (writes are idempotent)."""
+
+    def put_file(self, key: str, path: Path, content_type: str) -> None:
+        """Store the file at ``path`` under ``key``, read in bounded pieces (never whole in memory): a large
+        object goes to S3 as a multipart upload."""
+
+    def delete(self, key: str) -> None:
+        """Remove one object; a missing one is no error."""
 
     def get(self, key: str) -> bytes:
         """The object's bytes; StorageError when it is missing or the store cannot be reached."""

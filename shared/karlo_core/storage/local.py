@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
-from karlo_core.atomic_files import write_atomically
+from karlo_core.atomic_files import copy_atomically, write_atomically
 from karlo_core.errors import StorageError
 from karlo_core.storage.links import LinkSigner
 
@@ -42,6 +42,19 @@ class LocalStorage:
             write_atomically(path, data)
         except OSError as exc:
             raise StorageError(f"cannot store {key}: {exc.strerror}") from exc
+
+    def put_file(self, key: str, path: Path, content_type: str) -> None:
+        target = self.path_of(key)
+        try:
+            copy_atomically(path, target)
+        except OSError as exc:
+            raise StorageError(f"cannot store {key}: {exc.strerror}") from exc
+
+    def delete(self, key: str) -> None:
+        try:
+            self.path_of(key).unlink(missing_ok=True)
+        except OSError as exc:
+            raise StorageError(f"cannot delete {key}: {exc.strerror}") from exc
 
     def get(self, key: str) -> bytes:
         try:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 import boto3
+from boto3.exceptions import S3UploadFailedError as S3TransferFailed
+from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -16,6 +19,14 @@ if TYPE_CHECKING:
     from mypy_boto3_s3.type_defs import ObjectIdentifierTypeDef
 
     from karlo_core.settings import Settings
+
+
+#: Objects from this size on go up as multipart uploads, in parts of this size, one part at a time from the
+#: calling thread: a worker's memory per upload stays near one part whatever the image's size.
+MULTIPART_BYTES = 8 * 1024 * 1024
+_TRANSFER = TransferConfig(
+    multipart_threshold=MULTIPART_BYTES, multipart_chunksize=MULTIPART_BYTES, max_concurrency=1, use_threads=False
+)
 
 
 class S3Storage:
@@ -32,6 +43,20 @@ class S3Storage:
             self._s3.put_object(Bucket=self.bucket, Key=self._object_key(key), Body=data, ContentType=content_type)
         except (BotoCoreError, ClientError) as exc:
             raise StorageError(f"cannot store {key}: {type(exc).__name__}") from exc
+
+    def put_file(self, key: str, path: Path, content_type: str) -> None:
+        try:
+            self._s3.upload_file(
+                str(path), self.bucket, self._object_key(key), ExtraArgs={"ContentType": content_type}, Config=_TRANSFER
+            )
+        except (BotoCoreError, ClientError, S3TransferFailed, OSError) as exc:
+            raise StorageError(f"cannot store {key}: {type(exc).__name__}") from exc
+
+    def delete(self, key: str) -> None:
+        try:
+            self._s3.delete_object(Bucket=self.bucket, Key=self._object_key(key))
+        except (BotoCoreError, ClientError) as exc:
+            raise StorageError(f"cannot delete {key}: {type(exc).__name__}") from exc
 
     def get(self, key: str) -> bytes:
         try:

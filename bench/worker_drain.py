@@ -1,0 +1,292 @@
+"""Draining a full queue: a worker against the floor of the same work without the queue, its CPU per job
+against bare Celery's no-op task, and Redis round trips per job.
+
+Real processes: redis-server, the Karlo simulator answering at once (zero latency), one worker (the thread
+pool, ``KARLOQ_WORKER_CONCURRENCY`` threads) storing to a local directory, and a bare Celery worker with the
+same settings, pool and concurrency whose task does nothing (:mod:`bench.celery_noop`). Each round runs three
+cases in turn, so drift in machine load hits them alike:
+
+- floor: the same simulator calls (one t2i call, then each image fetched from its link) and storage writes,
+  made by as many threads of this process, without queue, job store or lease;
+- queue: the same number of jobs queued while the worker is held still (SIGSTOP), then timed from its release
+  until the last job finished; its CPU time (user + system) and Redis's ``INFO commandstats`` are read before
+  and after;
+- bare Celery: as many no-op tasks, queued and drained the same way, read the same way.
+
+Whichever worker is not being measured is held still meanwhile, so its idle chores do not count.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import redis
+from pydantic import SecretStr
+
+from bench.celery_noop import NOOP_QUEUE, NOOP_TASK
+from bench.queued_jobs import (
+    Held,
+    calls_between,
+    command_calls,
+    cpu_seconds,
+    failed_jobs,
+    queue_jobs,
+    round_trips,
+    wait_drained,
+)
+from karlo_core.job_inputs import GenerateParams
+from karlo_core.jobstore import JobStore
+from karlo_core.karlo.client import KarloClient
+from karlo_core.karlo.wire import T2I_PATH, t2i_body
+from karlo_core.queue import make_celery
+from karlo_core.settings import Settings
+from karlo_core.storage import image_key
+from karlo_core.storage.factory import make_storage
+from karlo_devstack.processes import ManagedProcess, wait_until
+from karlo_devstack.services import sim_control, start_redis, start_simulator, start_worker
+from karlo_sim.config import DEFAULT_SIM_KEY
+
+PARAMS = GenerateParams(prompt="a benchmark", width=384, height=384)
+
+
+@dataclass(frozen=True)
+class Drain:
+    """One drain: its time, and (for a worker) the worker's CPU time and Redis's calls meanwhile."""
+
+    seconds: float
+    cpu_seconds: float = 0.0
+    calls: int = 0
+    by_command: dict[str, int] = field(default_factory=dict)
+
+    def less(self, command: str, count: int) -> Drain:
+        """Without ``count`` calls of ``command`` (this benchmark's own polls)."""
+        by_command = {**self.by_command, command: self.by_command.get(command, 0) - count}
+        by_command = {name: calls for name, calls in by_command.items() if calls > 0}
+        return Drain(self.seconds, self.cpu_seconds, sum(by_command.values()), by_command)
+
+
+def _floor(settings: Settings, jobs: int, concurrency: int) -> Drain:
+    """The simulator calls and storage writes of ``jobs`` jobs from ``concurrency`` threads, no queue."""
+    storage = make_storage(settings)
+    assert settings.kakao_rest_api_key is not None
+    with httpx.Client(timeout=30, limits=httpx.Limits(max_connections=concurrency * 2)) as http:
+        karlo = KarloClient(http, base_url=settings.karlo_base_url, api_key=settings.kakao_rest_api_key)
+
+        def one(index: int) -> None:
+            result = karlo.infer(T2I_PATH, t2i_body(PARAMS))
+            for number, image in enumerate(result.images):
+                assert image.url is not None
+                data = http.get(image.url).raise_for_status().content
+                storage.put(image_key(f"floor{index}", number, "webp"), data, "image/webp")
+
+        start, cpu = time.perf_counter(), time.process_time()
+        with ThreadPoolExecutor(concurrency) as pool:
+            list(pool.map(one, range(jobs)))
+        return Drain(time.perf_counter() - start, time.process_time() - cpu)
+
+
+@contextmanager
+def _reading(client: redis.Redis, pid: int, result: list[Drain]) -> Iterator[None]:
+    """Time, CPU of ``pid`` and Redis calls (less this benchmark's own) over the block, added to ``result``."""
+    calls = command_calls(client)
+    cpu = cpu_seconds(pid)
+    start = time.perf_counter()
+    yield
+    seconds = time.perf_counter() - start
+    spent = calls_between(calls, command_calls(client))
+    spent.pop("info", None)  # the reading's own
+    result.append(Drain(seconds, cpu_seconds(pid) - cpu, sum(spent.values()), spent))
+
+
+def _queue_round(client: redis.Redis, settings: Settings, worker: ManagedProcess, jobs: int) -> Drain:
+    store = JobStore(client)
+    celery = make_celery(settings, "bench")
+    with Held(worker.pid):
+        ids = queue_jobs(store, celery, PARAMS, jobs)
+    found: list[Drain] = []
+    with _reading(client, worker.pid, found):
+        polls = wait_drained(client)
+    if failed_jobs(store, ids):
+        raise RuntimeError(f"{failed_jobs(store, ids)} of {jobs} jobs did not succeed; see {worker.log_path}")
+    return found[0].less("zcard", polls)
+
+
+def _queue_round_trips(client: redis.Redis, settings: Settings, worker: ManagedProcess, jobs: int) -> Counter[str]:
+    """Round trips by command of a drain of ``jobs`` jobs (not timed), less this benchmark's own polls."""
+    store = JobStore(client)
+    with Held(worker.pid):
+        queue_jobs(store, make_celery(settings, "bench"), PARAMS, jobs)
+    with round_trips(settings.redis_url) as counts:
+        polls = wait_drained(client)
+    counts["zcard"] -= polls
+    return counts
+
+
+def _noop_round_trips(client: redis.Redis, settings: Settings, worker: ManagedProcess, tasks: int) -> Counter[str]:
+    """Round trips by command of a drain of ``tasks`` no-op tasks (not timed), less this benchmark's own."""
+    _send_noops(settings, worker, tasks)
+    with round_trips(settings.redis_url) as counts:
+        polls = _wait_noops(client)
+    counts["llen"] -= polls
+    counts["hlen"] -= polls
+    return counts
+
+
+def _noop_round(client: redis.Redis, settings: Settings, worker: ManagedProcess, tasks: int) -> Drain:
+    _send_noops(settings, worker, tasks)
+    found: list[Drain] = []
+    with _reading(client, worker.pid, found):
+        polls = _wait_noops(client)
+    return found[0].less("llen", polls).less("hlen", polls)
+
+
+def _send_noops(settings: Settings, worker: ManagedProcess, tasks: int) -> None:
+    celery = make_celery(settings, "bench")
+    with Held(worker.pid):
+        for _ in range(tasks):
+            celery.send_task(NOOP_TASK, queue=NOOP_QUEUE)
+
+
+def _wait_noops(client: redis.Redis) -> int:
+    """Wait until no task is queued or unacknowledged; how many polls it took (LLEN and HLEN each)."""
+    polls = 0
+
+    def drained() -> bool:
+        nonlocal polls
+        polls += 1
+        with client.pipeline(transaction=False) as pipe:
+            pipe.llen(NOOP_QUEUE)
+            pipe.hlen("unacked")
+            queued, unacked = pipe.execute()
+        return int(queued) + int(unacked) == 0
+
+    wait_until(drained, timeout=120, what="the no-op tasks to drain", interval=0.01)
+    return polls
+
+
+def _start_noop(workdir: Path, env: dict[str, str], concurrency: int) -> ManagedProcess:
+    argv = [sys.executable, "-m", "celery", "-A", "bench.celery_noop", "worker", "--pool=threads"]
+    argv += [f"--concurrency={concurrency}", f"--queues={NOOP_QUEUE}", "--without-gossip", "--without-mingle"]
+    argv += ["--loglevel=WARNING"]
+    log_path = workdir / "logs" / "noop.log"
+    proc = ManagedProcess("celery-noop", argv, log_path=log_path, env=env).start()
+    celery = make_celery(Settings(redis_url=env["KARLOQ_REDIS_URL"]), "bench")
+    for _ in range(concurrency):  # ready once it has drained these (held still before, its start can stall)
+        celery.send_task(NOOP_TASK, queue=NOOP_QUEUE)
+    with redis.Redis.from_url(env["KARLOQ_REDIS_URL"]) as client:
+        _wait_noops(client)
+    return proc
+
+
+def run(workdir: Path, *, jobs: int, rounds: int, concurrency: int = 8) -> str:
+    processes: list[ManagedProcess] = []
+    try:
+        redis_proc, redis_url = start_redis(workdir, persist=False)
+        processes.append(redis_proc)
+        sim_proc, sim_url = start_simulator(workdir, {"KARLO_SIM_API_KEY": DEFAULT_SIM_KEY})
+        processes.append(sim_proc)
+        sim_control(sim_url, latency_ms=0)
+        env = {
+            "KARLOQ_REDIS_URL": redis_url,
+            "KAKAO_REST_API_KEY": DEFAULT_SIM_KEY,
+            "KARLOQ_KARLO_BASE_URL": sim_url,
+            "KARLOQ_STORAGE_URL": f"file://{workdir / 'storage'}",
+            "KARLOQ_MAX_ACTIVE_JOBS_PER_TENANT": "0",
+            "KARLOQ_QUOTA_PER_MINUTE": "100000000",
+            "KARLOQ_QUOTA_PER_DAY": "100000000",
+            "KARLOQ_QUOTA_PER_MONTH": "100000000",
+            "KARLOQ_WORKER_CONCURRENCY": str(concurrency),
+            "KARLOQ_WORKER_QUEUES": "jobs",
+        }
+        settings = Settings(
+            redis_url=redis_url,
+            kakao_rest_api_key=SecretStr(DEFAULT_SIM_KEY),
+            karlo_base_url=sim_url,
+            storage_url=f"file://{workdir / 'floor-storage'}",
+        )
+        worker = start_worker(workdir, env, name="worker")
+        processes.append(worker)
+        noop = _start_noop(workdir, env, concurrency)
+        processes.append(noop)
+        client = redis.Redis.from_url(redis_url, decode_responses=True)
+        floor: list[Drain] = []
+        queued: list[Drain] = []
+        bare: list[Drain] = []
+        with Held(noop.pid):
+            _queue_round(client, settings, worker, concurrency)  # warm-up
+        for _ in range(rounds):
+            with Held(worker.pid), Held(noop.pid):
+                floor.append(_floor(settings, jobs, concurrency))
+            with Held(noop.pid):
+                queued.append(_queue_round(client, settings, worker, jobs))
+            with Held(worker.pid):
+                bare.append(_noop_round(client, settings, noop, jobs))
+        with Held(noop.pid):
+            trips = _queue_round_trips(client, settings, worker, jobs)
+        with Held(worker.pid):
+            bare_trips = _noop_round_trips(client, settings, noop, jobs)
+        return _table(jobs, concurrency, floor, queued, bare) + "\n\n" + _trips_table(jobs, trips, bare_trips)
+    finally:
+        for proc in reversed(processes):
+            proc.stop()
+
+
+def _spread(values: list[float]) -> str:
+    return f"{statistics.median(values):.2f} ({min(values):.2f}-{max(values):.2f})"
+
+
+def _table(jobs: int, concurrency: int, floor: list[Drain], queued: list[Drain], bare: list[Drain]) -> str:
+    rate = [jobs / q.seconds / (jobs / f.seconds) for f, q in zip(floor, queued, strict=True)]
+    cpu = [q.cpu_seconds / b.cpu_seconds for q, b in zip(queued, bare, strict=True)]
+    calls = [q.calls / jobs for q in queued]
+    bare_calls = [b.calls / jobs for b in bare]
+    lines = [
+        f"{jobs} jobs per round, {concurrency} threads; median of {len(queued)} rounds (lowest-highest).",
+        "",
+        "| figure | queue | baseline | ratio |",
+        "|---|---:|---:|---:|",
+        f"| jobs per second vs the floor | {_median(jobs / q.seconds for q in queued):,.1f} | "
+        f"{_median(jobs / f.seconds for f in floor):,.1f} | {_spread(rate)} |",
+        f"| worker CPU ms per job vs bare Celery no-op | {_median(q.cpu_seconds * 1000 / jobs for q in queued):.2f} | "
+        f"{_median(b.cpu_seconds * 1000 / jobs for b in bare):.2f} | {_spread(cpu)} |",
+        f"| worker CPU ms per job vs the floor's (this process, the same calls and writes) | "
+        f"{_median(q.cpu_seconds * 1000 / jobs for q in queued):.2f} | "
+        f"{_median(f.cpu_seconds * 1000 / jobs for f in floor):.2f} | "
+        f"{_spread([q.cpu_seconds / f.cpu_seconds for f, q in zip(floor, queued, strict=True)])} |",
+        f"| Redis commands run per job, scripts' own included (INFO commandstats) | "
+        f"{statistics.median(calls):.1f} | {statistics.median(bare_calls):.1f} | "
+        f"{statistics.median(calls) / statistics.median(bare_calls):.2f} |",
+    ]
+    return "\n".join(lines)
+
+
+def _trips_table(jobs: int, trips: Counter[str], bare: Counter[str]) -> str:
+    """Round trips per job (MONITOR: commands clients sent; what scripts run inside Redis is not one)."""
+    total, bare_total = sum(trips.values()) / jobs, sum(bare.values()) / jobs
+    return "\n".join(
+        [
+            f"Redis commands sent per job (MONITOR, one extra round; a MULTI...EXEC block or a pipeline is one round "
+            f"trip): {total:.2f}; bare Celery {bare_total:.2f} ({total - bare_total:+.2f}).",
+            "",
+            "Worker's, by command: " + _per_job(trips, jobs),
+            "",
+            "Bare Celery's, by command: " + _per_job(bare, jobs),
+        ]
+    )
+
+
+def _per_job(counts: Counter[str], jobs: int) -> str:
+    return ", ".join(f"{name} {count / jobs:.2f}" for name, count in counts.most_common() if count > 0)
+
+
+def _median(values: Iterable[float]) -> float:
+    return statistics.median(list(values))

@@ -1,0 +1,35 @@
+"""Storing an image from a file against a real S3 server and a local directory: whole, in pieces (multipart
+past the threshold on S3), replacing what was there; and removing one object."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from karlo_core.storage import Storage
+from karlo_core.storage.links import LinkSigner
+from karlo_core.storage.local import LocalStorage
+from karlo_core.storage.s3 import MULTIPART_BYTES, S3Storage
+from support.stacks import BUCKET, Services, s3_client
+
+
+@pytest.fixture(params=["s3", "local"])
+def storage(request: pytest.FixtureRequest, services: Services, tmp_path: Path) -> Storage:
+    if request.param == "local":
+        return LocalStorage(tmp_path / "store", public_base_url="http://x", signer=LinkSigner(b"k"))
+    return S3Storage(s3_client(services.s3_url), bucket=BUCKET, prefix=f"files-{time.time_ns()}")
+
+
+@pytest.mark.parametrize("size", [10, MULTIPART_BYTES * 2 + 123])
+def test_a_file_is_stored_whole_and_replaces_the_old_object(storage: Storage, tmp_path: Path, size: int) -> None:
+    source = tmp_path / "image"
+    source.write_bytes(os.urandom(size))
+    storage.put("jobs/j/0.png", b"old", "image/png")
+    storage.put_file("jobs/j/0.png", source, "image/png")
+    assert storage.get("jobs/j/0.png") == source.read_bytes()
+    storage.delete("jobs/j/0.png")
+    storage.delete("jobs/j/0.png")  # gone already: no error
+    assert storage.delete_prefix("jobs/j/") == 0
