@@ -19,6 +19,7 @@ from karlo_core.queue import Queue
 from karlo_core.quota.buckets import QuotaBuckets
 from karlo_core.quota.policy import make_buckets
 from karlo_core.redis_client import make_redis
+from karlo_core.scheduler import Scheduler
 from karlo_core.settings import Settings
 from karlo_core.storage import Storage
 from karlo_core.storage.factory import make_storage
@@ -41,6 +42,7 @@ class WorkerRuntime:
     outbox: Outbox
     deliverer: Deliverer
     spool: Spool
+    scheduler: Scheduler
     #: The backends this worker runs, by name: those whose queues it consumes.
     backends: dict[str, Backend] = field(default_factory=dict)
 
@@ -100,15 +102,17 @@ def make_runtime(settings: Settings, celery: Celery) -> WorkerRuntime:
     client = make_redis(settings)
     storage = make_storage(settings)
     deliverer = make_deliverer(settings, client, storage)
+    quota = make_buckets(settings, client)
     return WorkerRuntime(
         settings=settings,
         redis=client,
         store=JobStore(client),
         storage=storage,
         celery=celery,
-        quota=make_buckets(settings, client),
+        quota=quota,
         outbox=deliverer.outbox,
         deliverer=deliverer,
         spool=Spool(Path(settings.worker_spool_dir), max_bytes=settings.worker_spool_max_bytes),
+        scheduler=Scheduler(client, settings, quota),
         backends=make_backends(settings),
     )
