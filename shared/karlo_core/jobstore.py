@@ -282,10 +282,24 @@ class JobStore:
         fields = {"error": error.to_dict(), "failures": failures, **_WAIT_OVER}
         return self._settle_lease(job_id, token, JobStatus.QUEUED, next_deadline, fields)
 
-    def requeue(self, job_id: str, token: str, *, status: JobStatus, images: int) -> SettleOutcome:
+    def requeue(
+        self,
+        job_id: str,
+        token: str,
+        *,
+        status: JobStatus,
+        images: int,
+        delay: float = 0.0,
+        error: JobError | None = None,
+        failures: int | None = None,
+    ) -> SettleOutcome:
         """Put a running job back at the head of its tenant's scheduler queue (``status`` queued, or waiting
-        for quota after Karlo said its quota is spent); the scheduler hands it out again with a reservation."""
-        return self._settle_lease(job_id, token, status, "sched", {"sched_images": images})
+        for quota after Karlo said its quota is spent); the scheduler hands it out again with a reservation,
+        not before ``delay`` seconds (a retry's backoff). A retry also records its ``error`` and ``failures``."""
+        fields: dict[str, Any] = {"sched_images": images}
+        if error is not None:
+            fields |= {"error": error.to_dict(), "failures": failures, **_WAIT_OVER}
+        return self._settle_lease(job_id, token, status, f"sched:{delay!r}", fields)
 
     def wait_for_quota(
         self, job_id: str, token: str, *, eta: float, delay: float, since: float | None = None

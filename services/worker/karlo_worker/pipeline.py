@@ -216,6 +216,12 @@ def _settle_failure(job: Job, token: str, exc: KarloQueueError, rt: WorkerRuntim
         _settle(job, JobStatus.FAILED, rt.store.fail(job.id, token, error), "job failed", extra, level=logging.WARNING)
         return
     delay = backoff_seconds(failures, base=settings.retry_base_seconds, cap=settings.retry_max_seconds)
-    released = rt.store.release(job.id, token, next_deadline=delay, error=error, failures=failures)
+    if job.backend == KARLO:  # its next attempt needs quota: back in its queue, handed out after the backoff
+        images = job.images_wanted
+        released = rt.store.requeue(
+            job.id, token, status=JobStatus.QUEUED, images=images, delay=delay, error=error, failures=failures
+        )
+    else:
+        released = rt.store.release(job.id, token, next_deadline=delay, error=error, failures=failures)
     extra["delay_seconds"] = round(delay, 2)  # the sweeper sends its message once the delay is over
     _settle(job, JobStatus.QUEUED, released, "job will retry", extra)

@@ -8,7 +8,7 @@
 -- When the head job does not fit the upstream quota, later jobs that fit may fill what is left of the window,
 -- but only while the head has been blocked less than the bound; after that nothing passes it. A tenant held
 -- by its own plan's limit is passed over (that limit is its own, not the others'). A job that waits is shown
--- as waiting_for_quota with its quota_eta. A job handed out gets a dispatch deadline (the sweeper resends a
+-- as waiting_for_quota with its quota_eta. A retry waiting out its backoff ('run_after') is passed over until then. A job handed out gets a dispatch deadline (the sweeper resends a
 -- message lost after this step) and leaves its queue in the same step: it is always in exactly one place.
 -- KEYS[1] clock override, KEYS[2] blocked-until, KEYS[3] deadlines zset, KEYS[4] webhook schedule zset,
 -- KEYS[5..8] upstream scope: minute zset, minute total, day counter, month counter, KEYS[9] backend workers zset
@@ -150,10 +150,13 @@ while handed < limit and not stop do
     if #jobs == 0 then redis.call('ZREM', tenants_key, tenant) end
     local plan = plan_of(tenant)
     for _, job_id in ipairs(jobs) do
-      local f = redis.call('HMGET', sched_job_key(job_id), 'status', 'sched_images')
+      local f = redis.call('HMGET', sched_job_key(job_id), 'status', 'sched_images', 'run_after')
       local images = tonumber(f[2] or '1')
+      local run_after = tonumber(f[3] or '0')
       if f[1] ~= 'queued' and f[1] ~= 'waiting_for_quota' then
         sched_remove(job_id)  -- finished or gone without leaving its queue: never hand it out
+      elseif run_after > now then
+        wake = math.min(wake, run_after)  -- a retry waiting out its backoff: the jobs after it go meanwhile
       elseif mode == 'slots' then
         pick = {tenant = tenant, tag = tag, job = job_id, images = images, plan = plan}
         break

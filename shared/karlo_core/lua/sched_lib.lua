@@ -52,7 +52,8 @@ local function sched_remove(job_id)
 end
 
 -- Put a job that was dispatched back at the head of its tenant's queue (Karlo said its quota is spent, or
--- an attempt came without a reservation of its own). Its reservation and deadline go.
+-- an attempt came without a reservation of its own, or a retry waits out its backoff: 'run_after' on the job,
+-- which the dispatcher respects). Its reservation and deadline go.
 local function sched_requeue(job_id, deadlines_key, now)
   local job_key = sched_job_key(job_id)
   local f = redis.call('HMGET', job_key, 'sched_backend', 'sched_tenant', 'sched_score', 'sched_images', 'spec',
@@ -63,7 +64,7 @@ local function sched_requeue(job_id, deadlines_key, now)
   local head = redis.call('ZRANGE', sched_queue_key(backend, tenant), 0, 0, 'WITHSCORES')
   if #head > 0 then score = math.min(score, tonumber(head[2]) - 0.001) end
   redis.call('ZREM', deadlines_key, job_id)
-  redis.call('HDEL', job_key, 'reservation', 'reservation_attempt', 'run_after', 'quota_denied')
+  redis.call('HDEL', job_key, 'reservation', 'reservation_attempt', 'quota_denied')
   redis.call('SREM', sched_key(backend, 'inflight'), job_id)
   sched_push(backend, tenant, job_id, score, tonumber(f[4] or '1'), now)
 end
