@@ -105,6 +105,7 @@ class JobStore:
         self._withdraw = client.register_script(lua.load("job_withdraw"))
         self._orphaned = client.register_script(lua.load("job_orphaned"))
         self._dispatched = client.register_script(lua.load("job_dispatched"))
+        self._resched = client.register_script(lua.load("job_resched"))
 
     def create(
         self,
@@ -310,6 +311,11 @@ class JobStore:
         """
         fields = {"quota_eta": eta, "quota_wait_since": since}
         return self._settle_lease(job_id, token, JobStatus.WAITING_FOR_QUOTA, delay, fields)
+
+    def resend_or_requeue(self, job_id: str, *, images: int) -> str:
+        """A due hosted-Karlo job: 'send' (it holds an unused reservation: its message was lost), 'requeued'
+        (back at the head of its tenant's scheduler queue for a new one) or 'skip'. See ``lua/job_resched.lua``."""
+        return str(self._resched(keys=_transition_keys(job_id), args=[job_id, images]))
 
     def due_for_dispatch(self, *, limit: int, grace: float) -> list[str]:
         """Active jobs whose deadline passed; their deadline moves ``grace`` seconds ahead (until the sender

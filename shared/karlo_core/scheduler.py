@@ -215,12 +215,26 @@ class Scheduler:
         return max(eta, blocked)
 
 
+@dataclass(frozen=True)
+class Dispatched:
+    steps: list[DispatchStep]
+    #: Jobs handed out whose message could not be sent (the broker is down): the sweeper resends them once
+    #: their dispatch deadline passes.
+    unsent: set[str]
+
+    @property
+    def wake_at(self) -> float | None:
+        """The earliest moment capacity is expected to free up for any backend."""
+        wakes = [step.wake_at for step in self.steps if step.wake_at is not None]
+        return min(wakes) if wakes else None
+
+
 def dispatch_and_send(
     scheduler: Scheduler, store: JobStore, celery: Celery, backends: Sequence[str], *, grace: float
-) -> list[DispatchStep]:
+) -> Dispatched:
     """Dispatch each backend and send the Celery message of every job handed out. A send that fails is
     retried by the sweeper once the job's dispatch deadline passes, so nothing is lost here."""
-    steps = []
+    steps, unsent = [], set()
     for backend in backends:
         step = scheduler.dispatch(backend)
         for handed in step.handed:
@@ -228,10 +242,11 @@ def dispatch_and_send(
                 enqueue_job(celery, handed.job_id, queue=backend_queue(backend))
             except Exception:
                 log.warning("sending a dispatched job failed; the sweeper resends it", extra={"job_id": handed.job_id})
+                unsent.add(handed.job_id)
                 continue
             store.dispatched(handed.job_id, grace=grace, since=step.at)
         steps.append(step)
-    return steps
+    return Dispatched(steps, unsent)
 
 
 def queued_statuses() -> tuple[JobStatus, ...]:

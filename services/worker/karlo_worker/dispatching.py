@@ -18,11 +18,9 @@ TICK_POLL_SECONDS = 0.25
 
 def dispatch_step(rt: WorkerRuntime) -> float | None:
     """One step for every enabled backend; returns the earliest moment capacity is expected to free up."""
-    steps = dispatch_and_send(
-        rt.scheduler, rt.store, rt.celery, rt.settings.backend_names, grace=rt.settings.dispatch_grace_seconds
-    )
-    wakes = [step.wake_at for step in steps if step.wake_at is not None]
-    return min(wakes) if wakes else None
+    settings = rt.settings
+    names = settings.backend_names
+    return dispatch_and_send(rt.scheduler, rt.store, rt.celery, names, grace=settings.dispatch_grace_seconds).wake_at
 
 
 class DispatchTick:
