@@ -7,7 +7,15 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench import accept_durability, batch_accept, event_streams, open_karlo_queue, quota_reserve, webhook_isolation
+from bench import (
+    accept_durability,
+    batch_accept,
+    dispatch,
+    event_streams,
+    open_karlo_queue,
+    quota_reserve,
+    webhook_isolation,
+)
 
 
 def main(argv: list[str]) -> int:
@@ -22,9 +30,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--streams", type=int, default=1000, help="open event streams in the streams benchmark")
     parser.add_argument("--event-jobs", type=int, default=200, help="jobs per event burst (2 events each)")
     parser.add_argument("--batch-jobs", type=int, default=1000, help="jobs per round in the batch benchmark")
+    parser.add_argument("--decisions", type=int, default=2000, help="dispatch decisions per round (dispatch)")
     parser.add_argument(
         "--only",
-        choices=["quota", "webhooks", "durability", "open-karlo", "streams", "batches"],
+        choices=["quota", "webhooks", "durability", "open-karlo", "streams", "batches", "dispatch"],
         help="run one benchmark",
     )
     args = parser.parse_args(argv)
@@ -32,6 +41,9 @@ def main(argv: list[str]) -> int:
         if args.only in (None, "quota"):
             print("## Quota reservation script\n")
             print(quota_reserve.run(Path(workdir), operations=args.operations, rounds=args.rounds))
+        if args.only in (None, "dispatch"):
+            print("\n## Fair dispatch decisions against plain FIFO\n")
+            print(dispatch.run(Path(workdir) / "dispatch", decisions=args.decisions, rounds=args.rounds))
         if args.only in (None, "webhooks"):
             print("\n## Generation throughput while webhook receivers fail\n")
             print(

@@ -236,3 +236,20 @@ def test_position_and_estimate_fall_as_jobs_ahead_go(tight: Rig) -> None:
     after = tight.scheduler.place(last)
     assert after is not None and after.tenant == 15
     assert after.estimated_start_at is not None and after.estimated_start_at <= before.estimated_start_at
+
+
+def test_the_scheduler_gauges_name_only_the_top_tenants(rig: Rig) -> None:
+    from karlo_core import metrics
+    from karlo_core.exposition import make_state_collector
+
+    for i in range(metrics.TOP_TENANTS + 5):
+        for _ in range(i + 1):
+            rig.submit(f"t{i:02d}")
+    rig.dispatch(limit=20)
+    families = {f.name: f for f in make_state_collector(rig.settings, rig.client).collect()}
+    queued = families[metrics.SCHED_QUEUED_IMAGES.name].samples
+    assert len(queued) == metrics.TOP_TENANTS + 1 and queued[-1].labels["tenant"] == "other"
+    shares = families[metrics.SCHED_ENTITLED_SHARE.name].samples
+    assert abs(sum(s.value for s in shares) - 1.0) < 1e-9
+    active = families[metrics.JOBS_ACTIVE.name].samples
+    assert sum(s.value for s in active) == sum(i + 1 for i in range(metrics.TOP_TENANTS + 5))
