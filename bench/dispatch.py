@@ -7,13 +7,13 @@ and runs the cases in turn, so drift in machine load hits every case alike; the 
 
 from __future__ import annotations
 
-import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import redis
 
+from bench.tables import rate_table
 from karlo_core import keys, lua
 from karlo_core.backends.catalogue import KARLO
 from karlo_core.quota.policy import make_buckets
@@ -63,11 +63,6 @@ def run(workdir: Path, *, decisions: int, rounds: int, tenant_counts: tuple[int,
                 rates[f"fair scheduler, {n:,} tenants"].append(
                     _timed(lambda: scheduler.dispatch(KARLO, limit=1), decisions)
                 )
-        baseline = statistics.median(rates[FIFO])
-        lines = ["| dispatch path | decisions per second (median) | relative to FIFO |", "|---|---:|---:|"]
-        for name, values in rates.items():
-            median = statistics.median(values)
-            lines.append(f"| {name} | {median:,.0f} | {median / baseline:.2f} |")
-        return "\n".join(lines)
+        return rate_table(("dispatch path", "decisions per second (median)", "relative to FIFO"), rates, FIFO)
     finally:
         proc.stop()

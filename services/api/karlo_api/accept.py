@@ -14,6 +14,8 @@ from __future__ import annotations
 import logging
 import time
 
+import redis
+
 from karlo_api.deps import ApiState
 from karlo_api.job_requests import ParsedJob
 from karlo_api.problems import invalid_input
@@ -37,6 +39,7 @@ def accept_job(state: ApiState, tenant: str, parsed: ParsedJob, claimed: Claimed
     """Admit, record and enqueue the job; with ``claimed``, its Idempotency-Key names it from creation on."""
     plan = state.plans.get(tenant)
     _check_priorities(plan, [parsed], "priority")
+    _require_queue(state)
     webhook = webhook_target(state, tenant, parsed.webhook)
     job_id = new_job_id()
     _admit(state, tenant, [job_id], plan)
@@ -49,6 +52,16 @@ def accept_job(state: ApiState, tenant: str, parsed: ParsedJob, claimed: Claimed
         _withdraw_unsent(state, tenant, job.id)
         raise QueueUnavailable("the job queue is unreachable")
     return job
+
+
+def _require_queue(state: ApiState) -> None:
+    """Refuse (503) before writing anything when the Celery broker, a Redis of its own, does not answer."""
+    if state.broker is None:
+        return
+    try:
+        state.broker.ping()
+    except redis.RedisError as exc:
+        raise QueueUnavailable(f"the job queue is unreachable: {exc}") from exc
 
 
 def _withdraw_unsent(state: ApiState, tenant: str, job_id: str) -> None:
