@@ -52,7 +52,8 @@ def run(workdir: Path, *, decisions: int, rounds: int, tenant_counts: tuple[int,
             redis_url=url, quota_per_minute=10**9, quota_per_day=10**12, quota_per_month=10**12, dispatch_batch=1
         )
         scheduler = Scheduler(client, settings, make_buckets(settings, client))
-        rates: dict[str, list[float]] = {FIFO: [], **{f"fair scheduler, {n:,} tenants": [] for n in tenant_counts}}
+        names = {n: f"fair scheduler, {n:,} tenant{'' if n == 1 else 's'}" for n in tenant_counts}
+        rates: dict[str, list[float]] = {FIFO: [], **{name: [] for name in names.values()}}
         for _ in range(rounds):
             client.flushdb()
             client.lpush("bench:fifo", *[f"bench-{i:08d}" for i in range(decisions)])
@@ -60,9 +61,7 @@ def run(workdir: Path, *, decisions: int, rounds: int, tenant_counts: tuple[int,
             for n in tenant_counts:
                 client.flushdb()
                 _fill(client, n, max(decisions, n))
-                rates[f"fair scheduler, {n:,} tenants"].append(
-                    _timed(lambda: scheduler.dispatch(KARLO, limit=1), decisions)
-                )
+                rates[names[n]].append(_timed(lambda: scheduler.dispatch(KARLO, limit=1), decisions))
         return rate_table(("dispatch path", "decisions per second (median)", "relative to FIFO"), rates, FIFO)
     finally:
         proc.stop()
