@@ -253,3 +253,28 @@ def test_the_scheduler_gauges_name_only_the_top_tenants(rig: Rig) -> None:
     assert abs(sum(s.value for s in shares) - 1.0) < 1e-9
     active = families[metrics.JOBS_ACTIVE.name].samples
     assert sum(s.value for s in active) == sum(i + 1 for i in range(metrics.TOP_TENANTS + 5))
+
+
+def test_the_sweeper_resends_a_lost_message_but_requeues_a_job_whose_worker_died(rig: Rig) -> None:
+    lost, died = rig.submit("a"), rig.submit("a")
+    assert rig.dispatch() == [lost, died]
+    assert rig.store.resend_or_requeue(lost, images=1) == "send"  # its reservation is unused: only the message went
+    assert rig.store.claim(died, "t", lease_seconds=0.01).claimed
+    time.sleep(0.05)  # the lease runs out: the worker is gone, and its attempt took the reservation with it
+    assert rig.store.resend_or_requeue(died, images=1) == "requeued"
+    job = rig.store.get(died)
+    assert job is not None and job.status is JobStatus.QUEUED and job.reservation is None
+    assert rig.client.zscore(keys.job_deadlines(), died) is None
+    assert rig.dispatch() == [died]
+    assert rig.store.get(died).reservation == f"{died}:d2"  # type: ignore[union-attr]
+
+
+def test_a_retry_waits_out_its_backoff_in_its_queue_while_later_jobs_go(rig: Rig) -> None:
+    retried, later = rig.submit("a"), rig.submit("a")
+    assert rig.dispatch(limit=1) == [retried]
+    assert rig.store.claim(retried, "t", lease_seconds=30).claimed
+    error = __import__("karlo_core.jobs").jobs.JobError("upstream_unavailable", "down")
+    assert rig.store.requeue(retried, "t", status=JobStatus.QUEUED, images=1, delay=30, error=error, failures=1)
+    assert rig.dispatch() == [later]
+    step = rig.scheduler.dispatch("karlo")
+    assert step.handed == [] and step.wake_at is not None

@@ -7,17 +7,17 @@
 -- ARGV[1] job id, ARGV[2] images the job generates (for a job recorded before the scheduler)
 --!include job_events
 --!include sched_lib
-local f = redis.call('HMGET', KEYS[1], 'status', 'lease_until', 'attempts', 'reservation', 'reservation_attempt',
-  'run_after')
-local status = f[1]
+local f = redis.call('HMGET', KEYS[1], 'lease_until', 'attempts', 'reservation', 'reservation_attempt', 'run_after',
+  'status')
+local status = f[6]
 if not status or status == 'succeeded' or status == 'failed' or status == 'canceled' then return 'skip' end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1e6
 if status == 'running' then
-  if tonumber(f[2] or '0') > now then return 'skip' end
-elseif f[4] and tonumber(f[5] or '0') == tonumber(f[3] or '0') + 1 then
+  if tonumber(f[1] or '0') > now then return 'skip' end
+elseif f[3] and tonumber(f[4] or '0') == tonumber(f[2] or '0') + 1 then
   return 'send'
-elseif tonumber(f[6] or '0') > now then
+elseif tonumber(f[5] or '0') > now then
   return 'skip'  -- a retry (recorded before the scheduler) still waiting out its backoff
 end
 redis.call('HSETNX', KEYS[1], 'sched_images', ARGV[2])

@@ -150,10 +150,10 @@ while handed < limit and not stop do
     if #jobs == 0 then redis.call('ZREM', tenants_key, tenant) end
     local plan = plan_of(tenant)
     for _, job_id in ipairs(jobs) do
-      local f = redis.call('HMGET', sched_job_key(job_id), 'status', 'sched_images', 'run_after')
-      local images = tonumber(f[2] or '1')
-      local run_after = tonumber(f[3] or '0')
-      if f[1] ~= 'queued' and f[1] ~= 'waiting_for_quota' then
+      local f = redis.call('HMGET', sched_job_key(job_id), 'sched_images', 'run_after', 'status')
+      local images = tonumber(f[1] or '1')
+      local run_after = tonumber(f[2] or '0')
+      if f[3] ~= 'queued' and f[3] ~= 'waiting_for_quota' then
         sched_remove(job_id)  -- finished or gone without leaving its queue: never hand it out
       elseif run_after > now then
         wake = math.min(wake, run_after)  -- a retry waiting out its backoff: the jobs after it go meanwhile
