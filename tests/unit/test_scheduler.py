@@ -278,3 +278,11 @@ def test_a_retry_waits_out_its_backoff_in_its_queue_while_later_jobs_go(rig: Rig
     assert rig.dispatch() == [later]
     step = rig.scheduler.dispatch("karlo")
     assert step.handed == [] and step.wake_at is not None
+
+
+def test_without_a_slots_setting_each_ready_worker_of_a_local_backend_is_one_slot(rig: Rig) -> None:
+    jobs = [rig.submit("a", backend="karlo-open") for _ in range(3)]
+    assert rig.dispatch(backend="karlo-open") == []  # no worker has the backend loaded
+    rig.client.zadd(keys.backend_workers("karlo-open"), {"host:1": time.time(), "host:2": time.time()})
+    rig.client.zadd(keys.backend_workers("karlo-open"), {"host:3": time.time() - 3600})  # stale: dead
+    assert rig.dispatch(backend="karlo-open") == jobs[:2]

@@ -45,7 +45,10 @@ if mode == 'quota' then
   quota_expire(upstream, now, window)
 else
   local slots = tonumber(ARGV[22])
-  if slots <= 0 then slots = redis.call('ZCOUNT', KEYS[9], now - tonumber(ARGV[23]), '+inf') end
+  if slots <= 0 then  -- heartbeats are on Redis's own clock, never the quota's test clock
+    local t = redis.call('TIME')
+    slots = redis.call('ZCOUNT', KEYS[9], tonumber(t[1]) + tonumber(t[2]) / 1e6 - tonumber(ARGV[23]), '+inf')
+  end
   local busy = 0
   for _, j in ipairs(redis.call('SMEMBERS', inflight_key)) do
     local status = redis.call('HGET', sched_job_key(j), 'status')
