@@ -81,7 +81,8 @@ IMAGE_BYTES_STORED = Counter(f"{PREFIX}_image_bytes_stored_total", "Bytes of ima
 # --- Quota -----------------------------------------------------------------------------------------
 QUOTA_RESERVATIONS = Counter(
     f"{PREFIX}_quota_reservations_total",
-    "Quota reservation attempts and refunds (outcome: granted|denied|refunded)",
+    "Quota reservations: granted (a worker calls Karlo on one), denied (a dispatch step left a job waiting for"
+    " quota), refunded",
     ["outcome"],
 )
 

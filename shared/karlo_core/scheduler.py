@@ -27,7 +27,7 @@ from karlo_core import keys, lua
 from karlo_core.backends.catalogue import KARLO, backend_queue
 from karlo_core.jobs import Job, JobStatus
 from karlo_core.jobstore import JobStore
-from karlo_core.metrics import JOB_TIME_TO_START_SECONDS
+from karlo_core.metrics import JOB_TIME_TO_START_SECONDS, QUOTA_RESERVATIONS
 from karlo_core.plans import Plans
 from karlo_core.queue import enqueue_job
 from karlo_core.quota.buckets import RECORD_TTL_SECONDS, QuotaBuckets
@@ -247,6 +247,8 @@ def dispatch_and_send(
                 continue
             store.dispatched(handed.job_id, grace=grace, since=step.at)
             JOB_TIME_TO_START_SECONDS.labels(handed.priority).observe(handed.waited)
+        if backend == KARLO and step.wake_at is not None:  # a job found no quota and waits in its queue
+            QUOTA_RESERVATIONS.labels("denied").inc()
         steps.append(step)
     return Dispatched(steps, unsent)
 

@@ -3,10 +3,10 @@ its highest priority), store its input images, record it in its tenant's schedul
 step), then run one dispatch step, which hands Celery whatever can run now in fair order.
 
 Whatever fails on the way is undone, so a refused request leaves no job, index entry or message behind.
-Refusals are the core's errors (TooManyActiveJobs, StorageError, KeyTaken, QueueUnavailable); the API answers each
-with the problem ``problems.CORE_ERROR_PROBLEMS`` gives it; a priority above the plan's is a 422. A job the dispatch
-step handed out at once but could not send (the queue unreachable) is withdrawn and refused, as before the scheduler;
-one left waiting in its queue is safe there, and the workers' tick hands it out.
+Refusals are the core's errors (TooManyActiveJobs, StorageError, KeyTaken); the API answers each with the problem
+``problems.CORE_ERROR_PROBLEMS`` gives it; a priority above the plan's is a 422. The Celery queue being unreachable
+refuses nothing: the job is recorded in its tenant queue (the store is the truth, Celery only a transport), as a batch
+always was, and is sent once the queue is back.
 """
 
 from __future__ import annotations
@@ -14,14 +14,12 @@ from __future__ import annotations
 import logging
 import time
 
-import redis
-
 from karlo_api.deps import ApiState
 from karlo_api.job_requests import ParsedJob
 from karlo_api.problems import invalid_input
 from karlo_api.webhook_targets import require_secret, webhook_target
 from karlo_core.batches import Batch
-from karlo_core.errors import QueueUnavailable, TooManyActiveJobs
+from karlo_core.errors import TooManyActiveJobs
 from karlo_core.idempotency import Claimed
 from karlo_core.ids import new_job_id
 from karlo_core.jobs import Job, JobStatus, StoredInput
@@ -39,7 +37,6 @@ def accept_job(state: ApiState, tenant: str, parsed: ParsedJob, claimed: Claimed
     """Admit, record and enqueue the job; with ``claimed``, its Idempotency-Key names it from creation on."""
     plan = state.plans.get(tenant)
     _check_priorities(plan, [parsed], "priority")
-    _require_queue(state)
     webhook = webhook_target(state, tenant, parsed.webhook)
     job_id = new_job_id()
     _admit(state, tenant, [job_id], plan)
@@ -48,31 +45,8 @@ def accept_job(state: ApiState, tenant: str, parsed: ParsedJob, claimed: Claimed
     except BaseException:
         state.tenant_jobs.withdraw(tenant, job_id)
         raise
-    if job.id in dispatch_now(state, {job.backend}):  # handed out, but the queue is unreachable: refuse it
-        _withdraw_unsent(state, tenant, job.id)
-        raise QueueUnavailable("the job queue is unreachable")
+    dispatch_now(state, {job.backend})
     return job
-
-
-def _require_queue(state: ApiState) -> None:
-    """Refuse (503) before writing anything when the Celery broker, a Redis of its own, does not answer."""
-    if state.broker is None:
-        return
-    try:
-        state.broker.ping()
-    except redis.RedisError as exc:
-        raise QueueUnavailable(f"the job queue is unreachable: {exc}") from exc
-
-
-def _withdraw_unsent(state: ApiState, tenant: str, job_id: str) -> None:
-    """Undo a job the scheduler handed out at once but whose message could not be sent: its reservation, its
-    record and events, its place in the tenant's index, so the 503 leaves nothing behind."""
-    handed = state.store.get(job_id)
-    if handed is not None and handed.reservation is not None:
-        state.quota.refund(handed.reservation)
-    state.store.withdraw(job_id)
-    state.tenant_jobs.withdraw(tenant, job_id)
-    log.warning("queue unreachable; job withdrawn", extra={"job_id": job_id})
 
 
 def accept_batch(
@@ -121,15 +95,15 @@ def accept_batch(
     return batch
 
 
-def dispatch_now(state: ApiState, backends: set[str]) -> set[str]:
-    """One dispatch step for these backends; returns the jobs handed out whose message could not be sent. A
-    step that fails only leaves the jobs to the workers' tick."""
+def dispatch_now(state: ApiState, backends: set[str]) -> None:
+    """One dispatch step for these backends. A job it hands out whose message cannot be sent (the queue
+    unreachable) keeps its dispatch deadline, and the sweeper sends it once the queue is back; a step that
+    fails leaves the jobs in their queues to the workers' tick. Either way the accepted job is safe."""
     try:
         grace = state.settings.dispatch_grace_seconds
-        return dispatch_and_send(state.scheduler, state.store, state.celery, sorted(backends), grace=grace).unsent
+        dispatch_and_send(state.scheduler, state.store, state.celery, sorted(backends), grace=grace)
     except Exception:
         log.warning("dispatch after accept failed; the workers' tick dispatches", exc_info=True)
-        return set()
 
 
 def _check_priorities(plan: Plan, items: list[ParsedJob], field: str) -> None:

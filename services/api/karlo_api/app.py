@@ -41,14 +41,6 @@ from karlo_core.webhooks.outbox import Outbox
 log = logging.getLogger(__name__)
 
 
-def _separate_broker(settings: Settings) -> redis.Redis | None:
-    """A client of the Celery broker when it is a Redis apart from the job store, so accepting can check it."""
-    url = settings.celery_broker_url
-    if url == settings.redis_url or not url.startswith("redis://"):
-        return None
-    return make_redis(settings.model_copy(update={"redis_url": url}))
-
-
 def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(
         title="karlo-queue",
@@ -108,7 +100,6 @@ def create_app(settings: Settings) -> FastAPI:
         webhook_endpoints=WebhookEndpoints(client),
         plans=Plans(client, settings),
         scheduler=Scheduler(client, settings, buckets),
-        broker=_separate_broker(settings),
     )
     hub.render = event_renderer(app.state.karloq)
     app.router.on_shutdown.append(hub.stop)

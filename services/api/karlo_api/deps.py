@@ -9,7 +9,6 @@ import redis
 from celery import Celery
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from redis import Redis as Broker
 
 from karlo_api.event_hub import EventHub
 from karlo_api.input_fetch import InputFetcher
@@ -57,8 +56,6 @@ class ApiState:
     webhook_endpoints: WebhookEndpoints
     plans: Plans
     scheduler: Scheduler
-    #: The Celery broker when it is a Redis of its own (None when it is the job store's, or not Redis).
-    broker: Broker | None = None
 
     @property
     def minute_seconds(self) -> float:
