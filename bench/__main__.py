@@ -10,6 +10,7 @@ from pathlib import Path
 from bench import (
     accept_durability,
     batch_accept,
+    dispatch,
     event_streams,
     open_karlo_queue,
     quota_reserve,
@@ -34,9 +35,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--drain-jobs", type=int, default=400, help="jobs per round in the worker drain benchmark")
     parser.add_argument("--memory-jobs", type=int, default=16, help="jobs in the worker memory benchmark")
     parser.add_argument("--memory-samples", type=int, default=8, help="images per job in the memory benchmark")
+    parser.add_argument("--decisions", type=int, default=2000, help="dispatch decisions per round (dispatch)")
     parser.add_argument(
         "--only",
-        choices=["quota", "webhooks", "durability", "open-karlo", "streams", "batches", "worker", "memory"],
+        choices=["quota", "webhooks", "durability", "open-karlo", "streams", "batches", "dispatch", "worker", "memory"],
         help="run one benchmark",
     )
     args = parser.parse_args(argv)
@@ -44,6 +46,9 @@ def main(argv: list[str]) -> int:
         if args.only in (None, "quota"):
             print("## Quota reservation script\n")
             print(quota_reserve.run(Path(workdir), operations=args.operations, rounds=args.rounds))
+        if args.only in (None, "dispatch"):
+            print("\n## Fair dispatch decisions against plain FIFO\n")
+            print(dispatch.run(Path(workdir) / "dispatch", decisions=args.decisions, rounds=args.rounds))
         if args.only in (None, "webhooks"):
             print("\n## Generation throughput while webhook receivers fail\n")
             print(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -10,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import redis
 
+from bench.tables import rate_table
 from karlo_core.quota.buckets import QuotaBuckets, QuotaLimits, Scope
 from karlo_devstack.services import start_redis
 
@@ -39,11 +39,7 @@ def run(workdir: Path, *, operations: int, rounds: int) -> str:
             for name, operation in cases.items():
                 client.flushdb()
                 rates[name].append(_rate(operation, operations))
-        baseline = statistics.median(rates["bare INCR (baseline)"])
-        lines = ["| operation | per second (median) | relative to INCR |", "|---|---:|---:|"]
-        for name, values in rates.items():
-            median = statistics.median(values)
-            lines.append(f"| {name} | {median:,.0f} | {median / baseline:.2f} |")
-        return "\n".join(lines)
+        columns = ("operation", "per second (median)", "relative to INCR")
+        return rate_table(columns, rates, "bare INCR (baseline)")
     finally:
         proc.stop()

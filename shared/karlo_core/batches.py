@@ -68,6 +68,7 @@ class BatchStore:
         events: EventRetention | None,
         keep_seconds: int,
         idempotency: Claimed | None = None,
+        schedule_offsets: Sequence[float] | None = None,
     ) -> None:
         """Store the batch and all its jobs in one transaction (one pipelined round trip), with the record of
         its Idempotency-Key naming it (``idempotency``); once every job has finished, the batch is kept
@@ -84,7 +85,9 @@ class BatchStore:
         with self._redis.pipeline(transaction=True) as pipe:
             pipe.hset(keys.batch(batch.id), mapping=record)  # type: ignore[arg-type]
             pipe.rpush(keys.batch_jobs(batch.id), *[job.id for job in jobs])
-            self._jobs.queue_creates(pipe, jobs, dispatch_grace=dispatch_grace, events=events)
+            self._jobs.queue_creates(
+                pipe, jobs, dispatch_grace=dispatch_grace, events=events, schedule_offsets=schedule_offsets
+            )
             if idempotency is not None:
                 pipe.set(idempotency.record_key, idempotency.record(batch.id), ex=KEEP_SECONDS)
             pipe.execute()

@@ -38,6 +38,8 @@ def make_state_collector(settings: Settings, client: redis.Redis) -> RedisStateC
         quota=make_buckets(settings, client),
         scope=upstream_scope(settings),
         heartbeats=make_heartbeats(settings, client),
+        backends=settings.backend_names,
+        default_weight=settings.tenant_weight,
     )
 
 

@@ -158,6 +158,13 @@ class Job:
     backend: str = "karlo"
     #: While a local backend runs it: denoising steps done and their total, and the stage.
     progress: JobProgress | None = None
+    #: Its order within its tenant's queue: high, normal or low.
+    priority: str = "normal"
+    #: The quota reservation the scheduler made when it handed the job out, and the attempt it is for.
+    reservation: str | None = None
+    reservation_attempt: int = 0
+    #: Set when the scheduler found the job larger than a quota window (minute, day or month) allows.
+    quota_denied: str | None = None
 
     @property
     def images_wanted(self) -> int:

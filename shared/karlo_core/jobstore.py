@@ -121,6 +121,7 @@ class JobStore:
         self._withdraw = client.register_script(lua.load("job_withdraw"))
         self._orphaned = client.register_script(lua.load("job_orphaned"))
         self._dispatched = client.register_script(lua.load("job_dispatched"))
+        self._resched = client.register_script(lua.load("job_resched"))
 
     def create(
         self,
@@ -129,23 +130,34 @@ class JobStore:
         dispatch_grace: float,
         idempotency: Claimed | None = None,
         events: EventRetention | None = None,
+        schedule_offset: float | None = None,
     ) -> bool:
-        """Store a new job, due for dispatch ``dispatch_grace`` seconds from now; False if the id exists
-        already (nothing is overwritten). With ``idempotency``, the key's record names this job from the same
-        step on; KeyTaken when the claim's lease ran out and another request holds the key. With ``events``,
-        the job's events also go to its tenant's event stream, starting with ``job.queued``."""
-        keys_, args = self._create_call(job, dispatch_grace, events, idempotency)
+        """Store a new job, due for dispatch ``dispatch_grace`` seconds from now, or, with ``schedule_offset``
+        (its priority's offset), in its tenant's queue of the fair scheduler (``karlo_core.scheduler``), in the
+        same step; False if the id exists already (nothing is overwritten). With ``idempotency``, the key's
+        record names this job from the same step on; KeyTaken when the claim's lease ran out and another
+        request holds the key. With ``events``, the job's events also go to its tenant's event stream,
+        starting with ``job.queued``."""
+        keys_, args = self._create_call(job, dispatch_grace, events, idempotency, schedule_offset)
         created = int(self._create(keys=keys_, args=args))
         if created < 0:
             raise KeyTaken(job.id)
         return created == 1
 
     def queue_creates(
-        self, pipe: redis.client.Pipeline, jobs: Sequence[Job], *, dispatch_grace: float, events: EventRetention | None
+        self,
+        pipe: redis.client.Pipeline,
+        jobs: Sequence[Job],
+        *,
+        dispatch_grace: float,
+        events: EventRetention | None,
+        schedule_offsets: Sequence[float] | None = None,
     ) -> None:
-        """Add the creation of new jobs to a pipeline, so many are stored in one round trip (and transaction)."""
-        for job in jobs:
-            keys_, args = self._create_call(job, dispatch_grace, events, None)
+        """Add the creation of new jobs to a pipeline, so many are stored in one round trip (and transaction);
+        with ``schedule_offsets`` (one per job), into the fair scheduler's queues."""
+        for index, job in enumerate(jobs):
+            offset = None if schedule_offsets is None else schedule_offsets[index]
+            keys_, args = self._create_call(job, dispatch_grace, events, None, offset)
             self._create(keys=keys_, args=args, client=pipe)
 
     def cancel_many(self, job_ids: Sequence[str]) -> list[CancelOutcome]:
@@ -158,7 +170,11 @@ class JobStore:
 
     @staticmethod
     def _create_call(
-        job: Job, dispatch_grace: float, events: EventRetention | None, idempotency: Claimed | None
+        job: Job,
+        dispatch_grace: float,
+        events: EventRetention | None,
+        idempotency: Claimed | None,
+        schedule_offset: float | None = None,
     ) -> tuple[list[str], list[Any]]:
         spec: dict[str, Any] = {
             "id": job.id,
@@ -186,6 +202,10 @@ class JobStore:
             args += ["events_keep", events.field]
         if job.batch_id:
             args += ["batch_key", keys.batch(job.batch_id)]
+        if job.priority != "normal":
+            args += ["priority", job.priority]
+        if schedule_offset is not None:
+            args += ["sched_offset", schedule_offset, "sched_images", job.images_wanted]
         return keys_, args
 
     def dispatched(self, job_id: str, *, grace: float, since: float = 0.0) -> None:
@@ -232,6 +252,7 @@ class JobStore:
                 pipe.hget(keys.job(job_id), "backend")
             found = pipe.execute()
         return [str(name) if name else DEFAULT_BACKEND for name in found]
+
     def withdraw(self, job_id: str) -> None:
         """Remove a job that could not be dispatched, and the event its creation wrote, so no half-made job is
         left behind."""
@@ -282,6 +303,25 @@ class JobStore:
         fields = {"error": error.to_dict(), "failures": failures, **_WAIT_OVER}
         return self._settle_lease(job_id, token, JobStatus.QUEUED, next_deadline, fields)
 
+    def requeue(
+        self,
+        job_id: str,
+        token: str,
+        *,
+        status: JobStatus,
+        images: int,
+        delay: float = 0.0,
+        error: JobError | None = None,
+        failures: int | None = None,
+    ) -> SettleOutcome:
+        """Put a running job back at the head of its tenant's scheduler queue (``status`` queued, or waiting
+        for quota after Karlo said its quota is spent); the scheduler hands it out again with a reservation,
+        not before ``delay`` seconds (a retry's backoff). A retry also records its ``error`` and ``failures``."""
+        fields: dict[str, Any] = {"sched_images": images}
+        if error is not None:
+            fields |= {"error": error.to_dict(), "failures": failures, **_WAIT_OVER}
+        return self._settle_lease(job_id, token, status, f"sched:{delay!r}", fields)
+
     def wait_for_quota(
         self, job_id: str, token: str, *, eta: float, delay: float, since: float | None = None
     ) -> SettleOutcome:
@@ -291,6 +331,11 @@ class JobStore:
         """
         fields = {"quota_eta": eta, "quota_wait_since": since}
         return self._settle_lease(job_id, token, JobStatus.WAITING_FOR_QUOTA, delay, fields)
+
+    def resend_or_requeue(self, job_id: str, *, images: int) -> str:
+        """A due hosted-Karlo job: 'send' (it holds an unused reservation: its message was lost), 'requeued'
+        (back at the head of its tenant's scheduler queue for a new one) or 'skip'. See ``lua/job_resched.lua``."""
+        return str(self._resched(keys=_transition_keys(job_id), args=[job_id, images]))
 
     def due_for_dispatch(self, *, limit: int, grace: float) -> list[str]:
         """Active jobs whose deadline passed; their deadline moves ``grace`` seconds ahead (until the sender
@@ -327,13 +372,15 @@ class JobStore:
         job_id: str,
         token: str,
         status: JobStatus,
-        next_deadline: float | None,
+        next_deadline: float | str | None,
         fields: dict[str, Any],
     ) -> SettleOutcome:
         pairs: list[str] = []
         for name, value in fields.items():
             pairs += [name, json.dumps(value, separators=(",", ":"))]
-        deadline = "" if next_deadline is None else repr(next_deadline)
+        deadline = (
+            "" if next_deadline is None else next_deadline if isinstance(next_deadline, str) else repr(next_deadline)
+        )
         reply = self._settle(keys=_transition_keys(job_id), args=[job_id, token, status.value, deadline, *pairs])
         if reply == "ok":
             return SettleOutcome.SETTLED
@@ -390,4 +437,8 @@ def job_from_hash(raw: dict[str, str]) -> Job:
         backend=raw.get("backend") or DEFAULT_BACKEND,
         progress=JobProgress(**json.loads(raw["progress"])) if raw.get("progress") else None,
         batch_id=spec.get("batch"),
+        priority=raw.get("priority") or "normal",
+        reservation=raw.get("reservation") or None,
+        reservation_attempt=int(raw.get("reservation_attempt") or 0),
+        quota_denied=raw.get("quota_denied") or None,
     )

@@ -45,6 +45,53 @@ def quota_clock() -> str:
     return f"{PREFIX}:quota:test-clock"
 
 
+def sched_queue(backend: str, tenant_id: str) -> str:
+    """Sorted set: a tenant's jobs waiting for a backend, job id -> order score (accepted_at minus the
+    priority's offset). Built by ``lua/sched_lib.lua`` too."""
+    return f"{PREFIX}:sched:{backend}:q:{tenant_id}"
+
+
+def sched_tenants(backend: str) -> str:
+    """Sorted set: tenants with queued work for a backend -> virtual start tag (start-time fair queuing)."""
+    return f"{PREFIX}:sched:{backend}:tenants"
+
+
+def sched_finish(backend: str) -> str:
+    """Hash: tenant -> its last finish tag, where it starts again once it has queued work after idling."""
+    return f"{PREFIX}:sched:{backend}:finish"
+
+
+def sched_clock(backend: str) -> str:
+    """String: the virtual clock of a backend's scheduler (the tag of the last job handed out)."""
+    return f"{PREFIX}:sched:{backend}:vclock"
+
+
+def sched_images(backend: str) -> str:
+    """Hash: tenant -> images of its jobs queued for a backend."""
+    return f"{PREFIX}:sched:{backend}:images"
+
+
+def sched_served(backend: str) -> str:
+    """Hash: tenant -> images handed out to it by a backend's scheduler so far (shares, for metrics)."""
+    return f"{PREFIX}:sched:{backend}:served"
+
+
+def sched_head(backend: str) -> str:
+    """Hash: the head job blocked for quota (job, since), which later jobs may pass only for a bounded time."""
+    return f"{PREFIX}:sched:{backend}:head"
+
+
+def sched_inflight(backend: str) -> str:
+    """Set: jobs of a local backend handed out and not finished, counted against its slots."""
+    return f"{PREFIX}:sched:{backend}:inflight"
+
+
+def plan(tenant_id: str) -> str:
+    """Hash: a tenant's plan (weight, per_minute, per_day, per_month, max_active, max_priority); an absent
+    field takes its default from settings."""
+    return f"{PREFIX}:plan:{tenant_id}"
+
+
 def tenant(tenant_id: str) -> str:
     """Hash: one tenant (name, created_at)."""
     return f"{PREFIX}:tenant:{tenant_id}"

@@ -1,7 +1,9 @@
 """Every Prometheus metric karlo-queue exports, in one place (prefix ``karlo_queue_``, base units).
 
-Labels are bounded sets: kind, status, outcome, window, queue, state, endpoint, event, Karlo's code. Tenants are
-never a label. The API serves these on ``/metrics``; each worker process on its own exporter port.
+Labels are bounded sets: kind, status, outcome, window, queue, state, endpoint, event, Karlo's code, priority.
+Tenants are a label only on the scheduler's gauges, and bounded there: the :data:`TOP_TENANTS` with the most queued
+images by name, every other tenant summed as ``other``. The API serves these on ``/metrics``; each worker process
+on its own exporter port.
 
 Two sorts live here. Instruments (counters, histograms) count what one process did, so Prometheus sums them
 across processes. Gauges that describe shared state (queue depth, jobs by status, quota use, live workers) are
@@ -79,7 +81,8 @@ IMAGE_BYTES_STORED = Counter(f"{PREFIX}_image_bytes_stored_total", "Bytes of ima
 # --- Quota -----------------------------------------------------------------------------------------
 QUOTA_RESERVATIONS = Counter(
     f"{PREFIX}_quota_reservations_total",
-    "Quota reservation attempts and refunds (outcome: granted|denied|refunded)",
+    "Quota reservations: granted (a worker calls Karlo on one), denied (a dispatch step left a job waiting for"
+    " quota), refunded",
     ["outcome"],
 )
 
@@ -98,6 +101,15 @@ WEBHOOK_DEAD_LETTERS = Counter(f"{PREFIX}_webhook_dead_letters_total", "Deliveri
 EVENT_STREAMS_OPEN = Gauge(f"{PREFIX}_event_streams_open", "Server-sent event streams open in this API process")
 EVENTS_SENT = Counter(f"{PREFIX}_events_sent_total", "Events written to server-sent event streams", ["event"])
 BATCHES = Counter(f"{PREFIX}_batches_total", "Batch requests by outcome (accepted, invalid, refused)", ["outcome"])
+JOB_TIME_TO_START_SECONDS = Histogram(
+    f"{PREFIX}_job_time_to_start_seconds",
+    "Seconds a job waited in its tenant's scheduler queue before it was handed out, by priority",
+    ["priority"],
+    buckets=WAIT_BUCKETS,
+)
+
+#: Tenants named in the scheduler's gauges (the most queued images); the rest are summed as "other".
+TOP_TENANTS = 10
 
 INSTRUMENTS: tuple[Counter | Gauge | Histogram, ...] = (
     API_REQUESTS,
@@ -119,6 +131,7 @@ INSTRUMENTS: tuple[Counter | Gauge | Histogram, ...] = (
     EVENT_STREAMS_OPEN,
     EVENTS_SENT,
     BATCHES,
+    JOB_TIME_TO_START_SECONDS,
 )
 
 
@@ -149,6 +162,21 @@ QUOTA_RESETS_IN = GaugeSpec(
 )
 QUOTA_BLOCKED = GaugeSpec(f"{PREFIX}_quota_upstream_blocked", "1 while Karlo has said its quota is spent (-10)")
 WORKERS_LIVE = GaugeSpec(f"{PREFIX}_workers_live", "Worker processes whose heartbeat is fresh")
+SCHED_QUEUED_IMAGES = GaugeSpec(
+    f"{PREFIX}_sched_queued_images",
+    "Images of jobs waiting in tenant queues (top tenants, then other)",
+    ("backend", "tenant"),
+)
+SCHED_DISPATCHED_IMAGES = GaugeSpec(
+    f"{PREFIX}_sched_dispatched_images",
+    "Images handed out per tenant since the scheduler's state began (only grows: rate() is the share received)",
+    ("backend", "tenant"),
+)
+SCHED_ENTITLED_SHARE = GaugeSpec(
+    f"{PREFIX}_sched_entitled_share",
+    "A tenant's entitled share of scarce capacity now: its weight over the weights of tenants with queued work",
+    ("backend", "tenant"),
+)
 STATE_UP = GaugeSpec(f"{PREFIX}_state_up", "1 when the scrape-time read of Redis succeeded")
 
 STATE_GAUGES: tuple[GaugeSpec, ...] = (
@@ -161,6 +189,9 @@ STATE_GAUGES: tuple[GaugeSpec, ...] = (
     QUOTA_RESETS_IN,
     QUOTA_BLOCKED,
     WORKERS_LIVE,
+    SCHED_QUEUED_IMAGES,
+    SCHED_DISPATCHED_IMAGES,
+    SCHED_ENTITLED_SHARE,
     STATE_UP,
 )
 

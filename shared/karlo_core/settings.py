@@ -117,6 +117,22 @@ class Settings(BaseSettings):
     tenant_quota_per_day: int = Field(default=0, ge=0)
     tenant_quota_per_month: int = Field(default=0, ge=0)
 
+    # --- Fair scheduling (defaults of a tenant without a plan; ``admin set-plan`` sets one) ---
+    #: A tenant's share of scarce capacity, relative to the other tenants with queued work.
+    tenant_weight: float = Field(default=1.0, gt=0)
+    #: The highest priority a tenant may give its jobs (high, normal or low).
+    tenant_max_priority: str = Field(default="high", pattern="^(high|normal|low)$")
+    #: A high job goes ahead of normal ones accepted up to this long before it.
+    high_priority_offset_seconds: float = Field(default=3600.0, ge=0)
+    #: A low job is passed only by normal ones accepted up to this long after it (its aging bound).
+    low_priority_aging_seconds: float = Field(default=120.0, ge=0)
+    #: Jobs one dispatch step hands out at most.
+    dispatch_batch: int = Field(default=32, ge=1)
+    #: Longest time between two dispatch steps of a worker's tick (it also wakes when quota frees up).
+    dispatch_tick_seconds: float = Field(default=1.0, gt=0)
+    #: Jobs a local backend (open Karlo) may have handed out at once; 0: one per ready worker of it.
+    local_backend_slots: int = Field(default=0, ge=0)
+
     # --- API edge limits ---
     #: Request bodies over this many bytes are refused with 413 as they stream (inline images are <= 2 MB each).
     max_request_body_bytes: int = Field(default=16 * 1024 * 1024, gt=0)

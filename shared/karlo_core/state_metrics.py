@@ -47,6 +47,8 @@ class RedisStateCollector(Collector):
         quota: QuotaBuckets,
         scope: Scope,
         heartbeats: Heartbeats,
+        backends: Sequence[str] = ("karlo",),
+        default_weight: float = 1.0,
     ) -> None:
         self._store = store
         self._count_statuses = store.register_script(lua.load("jobs_by_status"))
@@ -55,6 +57,8 @@ class RedisStateCollector(Collector):
         self._quota = quota
         self._scope = scope
         self._heartbeats = heartbeats
+        self._backends = tuple(backends)
+        self._default_weight = default_weight
 
     def describe(self) -> Iterable[Metric]:
         return [GaugeMetricFamily(s.name, s.help, labels=s.labels) for s in metrics.STATE_GAUGES]
@@ -62,7 +66,13 @@ class RedisStateCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         up = _family(metrics.STATE_UP)
         try:
-            families = [*self._queue_families(), self._jobs_family(), *self._quota_families(), self._workers()]
+            families = [
+                *self._queue_families(),
+                self._jobs_family(),
+                *self._quota_families(),
+                self._workers(),
+                *self._sched_families(),
+            ]
         except redis.RedisError as exc:
             log.warning("state metrics unavailable", extra={"error": type(exc).__name__})
             up.add_metric([], 0)
@@ -103,16 +113,22 @@ class RedisStateCollector(Collector):
         return counts
 
     def _jobs_family(self) -> Metric:
+        """Jobs with a deadline (handed out, running, retrying) and jobs in the scheduler's tenant queues."""
         family = _family(metrics.JOBS_ACTIVE)
         counts: Counter[str] = Counter()
-        start = 0
-        while True:
-            reply = self._count_statuses(keys=[keys.job_deadlines()], args=[keys.job(""), start, start + CHUNK - 1])
-            if not reply:
-                break
-            for status, count in zip(reply[::2], reply[1::2], strict=True):
-                counts[str(status)] += int(count)
-            start += CHUNK
+        queues = [keys.job_deadlines()]
+        for backend in self._backends:
+            tenants = self._store.zrange(keys.sched_tenants(backend), 0, -1)
+            queues += [keys.sched_queue(backend, str(tenant)) for tenant in tenants]
+        for queue in queues:
+            start = 0
+            while True:
+                reply = self._count_statuses(keys=[queue], args=[keys.job(""), start, start + CHUNK - 1])
+                if not reply:
+                    break
+                for status, count in zip(reply[::2], reply[1::2], strict=True):
+                    counts[str(status)] += int(count)
+                start += CHUNK
         for status in ACTIVE_STATUSES:
             family.add_metric([status.value], counts[status.value])
         return family
@@ -129,6 +145,35 @@ class RedisStateCollector(Collector):
         until = self._store.get(keys.quota_blocked())
         blocked.add_metric([], 1 if until is not None and float(until) > self._quota.now() else 0)
         return [limit, used, remaining, resets, blocked]
+
+    def _sched_families(self) -> list[Metric]:
+        """Per backend: queued images, images handed out and entitled shares, by tenant (bounded: the top
+        tenants by queued images by name, the rest as ``other``)."""
+        queued, dispatched = _family(metrics.SCHED_QUEUED_IMAGES), _family(metrics.SCHED_DISPATCHED_IMAGES)
+        entitled = _family(metrics.SCHED_ENTITLED_SHARE)
+        for backend in self._backends:
+            images = {str(t): int(n) for t, n in self._store.hgetall(keys.sched_images(backend)).items()}
+            served = {str(t): int(n) for t, n in self._store.hgetall(keys.sched_served(backend)).items()}
+            active = [str(t) for t in self._store.zrange(keys.sched_tenants(backend), 0, -1)]
+            top = set(sorted(images, key=lambda t: -images[t])[: metrics.TOP_TENANTS])
+            with self._store.pipeline(transaction=False) as pipe:
+                for tenant in active:
+                    pipe.hget(keys.plan(tenant), "weight")
+                weights = {t: float(w or self._default_weight) for t, w in zip(active, pipe.execute(), strict=True)}
+            total_weight = sum(weights.values())
+            for family, values in (
+                (queued, images),
+                (dispatched, served),
+                (entitled, {t: w / total_weight for t, w in weights.items()} if total_weight else {}),
+            ):
+                other = 0.0
+                for tenant, value in values.items():
+                    if tenant in top:
+                        family.add_metric([backend, tenant], value)
+                    else:
+                        other += value
+                family.add_metric([backend, "other"], other)
+        return [queued, dispatched, entitled]
 
     def _workers(self) -> Metric:
         family = _family(metrics.WORKERS_LIVE)

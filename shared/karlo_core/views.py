@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from karlo_core.backends.catalogue import recorded_input
 from karlo_core.jobs import Job, JobStatus
+from karlo_core.scheduler import QueuePlace
 from karlo_core.storage import Storage
 from karlo_core.webhooks.events import ALL_EVENTS
 
@@ -88,6 +89,11 @@ class JobUrls(BaseModel):
     cancel: str = Field(description="POST here to cancel it")
 
 
+class QueuePositionView(BaseModel):
+    tenant: int = Field(description="Place among the tenant's own queued jobs for the same backend (1 = next)")
+    overall: int = Field(description="Estimated place among every tenant's queued jobs, by weighted fair shares")
+
+
 class JobView(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [JOB_EXAMPLE]})
 
@@ -104,8 +110,16 @@ class JobView(BaseModel):
     upstream: dict[str, Any] = Field(description="Karlo's request id and model version, once Karlo answered")
     notices: list[str] = Field(description="Things worth knowing about how Karlo treats this input")
     estimated_start_at: datetime | None = Field(
-        description="While the job waits for quota: when quota is expected to be available for it"
+        description="While the job is queued or waits for quota: when it is expected to start, from the jobs "
+        "ahead of it (its tenant's, and other tenants' by their weights), the quota windows and Karlo's own "
+        "block after a -10; null on a local backend (its start depends on how long the jobs ahead run)"
     )
+    queue_position: QueuePositionView | None = Field(
+        default=None,
+        description="While the job waits in its tenant's queue: its place (1 = next) among the tenant's jobs and "
+        "among all tenants' (estimated from weighted fair shares); null once handed to a worker",
+    )
+    priority: str = Field(default="normal", description="high, normal or low: its order among the tenant's jobs")
     cancel_requested: bool = Field(
         description="A cancel arrived while the job was running: it ends canceled once Karlo answers"
     )
@@ -116,6 +130,16 @@ class JobView(BaseModel):
     progress: ProgressView | None = Field(
         default=None, description="On a local backend (karlo-open), once running: denoising steps done of the total"
     )
+
+
+def _place_view(place: QueuePlace | None) -> QueuePositionView | None:
+    return QueuePositionView(tenant=place.tenant, overall=place.overall) if place else None
+
+
+def _estimated_start(job: Job, place: QueuePlace | None) -> datetime | None:
+    if place is not None and place.estimated_start_at is not None:
+        return _time(place.estimated_start_at)
+    return _time(job.quota_eta) if job.status is JobStatus.WAITING_FOR_QUOTA else None
 
 
 def _time(value: float | None) -> datetime | None:
@@ -129,7 +153,8 @@ def _webhook(job: Job) -> WebhookView | None:
     return WebhookView(url=job.webhook_url, events=events)
 
 
-def job_view(job: Job, *, storage: Storage, base_url: str, url_ttl: int) -> JobView:
+def job_view(job: Job, *, storage: Storage, base_url: str, url_ttl: int, place: QueuePlace | None = None) -> JobView:
+    """The job as the API shows it; ``place`` (from the scheduler) while it waits in its tenant's queue."""
     output = None
     if job.images:
         images = [
@@ -149,7 +174,9 @@ def job_view(job: Job, *, storage: Storage, base_url: str, url_ttl: int) -> JobV
         completed_at=_time(job.completed_at),
         upstream=job.upstream,
         notices=job.notices,
-        estimated_start_at=_time(job.quota_eta) if job.status is JobStatus.WAITING_FOR_QUOTA else None,
+        estimated_start_at=_estimated_start(job, place),
+        queue_position=_place_view(place),
+        priority=job.priority,
         cancel_requested=job.cancel_requested,
         webhook=_webhook(job),
         batch_id=job.batch_id,

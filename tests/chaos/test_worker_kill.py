@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from karlo_core import keys
 from karlo_devstack.services import sim_control
 from support.api import submit, wait_for_status, wait_until_terminal
 from support.stacks import AppStack, Services, base_env, job_state_keys, sim_stats
@@ -27,14 +28,18 @@ def test_job_survives_a_sigkilled_worker(services: Services) -> None:
         stack.stop()
 
 
-def test_accepting_a_job_when_the_queue_is_down_leaves_nothing_behind(services: Services) -> None:
+def test_accepting_a_job_when_the_queue_is_down_keeps_it_safe_for_when_the_queue_is_back(services: Services) -> None:
+    """The job store, not Celery, is the truth: the job is accepted into its tenant queue and handed out with a
+    dispatch deadline, whose sweep sends its message once the queue answers again."""
     env = base_env(services, "local", KARLOQ_BROKER_URL="redis://127.0.0.1:1/0")
     stack = AppStack(services.workdir / "broker-down", env).start(workers=0)
     try:
         response = submit(stack, {"input": {"prompt": "lost?", "width": 384, "height": 384}})
-        assert response.status_code == 503
-        assert response.headers["content-type"] == "application/problem+json"
-        assert response.headers["retry-after"] == "5"
-        assert job_state_keys(stack.redis()) == []
+        assert response.status_code == 202, response.text
+        job_id = response.json()["id"]
+        with stack.redis() as client:
+            assert client.hget(keys.job(job_id), "status") == "queued"
+            assert client.zscore(keys.job_deadlines(), job_id) is not None
+            assert [k for k in job_state_keys(client) if k.startswith(keys.job(""))] == [keys.job(job_id)]
     finally:
         stack.stop()

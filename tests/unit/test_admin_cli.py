@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import redis
 
@@ -95,5 +97,26 @@ def test_webhook_networks_are_set_per_tenant(services: Services, capsys: pytest.
         guards.for_tenant(tenant_id).check_url("https://192.168.1.1/hook")
         assert run(client, ["set-webhook-networks", tenant_id, "10.0.0.300/8"], settings) == 1
         assert run(client, ["set-webhook-networks", "t_missing", "10.0.0.0/8"], settings) == 1
+    finally:
+        client.close()
+
+
+def test_set_plan_changes_fields_at_once_and_show_plan_prints_them(
+    services: Services, capsys: pytest.CaptureFixture[str]
+) -> None:
+    client = redis.Redis.from_url(services.redis_url, decode_responses=True)
+    settings = Settings(redis_url=services.redis_url)
+    try:
+        assert (
+            run(client, ["set-plan", "t_a", "--weight", "2", "--per-day", "5", "--max-priority", "normal"], settings)
+            == 0
+        )
+        shown = json.loads(capsys.readouterr().out)
+        assert (shown["weight"], shown["per_day"], shown["max_priority"], shown["custom"]) == (2.0, 5, "normal", True)
+        assert run(client, ["set-plan", "t_a", "--max-priority", "urgent"], settings) == 2
+        assert run(client, ["set-plan", "t_a", "--per-day", ""], settings) == 0
+        capsys.readouterr()
+        assert run(client, ["show-plan", "t_a"], settings) == 0
+        assert json.loads(capsys.readouterr().out)["per_day"] == settings.tenant_quota_per_day
     finally:
         client.close()

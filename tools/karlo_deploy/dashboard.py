@@ -155,6 +155,34 @@ ROWS: tuple[tuple[str, tuple[Panel, ...]], ...] = (
         ),
     ),
     (
+        "Scheduling",
+        (
+            Panel(
+                "Queued images by tenant",
+                (("max by (backend, tenant) (karlo_queue_sched_queued_images)", "{{backend}} {{tenant}}"),),
+                description="Images waiting in tenant queues: the top tenants by name, the rest as other",
+            ),
+            Panel(
+                "Share received vs entitled",
+                (
+                    (
+                        "sum by (backend, tenant) (rate(karlo_queue_sched_dispatched_images[5m]))"
+                        " / ignoring(tenant) group_left"
+                        " sum by (backend) (rate(karlo_queue_sched_dispatched_images[5m]))",
+                        "received {{backend}} {{tenant}}",
+                    ),
+                    ("max by (backend, tenant) (karlo_queue_sched_entitled_share)", "entitled {{backend}} {{tenant}}"),
+                ),
+                unit="percentunit",
+            ),
+            Panel(
+                "Time to start p95 by priority",
+                ((_p95("karlo_queue_job_time_to_start_seconds", "priority"), "{{priority}}"),),
+                unit="s",
+            ),
+        ),
+    ),
+    (
         "API",
         (
             Panel(

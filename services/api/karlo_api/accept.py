@@ -1,9 +1,12 @@
-"""Accepting a checked job (or a batch of them): admit it under the tenant's cap, store its input images,
-record it, enqueue it.
+"""Accepting a checked job (or a batch of them): admit it under the tenant's plan (its cap on jobs in progress,
+its highest priority), store its input images, record it in its tenant's scheduler queue (in the same atomic
+step), then run one dispatch step, which hands Celery whatever can run now in fair order.
 
 Whatever fails on the way is undone, so a refused request leaves no job, index entry or message behind.
-Refusals are the core's errors (TooManyActiveJobs, StorageError, KeyTaken, QueueUnavailable); the API answers each with
-the problem ``problems.CORE_ERROR_PROBLEMS`` gives it.
+Refusals are the core's errors (TooManyActiveJobs, StorageError, KeyTaken); the API answers each with the problem
+``problems.CORE_ERROR_PROBLEMS`` gives it; a priority above the plan's is a 422. The Celery queue being unreachable
+refuses nothing: the job is recorded in its tenant queue (the store is the truth, Celery only a transport), as a batch
+always was, and is sent once the queue is back.
 """
 
 from __future__ import annotations
@@ -13,16 +16,17 @@ import time
 
 from karlo_api.deps import ApiState
 from karlo_api.job_requests import ParsedJob
+from karlo_api.problems import invalid_input
 from karlo_api.webhook_targets import require_secret, webhook_target
-from karlo_core.backends.catalogue import backend_queue
 from karlo_core.batches import Batch
-from karlo_core.errors import QueueUnavailable, TooManyActiveJobs
+from karlo_core.errors import TooManyActiveJobs
 from karlo_core.idempotency import Claimed
 from karlo_core.ids import new_job_id
 from karlo_core.jobs import Job, JobStatus, StoredInput
 from karlo_core.karlo import rules
 from karlo_core.metrics import JOBS_ACCEPTED
-from karlo_core.queue import enqueue_job
+from karlo_core.plans import Plan, priority_offset
+from karlo_core.scheduler import dispatch_and_send
 from karlo_core.storage import input_key
 from karlo_core.webhooks.events import WebhookOption, events_field
 
@@ -31,14 +35,18 @@ log = logging.getLogger(__name__)
 
 def accept_job(state: ApiState, tenant: str, parsed: ParsedJob, claimed: Claimed | None = None) -> Job:
     """Admit, record and enqueue the job; with ``claimed``, its Idempotency-Key names it from creation on."""
+    plan = state.plans.get(tenant)
+    _check_priorities(plan, [parsed], "priority")
     webhook = webhook_target(state, tenant, parsed.webhook)
     job_id = new_job_id()
-    _admit(state, tenant, [job_id])
+    _admit(state, tenant, [job_id], plan)
     try:
-        return _record_and_enqueue(state, tenant, job_id, parsed, webhook, claimed)
+        job = _record(state, tenant, job_id, parsed, webhook, claimed)
     except BaseException:
         state.tenant_jobs.withdraw(tenant, job_id)
         raise
+    dispatch_now(state, {job.backend})
+    return job
 
 
 def accept_batch(
@@ -50,16 +58,17 @@ def accept_batch(
 ) -> Batch:
     """Accept every job of a batch or none, in a bounded number of Redis round trips whatever its size.
 
-    The jobs are recorded with their dispatch deadline already due, so the workers' dispatch sweep sends them
-    to the queue (in rounds of its batch size) rather than this request sending one message per job.
+    The jobs go into the tenant's scheduler queues in the same transaction; one dispatch step follows.
     """
+    plan = state.plans.get(tenant)
+    _check_priorities(plan, items, "jobs[{index}].priority")
     default = webhook_target(state, tenant, webhook)
     targets = [(p.webhook.url, events_field(p.webhook.events)) if p.webhook else default for p in items]
     if any(url for url, _ in targets):
         require_secret(state, tenant)
     batch = Batch(id=new_job_id(), tenant=tenant, total=len(items), created_at=time.time(), webhook_url=default[0])
     job_ids = [new_job_id() for _ in items]
-    _admit(state, tenant, job_ids)
+    _admit(state, tenant, job_ids, plan)
     try:
         jobs = [
             _new_job(state, tenant, job_id, parsed, target, batch.id)
@@ -72,6 +81,7 @@ def accept_batch(
             events=state.event_retention,
             keep_seconds=state.settings.job_retention_seconds,
             idempotency=claimed,
+            schedule_offsets=[priority_offset(state.settings, p.priority) for p in items],
         )
     except BaseException:
         state.batches.withdraw(batch.id, job_ids)
@@ -81,11 +91,37 @@ def accept_batch(
     for job in jobs:
         JOBS_ACCEPTED.labels(job.kind.value).inc()
     log.info("batch accepted", extra={"batch_id": batch.id, "jobs": batch.total, "tenant": tenant})
+    dispatch_now(state, {p.backend for p in items})
     return batch
 
 
-def _admit(state: ApiState, tenant: str, job_ids: list[str]) -> None:
-    cap = state.settings.max_active_jobs_per_tenant
+def dispatch_now(state: ApiState, backends: set[str]) -> None:
+    """One dispatch step for these backends. A job it hands out whose message cannot be sent (the queue
+    unreachable) keeps its dispatch deadline, and the sweeper sends it once the queue is back; a step that
+    fails leaves the jobs in their queues to the workers' tick. Either way the accepted job is safe."""
+    try:
+        grace = state.settings.dispatch_grace_seconds
+        dispatch_and_send(state.scheduler, state.store, state.celery, sorted(backends), grace=grace)
+    except Exception:
+        log.warning("dispatch after accept failed; the workers' tick dispatches", exc_info=True)
+
+
+def _check_priorities(plan: Plan, items: list[ParsedJob], field: str) -> None:
+    issues = [
+        {
+            "field": field.format(index=index),
+            "rule": "plan_max_priority",
+            "message": f"{item.priority} is above this tenant's plan, which allows at most {plan.max_priority}",
+        }
+        for index, item in enumerate(items)
+        if not plan.allows(item.priority)
+    ]
+    if issues:
+        raise invalid_input(issues)
+
+
+def _admit(state: ApiState, tenant: str, job_ids: list[str], plan: Plan) -> None:
+    cap = plan.max_active
     if not state.tenant_jobs.admit_all(tenant, job_ids, cap=cap):
         raise TooManyActiveJobs(cap)
 
@@ -113,10 +149,11 @@ def _new_job(
         webhook_events=webhook[1],
         backend=parsed.backend,
         batch_id=batch_id,
+        priority=parsed.priority,
     )
 
 
-def _record_and_enqueue(
+def _record(
     state: ApiState,
     tenant: str,
     job_id: str,
@@ -125,17 +162,13 @@ def _record_and_enqueue(
     claimed: Claimed | None,
 ) -> Job:
     job = _new_job(state, tenant, job_id, parsed, webhook)
-    # due soon, in case this process dies before the message is sent
     state.store.create(
-        job, dispatch_grace=state.settings.dispatch_confirm_seconds, idempotency=claimed, events=state.event_retention
+        job,
+        dispatch_grace=state.settings.dispatch_confirm_seconds,
+        idempotency=claimed,
+        events=state.event_retention,
+        schedule_offset=priority_offset(state.settings, parsed.priority),
     )
-    try:
-        enqueue_job(state.celery, job.id, queue=backend_queue(job.backend))
-    except Exception as exc:
-        state.store.withdraw(job.id)
-        log.exception("enqueue failed; job withdrawn", extra={"job_id": job.id})
-        raise QueueUnavailable(str(exc)) from exc
-    state.store.dispatched(job.id, grace=state.settings.dispatch_grace_seconds)
     state.durability.wait()  # KARLOQ_ACCEPT_DURABILITY: what the 202 promises
     JOBS_ACCEPTED.labels(job.kind.value).inc()
     log.info("job accepted", extra={"job_id": job.id, "kind": job.kind.value, "tenant": tenant})

@@ -9,6 +9,9 @@ python -m karlo_api.admin set-webhook-url TENANT_ID URL     # the tenant's defau
 python -m karlo_api.admin set-webhook-networks TENANT_ID [CIDR ...]  # private networks its receivers may reach
 python -m karlo_api.admin set-webhook-networks TENANT_ID --default    # back to KARLOQ_WEBHOOK_ALLOW_NETWORKS
 python -m karlo_api.admin seal-webhook-secrets              # seal secrets stored in clear by older versions
+python -m karlo_api.admin set-plan TENANT_ID [--weight W] [--per-minute N] [--per-day N] [--per-month N]
+                                   [--max-active N] [--max-priority high|normal|low]  # "" clears a field
+python -m karlo_api.admin show-plan TENANT_ID
 
 ``--env-file FILE`` reads settings from ``KEY=VALUE`` lines first (the environment still wins): ``make run``
 writes ``var/run/stack.env`` so that ``--env-file var/run/stack.env`` (what ``make admin ARGS=...`` passes)
@@ -19,7 +22,9 @@ most often not the one the API uses, unless given ``--allow-empty-redis``.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import redis
@@ -27,6 +32,7 @@ import redis
 from karlo_core import keys, tenants
 from karlo_core.errors import BlockedDestination
 from karlo_core.netguard import parse_networks
+from karlo_core.plans import PLAN_FIELDS, Plans
 from karlo_core.redis_client import make_redis
 from karlo_core.settings import Settings
 from karlo_core.webhooks.endpoints import WebhookEndpoints
@@ -66,7 +72,14 @@ def run(client: redis.Redis, argv: list[str], settings: Settings | None = None) 
     networks.add_argument("cidrs", nargs="*", help="none: public receivers only")
     networks.add_argument("--default", action="store_true", help="use KARLOQ_WEBHOOK_ALLOW_NETWORKS again")
     commands.add_parser("seal-webhook-secrets")
+    set_plan = commands.add_parser("set-plan", help="set a tenant's plan fields (at once; '' back to the default)")
+    set_plan.add_argument("tenant_id")
+    for name in PLAN_FIELDS:
+        set_plan.add_argument(f"--{name.replace('_', '-')}", dest=name)
+    commands.add_parser("show-plan").add_argument("tenant_id")
     args = parser.parse_args(argv)
+    if args.command in ("set-plan", "show-plan"):
+        return _plan_command(client, args, settings or Settings())
     if args.command == "seal-webhook-secrets":
         every = sorted(_text(m) for m in client.smembers(keys.tenants()))
         print(f"sealed {secret_store(settings or Settings(), client).seal_all(every)} webhook secrets")
@@ -131,6 +144,21 @@ def _webhook_command(client: redis.Redis, args: argparse.Namespace, settings: Se
             return 1
     WebhookEndpoints(client).set_default_url(args.tenant_id, args.url or None)
     print(f"default webhook URL of {args.tenant_id}: {args.url or '(none)'}")
+    return 0
+
+
+def _plan_command(client: redis.Redis, args: argparse.Namespace, settings: Settings) -> int:
+    plans = Plans(client, settings)
+    if args.command == "set-plan":
+        changes = {name: getattr(args, name) for name in PLAN_FIELDS if getattr(args, name) is not None}
+        try:
+            plan = plans.set(args.tenant_id, changes)
+        except ValueError as exc:
+            print(f"refused: {exc}", file=sys.stderr)
+            return 2
+    else:
+        plan = plans.get(args.tenant_id)
+    print(json.dumps({"tenant": args.tenant_id, **asdict(plan)}))
     return 0
 
 

@@ -26,9 +26,11 @@ from karlo_core.durability import DurabilityWaiter
 from karlo_core.exposition import make_registry
 from karlo_core.jobstore import EventRetention, JobStore
 from karlo_core.netguard import NetGuard, guarded_async_client, parse_networks
+from karlo_core.plans import Plans
 from karlo_core.queue import make_celery
 from karlo_core.quota.policy import make_buckets
 from karlo_core.redis_client import make_redis
+from karlo_core.scheduler import Scheduler
 from karlo_core.settings import Settings
 from karlo_core.storage.factory import link_signer, make_storage
 from karlo_core.tenant_jobs import TenantJobs
@@ -67,6 +69,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     store = JobStore(client)
     hub = EventHub(settings.redis_url, per_tenant=settings.event_streams_per_tenant)
+    buckets = make_buckets(settings, client)
     app.state.karloq = ApiState(
         settings=settings,
         redis=client,
@@ -80,7 +83,7 @@ def create_app(settings: Settings) -> FastAPI:
             decode_slots=settings.image_decode_concurrency,
             backends=BackendGate(settings),
         ),
-        quota=make_buckets(settings, client),
+        quota=buckets,
         outbox=Outbox(client),
         webhook_secrets=secret_store(settings, client),
         webhook_guards=guards,
@@ -95,6 +98,8 @@ def create_app(settings: Settings) -> FastAPI:
             per_tenant=settings.input_fetches_per_tenant,
         ),
         webhook_endpoints=WebhookEndpoints(client),
+        plans=Plans(client, settings),
+        scheduler=Scheduler(client, settings, buckets),
     )
     hub.render = event_renderer(app.state.karloq)
     app.router.on_shutdown.append(hub.stop)

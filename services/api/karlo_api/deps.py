@@ -20,7 +20,9 @@ from karlo_core.errors import JobNotFound
 from karlo_core.ids import is_job_id
 from karlo_core.jobs import Job
 from karlo_core.jobstore import EventRetention, JobStore
+from karlo_core.plans import Plans
 from karlo_core.quota.buckets import QuotaBuckets
+from karlo_core.scheduler import Scheduler
 from karlo_core.settings import Settings
 from karlo_core.storage import Storage
 from karlo_core.storage.links import LinkSigner
@@ -52,6 +54,8 @@ class ApiState:
     fetcher: InputFetcher
     durability: DurabilityWaiter
     webhook_endpoints: WebhookEndpoints
+    plans: Plans
+    scheduler: Scheduler
 
     @property
     def minute_seconds(self) -> float:

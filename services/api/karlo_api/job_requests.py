@@ -56,6 +56,12 @@ class _Job(BaseModel):
     webhook: WebhookOption | None = Field(
         default=None, description="Where to send this job's events (default: the tenant's default webhook URL)"
     )
+    priority: Literal["high", "normal", "low"] = Field(
+        default="normal",
+        description="Order within the tenant's own jobs: a high job goes ahead of normal ones accepted up to "
+        "an hour before it; a low one is passed only by normal ones accepted up to the aging bound (2 minutes) "
+        "after it. At most the plan's max_priority (else 422, rule plan_max_priority)",
+    )
 
 
 KIND_DESCRIPTION = "generate (text to image, the default), variation, inpaint or extend"
@@ -97,6 +103,7 @@ class ParsedJob:
     backend: str = KARLO
     #: An extension's canvas (its ``images`` are then the canvas, its mask and the original).
     canvas: ExtendedCanvas | None = None
+    priority: str = "normal"
 
 
 def _issue(name: str, rule: str, message: str) -> dict[str, str]:
@@ -106,7 +113,7 @@ def _issue(name: str, rule: str, message: str) -> dict[str, str]:
 #: The bodies ``POST /v1/jobs`` reads; any other ``Content-Type`` is a 415 and nothing is stored.
 JOB_MEDIA_TYPES = ("application/json", "multipart/form-data")
 #: Multipart parts, each at most once.
-MULTIPART_PARTS = ("kind", "input", "image", "mask", "webhook", "backend")
+MULTIPART_PARTS = ("kind", "input", "image", "mask", "webhook", "backend", "priority")
 
 
 async def read_job_request(request: Request) -> dict[str, Any]:
@@ -164,8 +171,8 @@ async def _read_multipart(request: Request) -> dict[str, Any]:
 
 
 def _backend_part(form: FormData) -> dict[str, str]:
-    backend = form.get("backend")
-    return {"backend": backend} if isinstance(backend, str) else {}
+    """The text parts ``backend`` and ``priority``, as given."""
+    return {name: value for name in ("backend", "priority") if isinstance(value := form.get(name), str)}
 
 
 def _check_parts(names: list[str]) -> None:
@@ -238,7 +245,7 @@ class JobRequestParser:
         kind = JobKind(job.kind)
         params = PARAMS_BY_KIND[kind.value].model_validate(job.input.model_dump(exclude=set(IMAGE_FIELDS)))
         backend = self.backends.chosen(job.backend)
-        parsed = ParsedJob(kind, params, images, webhook=job.webhook, backend=backend.name)
+        parsed = ParsedJob(kind, params, images, webhook=job.webhook, backend=backend.name, priority=job.priority)
         if isinstance(job, ExtendJob):
             self._extend(parsed, job.input)
         else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import threading
@@ -19,10 +20,13 @@ from karlo_core.redis_client import make_redis
 from karlo_core.retention import purge_if_due
 from karlo_core.settings import Settings
 from karlo_worker import pipeline
+from karlo_worker.dispatching import TICK_POLL_SECONDS, DispatchTick, dispatch_step
 from karlo_worker.heartbeat import WorkerHeartbeat, heartbeat_step
 from karlo_worker.periodic import Periodic
 from karlo_worker.runtime import WorkerRuntime, make_runtime, worker_queues
 from karlo_worker.sweeper import clean_spool, dispatch_deliveries, recover_orphans, sweep_once
+
+log = logging.getLogger(__name__)
 
 #: How often each worker drops spooled images of finished jobs.
 SPOOL_CLEAN_SECONDS = 60.0
@@ -58,6 +62,10 @@ def make_worker_app(settings: Settings) -> Celery:
             pipeline.run_job(job_id, runtime.get())
         except (redis.ConnectionError, redis.TimeoutError) as exc:  # the job store blinked: keep the message
             raise Reject(exc, requeue=True) from exc
+        try:  # the settled job's capacity (slot, or refunded quota) goes to the next in fair order at once
+            dispatch_step(runtime.get())
+        except Exception:
+            log.warning("dispatch after a job failed; the tick dispatches", exc_info=True)
 
     @app.task(name=DELIVER_WEBHOOK_TASK, queue=Queue.WEBHOOKS.value, ignore_result=True)
     def deliver_webhook(*, job_id: str, seq: int) -> None:
@@ -83,6 +91,7 @@ def make_worker_app(settings: Settings) -> Celery:
                     lambda: recover_orphans(rt.store, broker, older_than=settings.orphan_message_seconds),
                     interval=settings.orphan_message_seconds / 2,
                 ),
+                Periodic("karloq-dispatch", DispatchTick(rt), interval=TICK_POLL_SECONDS),
                 Periodic("karloq-spool", lambda: clean_spool(rt.spool, rt.store), interval=SPOOL_CLEAN_SECONDS),
                 Periodic(
                     "karloq-webhook-dispatch",

@@ -1,5 +1,9 @@
-"""Running one job: claim it, reserve quota (hosted Karlo), call its backend, spool and store the images,
-settle. No Celery in here.
+"""Running one job: claim it, take the quota reservation the scheduler made when it handed the job out (hosted
+Karlo), call its backend, spool and store the images, settle. No Celery in here.
+
+A hosted-Karlo attempt runs only on a reservation made for it: an attempt without one (a retry after its backoff,
+a message resent after a worker died) goes back to the head of its tenant's scheduler queue, as does a job
+Karlo refuses with -10 (its reservation refunded), so quota is taken in the scheduler's order, never by a race.
 
 A backend that runs on this worker's own device (open Karlo) takes no quota: its capacity is the workers started
 for it; it reports progress per denoising step and stops between steps when the job is canceled.
@@ -11,7 +15,6 @@ Every settle goes through :func:`_settle`, which counts and logs its outcome as 
 from __future__ import annotations
 
 import logging
-import math
 import uuid
 from typing import Any
 
@@ -24,8 +27,7 @@ from karlo_core.errors import KarloQueueError, StorageError, UpstreamError, Upst
 from karlo_core.jobs import Job, JobError, JobProgress, JobStatus
 from karlo_core.jobstore import SettleOutcome
 from karlo_core.logs import bind_log_fields, log_context
-from karlo_core.quota.buckets import Denied
-from karlo_core.quota.policy import generated_nothing, scopes_for
+from karlo_core.quota.policy import generated_nothing
 from karlo_worker import job_metrics
 from karlo_worker.requests import generation_request
 from karlo_worker.runtime import WorkerRuntime
@@ -53,7 +55,7 @@ def _claim_and_run(job_id: str, rt: WorkerRuntime) -> None:
     log.info("job started", extra={"job_id": job_id, "attempt": claim.attempts, "tenant": job.tenant})
     try:
         with rt.leases.hold(job_id, token):
-            _run_claimed(job, token, f"{job_id}:{claim.attempts}", rt)
+            _run_claimed(job, token, claim.attempts, rt)
     except (redis.ConnectionError, redis.TimeoutError):  # the job store is unreachable: the lease runs out,
         raise  # and the job runs again (from the spool, if Karlo answered)
     except Exception:
@@ -62,7 +64,7 @@ def _claim_and_run(job_id: str, rt: WorkerRuntime) -> None:
         _settle(job, JobStatus.FAILED, rt.store.fail(job_id, token, error), "job failed after a crash")
 
 
-def _run_claimed(job: Job, token: str, reservation_id: str, rt: WorkerRuntime) -> None:
+def _run_claimed(job: Job, token: str, attempt: int, rt: WorkerRuntime) -> None:
     backend = rt.backends.get(job.backend)
     if backend is None:
         error = JobError("backend_unavailable", f"this worker does not run backend {job.backend}")
@@ -79,12 +81,20 @@ def _run_claimed(job: Job, token: str, reservation_id: str, rt: WorkerRuntime) -
         _run_on_device(job, token, backend, rt)
         return
     images_wanted = job.images_wanted
-    decision = rt.quota.reserve(scopes_for(rt.settings, job.tenant), images_wanted, reservation_id)
-    if isinstance(decision, Denied):
-        job_metrics.quota_denied()
-        _wait_or_fail_for_quota(job, token, decision, rt, since=job.quota_wait_since or rt.quota.now())
+    if job.quota_denied is not None:
+        error = JobError("quota_too_small", f"the job needs more images than the {job.quota_denied} quota allows")
+        failed = rt.store.fail(job.id, token, error)
+        _settle(job, JobStatus.FAILED, failed, "job failed: larger than the quota", level=logging.WARNING)
         return
-    job_metrics.quota_granted(job, at=decision.at)
+    reservation_id = job.reservation
+    if reservation_id is not None and job.reservation_attempt == attempt and not rt.quota.restamp(reservation_id):
+        rt.quota.refund(reservation_id)  # handed out over a window ago: its room in that window is gone unused
+        reservation_id = None
+    if reservation_id is None or job.reservation_attempt != attempt:
+        requeued = rt.store.requeue(job.id, token, status=JobStatus.QUEUED, images=images_wanted)
+        _settle(job, JobStatus.QUEUED, requeued, "job back in its queue for a reservation of its own")
+        return
+    job_metrics.quota_granted(job, at=rt.quota.now())
     try:
         generated = _generate(job, token, backend, rt)
     except KarloQueueError as exc:
@@ -92,11 +102,10 @@ def _run_claimed(job: Job, token: str, reservation_id: str, rt: WorkerRuntime) -
             job_metrics.quota_refunded()
             log.info("quota refunded", extra={"job_id": job.id, "images": images_wanted})
         if isinstance(exc, UpstreamQuotaExceeded):
-            block = rt.settings.quota_block_seconds
-            until = rt.quota.now() + block
-            rt.quota.block_until(until)
+            rt.quota.block_until(rt.quota.now() + rt.settings.quota_block_seconds)
             log.warning("Karlo reports its quota spent", extra={"job_id": job.id, "upstream_code": exc.code})
-            _wait_or_fail_for_quota(job, token, Denied.upstream_blocked(until), rt, since=until - block)
+            waiting = rt.store.requeue(job.id, token, status=JobStatus.WAITING_FOR_QUOTA, images=images_wanted)
+            _settle(job, JobStatus.WAITING_FOR_QUOTA, waiting, "job back at the head of its queue: Karlo's quota spent")
         else:
             _settle_failure(job, token, exc, rt)
         return
@@ -148,19 +157,6 @@ def _settle(
     else:
         log.warning("lease lost; this attempt's outcome was not kept", extra=fields)
     return outcome
-
-
-def _wait_or_fail_for_quota(job: Job, token: str, denied: Denied, rt: WorkerRuntime, *, since: float) -> None:
-    extra: dict[str, Any] = {"window": denied.window, "scope": denied.scope}
-    if math.isinf(denied.retry_at):
-        error = JobError("quota_too_small", f"the job needs more images than the {denied.window} quota allows")
-        failed = rt.store.fail(job.id, token, error)
-        _settle(job, JobStatus.FAILED, failed, "job failed: larger than the quota", extra, level=logging.WARNING)
-        return
-    delay = max(denied.retry_at - rt.quota.now(), 0.0)
-    waiting = rt.store.wait_for_quota(job.id, token, eta=denied.retry_at, delay=delay, since=since)
-    extra["delay_seconds"] = round(delay, 2)
-    _settle(job, JobStatus.WAITING_FOR_QUOTA, waiting, "job waits for quota", extra)
 
 
 def _generate(job: Job, token: str, backend: Backend, rt: WorkerRuntime) -> Generated | None:
@@ -217,6 +213,12 @@ def _settle_failure(job: Job, token: str, exc: KarloQueueError, rt: WorkerRuntim
         _settle(job, JobStatus.FAILED, rt.store.fail(job.id, token, error), "job failed", extra, level=logging.WARNING)
         return
     delay = backoff_seconds(failures, base=settings.retry_base_seconds, cap=settings.retry_max_seconds)
-    released = rt.store.release(job.id, token, next_deadline=delay, error=error, failures=failures)
+    if job.backend == KARLO:  # its next attempt needs quota: back in its queue, handed out after the backoff
+        images = job.images_wanted
+        released = rt.store.requeue(
+            job.id, token, status=JobStatus.QUEUED, images=images, delay=delay, error=error, failures=failures
+        )
+    else:
+        released = rt.store.release(job.id, token, next_deadline=delay, error=error, failures=failures)
     extra["delay_seconds"] = round(delay, 2)  # the sweeper sends its message once the delay is over
     _settle(job, JobStatus.QUEUED, released, "job will retry", extra)

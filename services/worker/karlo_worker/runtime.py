@@ -23,6 +23,7 @@ from karlo_core.queue import Queue
 from karlo_core.quota.buckets import QuotaBuckets
 from karlo_core.quota.policy import make_buckets
 from karlo_core.redis_client import make_redis
+from karlo_core.scheduler import Scheduler
 from karlo_core.settings import Settings
 from karlo_core.storage import Storage
 from karlo_core.storage.factory import make_storage
@@ -50,6 +51,7 @@ class WorkerRuntime:
     image_fetcher: httpx.Client
     #: Keeps the leases of all the jobs this process runs alive, on one thread.
     leases: LeaseKeeper
+    scheduler: Scheduler
     #: The backends this worker runs, by name: those whose queues it consumes.
     backends: dict[str, Backend] = field(default_factory=dict)
 
@@ -128,17 +130,19 @@ def make_runtime(settings: Settings, celery: Celery) -> WorkerRuntime:
     storage = make_storage(settings)
     store = JobStore(client)
     deliverer = make_deliverer(settings, client, storage)
+    quota = make_buckets(settings, client)
     return WorkerRuntime(
         settings=settings,
         redis=client,
         store=store,
         storage=storage,
         celery=celery,
-        quota=make_buckets(settings, client),
+        quota=quota,
         outbox=deliverer.outbox,
         deliverer=deliverer,
         spool=Spool(Path(settings.worker_spool_dir), max_bytes=settings.worker_spool_max_bytes),
         image_fetcher=make_image_fetcher(settings),
         leases=LeaseKeeper(store, lease_seconds=settings.job_lease_seconds),
+        scheduler=Scheduler(client, settings, quota),
         backends=make_backends(settings),
     )

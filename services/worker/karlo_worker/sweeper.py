@@ -1,6 +1,7 @@
-"""Re-dispatches jobs whose deadline passed (retries and quota waits that are over, lost messages, workers
-that died mid-run), finds run-job messages that died with a worker before it claimed their job, and sends
-webhook deliveries whose next attempt is due to the webhooks queue (so a lost message only delays a delivery)."""
+"""Re-dispatches jobs whose deadline passed (lost messages, workers that died mid-run: a hosted-Karlo job whose
+worker died goes back to its tenant's scheduler queue for a new reservation), finds run-job messages that died
+with a worker before it claimed their job, and sends webhook deliveries whose next attempt is due to the webhooks
+queue (so a lost message only delays a delivery)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import time
 import redis
 from celery import Celery
 
-from karlo_core.backends.catalogue import BACKEND_QUEUES, backend_queue
+from karlo_core.backends.catalogue import BACKEND_QUEUES, KARLO, backend_queue
 from karlo_core.broker import forget_held, held_messages, jobs_with_messages
 from karlo_core.jobstore import JobStore
 from karlo_core.queue import RUN_JOB_TASK, enqueue_delivery, enqueue_job
@@ -29,10 +30,23 @@ def sweep_once(store: JobStore, celery: Celery, *, confirm: float, grace: float)
     since = store.now()
     ids = store.due_for_dispatch(limit=BATCH, grace=confirm)
     for job_id, backend in zip(ids, store.backends_of(ids), strict=True):
+        if backend == KARLO and _needs_quota_first(store, job_id):
+            continue
         enqueue_job(celery, job_id, queue=backend_queue(backend))
         store.dispatched(job_id, grace=grace, since=since)
         log.info("job dispatched", extra={"job_id": job_id})
     return ids
+
+
+def _needs_quota_first(store: JobStore, job_id: str) -> bool:
+    """A hosted-Karlo job runs only on a reservation made for its attempt: one whose worker died goes back to
+    its tenant queue (the scheduler hands it out with a new one) rather than getting a message now."""
+    job = store.get(job_id)
+    images = job.images_wanted if job is not None else 1
+    outcome = store.resend_or_requeue(job_id, images=images)
+    if outcome == "requeued":
+        log.info("job back in its queue for a new reservation", extra={"job_id": job_id})
+    return outcome != "send"
 
 
 def recover_orphans(store: JobStore, broker: redis.Redis, *, older_than: float) -> list[str]:

@@ -3,12 +3,15 @@
 -- KEYS[1] job hash, KEYS[2] deadlines zset, KEYS[3] the job's deliveries hash, KEYS[4] webhook schedule zset
 -- ARGV[1] job id, ARGV[2] lease token, ARGV[3] new status,
 -- ARGV[4] seconds until the job may run again (its next deadline, and 'run_after': a message that arrives
---   earlier is not claimed), or '' for a terminal status (no deadline, completed_at set),
+--   earlier is not claimed), or '' for a terminal status (no deadline, completed_at set), or 'sched:SECONDS':
+--   back at the head of its tenant's scheduler queue (lua/sched_lib.lua), which hands it out again once
+--   SECONDS (its retry's backoff, or 0) have passed,
 -- ARGV[5..] field/value pairs to store.
 -- Returns 'ok'; 'canceled' when a cancel was requested meanwhile (the job is canceled instead);
 -- or the current status when the lease is not ours.
 --!include job_events
 --!include job_cancel_now
+--!include sched_lib
 local status = redis.call('HGET', KEYS[1], 'status')
 if status ~= 'running' or redis.call('HGET', KEYS[1], 'lease_token') ~= ARGV[2] then
   return status or 'missing'
@@ -28,6 +31,14 @@ end
 if ARGV[4] == '' then
   redis.call('HSET', KEYS[1], 'completed_at', string.format('%.6f', now))
   redis.call('ZREM', KEYS[2], ARGV[1])
+elseif string.sub(ARGV[4], 1, 6) == 'sched:' then
+  local delay = tonumber(string.sub(ARGV[4], 7))
+  if delay > 0 then
+    redis.call('HSET', KEYS[1], 'run_after', string.format('%.6f', now + delay))
+  else
+    redis.call('HDEL', KEYS[1], 'run_after')
+  end
+  sched_requeue(ARGV[1], KEYS[2], now)
 else
   local run_after = now + tonumber(ARGV[4])
   redis.call('HSET', KEYS[1], 'run_after', string.format('%.6f', run_after))

@@ -1,78 +1,35 @@
--- Reserve N images in every window of every scope at once, all or nothing.
--- Minute windows are sliding logs (a zset of "reservation:images" scored by time). An entry made at t counts
--- during [t, t+W); a grant is made only if the entries still counting plus N stay within the limit, so no
--- W-second span ever holds more than the limit. A running total beside the log keeps the check O(1): each
--- entry is subtracted once, when it leaves the window.
--- Day and month windows are calendar counters whose keys expire an hour after their window ends, counted
--- on this script's clock (so a test clock set in the past does not expire them at once).
+-- Reserve N images in every window of every scope at once, all or nothing (the windows: lua/quota_lib.lua).
 -- KEYS[1] clock override, KEYS[2] blocked-until (Karlo said -10), KEYS[3] reservation record,
 -- then per scope: minute zset, minute total, day counter, month counter.
 -- ARGV[1] images, ARGV[2] reservation id, ARGV[3] minute window seconds, ARGV[4] day start, ARGV[5] day end,
 -- ARGV[6] month start, ARGV[7] month end, ARGV[8] overrides enabled, ARGV[9] record ttl,
 -- then per scope: minute limit, day limit, month limit.
 -- Returns {'granted', now} | {'denied', scope index, window, retry_at} | {'stale', now} | {'blocked', until}
-local now
-if ARGV[8] == '1' and redis.call('EXISTS', KEYS[1]) == 1 then
-  now = tonumber(redis.call('GET', KEYS[1]))
-else
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) + tonumber(t[2]) / 1e6
-end
+--!include quota_lib
+local now = quota_clock(KEYS[1], ARGV[8])
 local n = tonumber(ARGV[1])
 local window = tonumber(ARGV[3])
 local day_start, day_end = tonumber(ARGV[4]), tonumber(ARGV[5])
 local month_start, month_end = tonumber(ARGV[6]), tonumber(ARGV[7])
-local fmt = function(x) return string.format('%.6f', x) end
 if now < day_start or now >= day_end or now < month_start or now >= month_end then
-  return {'stale', fmt(now)}
+  return {'stale', quota_fmt(now)}
 end
 local blocked = tonumber(redis.call('GET', KEYS[2]) or '0')
 if blocked > now then
-  return {'blocked', fmt(blocked)}
+  return {'blocked', quota_fmt(blocked)}
 end
-local images_of = function(member) return tonumber(string.match(member, ':(%d+)$')) end
-local scopes = (#KEYS - 3) / 4
-for s = 0, scopes - 1 do
-  local minute, total, day, month = KEYS[4 + 4 * s], KEYS[5 + 4 * s], KEYS[6 + 4 * s], KEYS[7 + 4 * s]
-  local minute_limit = tonumber(ARGV[10 + 3 * s])
-  local day_limit, month_limit = tonumber(ARGV[11 + 3 * s]), tonumber(ARGV[12 + 3 * s])
-  local expired = redis.call('ZRANGEBYSCORE', minute, '-inf', fmt(now - window))
-  if #expired > 0 then
-    local gone = 0
-    for _, member in ipairs(expired) do gone = gone + images_of(member) end
-    redis.call('ZREMRANGEBYSCORE', minute, '-inf', fmt(now - window))
-    redis.call('DECRBY', total, gone)
-  end
-  local used = tonumber(redis.call('GET', total) or '0')
-  if used + n > minute_limit then
-    if n > minute_limit then return {'denied', s, 'minute', 'inf'} end
-    local need, freed = used + n - minute_limit, 0
-    local entries = redis.call('ZRANGE', minute, 0, -1, 'WITHSCORES')
-    for i = 1, #entries, 2 do
-      freed = freed + tonumber(string.match(entries[i], ':(%d+)$'))
-      if freed >= need then return {'denied', s, 'minute', fmt(tonumber(entries[i + 1]) + window)} end
-    end
-  end
-  if tonumber(redis.call('GET', day) or '0') + n > day_limit then
-    return {'denied', s, 'day', n > day_limit and 'inf' or fmt(day_end)}
-  end
-  if tonumber(redis.call('GET', month) or '0') + n > month_limit then
-    return {'denied', s, 'month', n > month_limit and 'inf' or fmt(month_end)}
-  end
+local scopes = {}
+for s = 0, (#KEYS - 3) / 4 - 1 do
+  local scope = {minute = KEYS[4 + 4 * s], total = KEYS[5 + 4 * s], day = KEYS[6 + 4 * s], month = KEYS[7 + 4 * s],
+    minute_limit = tonumber(ARGV[10 + 3 * s]), day_limit = tonumber(ARGV[11 + 3 * s]),
+    month_limit = tonumber(ARGV[12 + 3 * s])}
+  quota_expire(scope, now, window)
+  table.insert(scopes, scope)
 end
-local member = ARGV[2] .. ':' .. ARGV[1]
-for s = 0, scopes - 1 do
-  local minute, total, day, month = KEYS[4 + 4 * s], KEYS[5 + 4 * s], KEYS[6 + 4 * s], KEYS[7 + 4 * s]
-  redis.call('ZADD', minute, now, member)
-  redis.call('INCRBY', total, n)
-  redis.call('EXPIRE', minute, math.ceil(window) + 60)
-  redis.call('EXPIRE', total, math.ceil(window) + 60)
-  redis.call('INCRBY', day, n)
-  redis.call('EXPIRE', day, math.ceil(day_end - now) + 3600)
-  redis.call('INCRBY', month, n)
-  redis.call('EXPIRE', month, math.ceil(month_end - now) + 3600)
+local denied = quota_check(scopes, n, now, window, day_end, month_end)
+if denied then
+  local retry = denied[3] == math.huge and 'inf' or quota_fmt(denied[3])
+  return {'denied', denied[1], denied[2], retry}
 end
-redis.call('HSET', KEYS[3], 'state', 'held', 'images', n, 'member', member, 'at', fmt(now),
-  'keys', table.concat({unpack(KEYS, 4)}, ' '))
-redis.call('EXPIRE', KEYS[3], tonumber(ARGV[9]))
-return {'granted', fmt(now)}
+quota_take(scopes, n, ARGV[2], KEYS[3], tonumber(ARGV[9]), now, window, day_end, month_end)
+return {'granted', quota_fmt(now)}

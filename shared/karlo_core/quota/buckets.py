@@ -85,6 +85,7 @@ class QuotaBuckets:
         self._now = client.register_script(lua.load("quota_now"))
         self._reserve = client.register_script(lua.load("quota_reserve"))
         self._refund = client.register_script(lua.load("quota_refund"))
+        self._restamp = client.register_script(lua.load("quota_restamp"))
 
     def now(self) -> float:
         return float(self._now(keys=[keys.quota_clock()], args=[self._override]))
@@ -139,6 +140,12 @@ class QuotaBuckets:
         record_key = keys.quota_reservation(reservation_id)
         scope_keys = str(self._redis.hget(record_key, "keys") or "").split()
         return bool(self._refund(keys=[record_key, *scope_keys], args=[]))
+
+    def restamp(self, reservation_id: str) -> bool:
+        """Just before the upstream call: move the reservation's minute entries to now (the windows count calls
+        when made); False when it is not held or its entries already left the window (give it back, queue again)."""
+        record_key = keys.quota_reservation(reservation_id)
+        return bool(self._restamp(keys=[keys.quota_clock(), record_key], args=[self._minute, self._override]))
 
     def block_until(self, until: float) -> None:
         """Karlo answered -10: reserve nothing until ``until`` (Unix seconds)."""

@@ -13,6 +13,7 @@ from karlo_core.errors import (
     UpstreamRejected,
     UpstreamUnavailable,
 )
+from karlo_core.plans import Plan, default_plan
 from karlo_core.quota.buckets import UPSTREAM_SCOPE, QuotaBuckets, QuotaLimits, Scope
 from karlo_core.settings import Settings
 
@@ -25,18 +26,20 @@ def upstream_scope(settings: Settings) -> Scope:
     return Scope(UPSTREAM_SCOPE, limits)
 
 
-def tenant_scope(settings: Settings, tenant: str) -> Scope | None:
-    """The tenant's own share, or None when no per-tenant quota is configured."""
-    limits = (settings.tenant_quota_per_minute, settings.tenant_quota_per_day, settings.tenant_quota_per_month)
+def tenant_scope(settings: Settings, tenant: str, plan: Plan | None = None) -> Scope | None:
+    """The tenant's own share (its plan's, else the defaults), or None when it has no limit of its own."""
+    plan = plan or default_plan(settings)
+    limits = (plan.per_minute, plan.per_day, plan.per_month)
     if not any(limits):
         return None
     minute, day, month = (value or UNLIMITED for value in limits)
     return Scope(f"tenant:{tenant}", QuotaLimits(minute, day, month))
 
 
-def scopes_for(settings: Settings, tenant: str) -> list[Scope]:
-    """Every job draws on the upstream quota, and on its tenant's share when one is configured."""
-    own = tenant_scope(settings, tenant)
+def scopes_for(settings: Settings, tenant: str, plan: Plan | None = None) -> list[Scope]:
+    """Every job draws on the upstream quota, and on its tenant's share when its plan (or the defaults) sets
+    one (the same scopes ``lua/sched_dispatch.lua`` reserves from)."""
+    own = tenant_scope(settings, tenant, plan)
     return [upstream_scope(settings)] if own is None else [upstream_scope(settings), own]
 
 

@@ -26,6 +26,7 @@ from karlo_core.jobstore import CancelOutcome
 from karlo_core.metrics import observe_job_finished
 from karlo_core.quota.buckets import WindowUsage
 from karlo_core.quota.policy import scopes_for
+from karlo_core.scheduler import queued_statuses
 from karlo_core.views import JobView, job_view
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
@@ -98,13 +99,16 @@ CREATE_JOB_BODY: dict[str, Any] = {
 }
 
 
-def _view(state: ApiState, job: Job) -> JobView:
+def _view(state: ApiState, job: Job, *, place: bool = True) -> JobView:
+    """With ``place``, a queued job shows its queue position and estimated start (a few reads; not for lists)."""
     settings = state.settings
+    waiting = place and job.status in queued_statuses()
     return job_view(
         job,
         storage=state.storage,
         base_url=settings.public_base_url.rstrip("/"),
         url_ttl=settings.image_url_ttl_seconds,
+        place=state.scheduler.place(job) if waiting else None,
     )
 
 
@@ -184,7 +188,8 @@ async def _accept(
 
 def _quota_usages(state: ApiState, tenant: str) -> list[list[WindowUsage]]:
     """Each quota scope's windows: the upstream account, then the tenant's share when one is set."""
-    return [state.quota.usage(scope) for scope in scopes_for(state.settings, tenant)]
+    plan = state.plans.get(tenant)
+    return [state.quota.usage(scope) for scope in scopes_for(state.settings, tenant, plan)]
 
 
 class JobPage(BaseModel):
@@ -223,7 +228,7 @@ def list_jobs(
         kinds=kind or (),
         ids_from=batch_page if batch is not None else None,
     )
-    return JobPage(data=[_view(state, j) for j in page.jobs], next_cursor=page.next_cursor)
+    return JobPage(data=[_view(state, j, place=False) for j in page.jobs], next_cursor=page.next_cursor)
 
 
 @router.get("/{job_id}", response_model=JobView, responses=problems_for(401, 404, 422, 503))

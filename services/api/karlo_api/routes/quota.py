@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, Response
@@ -10,6 +11,7 @@ from pydantic import BaseModel, Field
 from karlo_api.deps import StateDep, TenantDep
 from karlo_api.problems import problems_for
 from karlo_api.ratelimit import limited, rate_limit_headers, tightest
+from karlo_core.backends.catalogue import KARLO
 from karlo_core.quota.policy import scopes_for
 
 router = APIRouter(prefix="/v1/quota", tags=["quota"])
@@ -28,15 +30,36 @@ class ScopeView(BaseModel):
     windows: list[WindowView] = Field(description="Each window that limits this scope (none without a limit)")
 
 
+class PlanView(BaseModel):
+    weight: float = Field(description="Share of scarce capacity relative to other tenants with queued work")
+    per_minute: int = Field(description="Images per minute of the caller's own (0: only the upstream limit)")
+    per_day: int = Field(description="Images per day of the caller's own (0: only the upstream limit)")
+    per_month: int = Field(description="Images per month of the caller's own (0: only the upstream limit)")
+    max_active: int = Field(description="Jobs in progress at once (0: no cap); beyond, 429")
+    max_priority: str = Field(description="The highest priority the caller's jobs may take")
+    custom: bool = Field(description="Whether the caller has a plan of its own (else the defaults)")
+
+
+class BacklogView(BaseModel):
+    queued_jobs: int = Field(description="The caller's hosted-Karlo jobs waiting in its queue")
+    queued_images: int = Field(description="Images those jobs will generate")
+    drained_at: datetime | None = Field(description="When the last of them is expected to start (null: none queued)")
+
+
 class QuotaView(BaseModel):
     scopes: list[ScopeView] = Field(description="The upstream account first, then the caller's share if one is set")
+    plan: PlanView = Field(description="The caller's plan: its weight, limits and highest priority")
+    backlog: BacklogView = Field(description="The caller's queued work and when it is expected to drain")
 
 
 @router.get("", response_model=QuotaView, responses=problems_for(401, 503))
 def read_quota(state: StateDep, tenant: TenantDep, response: Response) -> QuotaView:
     """Counted in generated images: a job with 8 samples uses 8. ``karlo`` is the upstream account, ``tenant``
-    the caller's share; the RateLimit fields show, per window, whichever of the two leaves fewer images."""
-    usages = [state.quota.usage(scope) for scope in scopes_for(state.settings, tenant)]
+    the caller's share; the RateLimit fields show, per window, whichever of the two leaves fewer images. ``plan``
+    is the caller's plan (set by the operator; a change applies at once), ``backlog`` its queued work."""
+    plan = state.plans.get(tenant)
+    usages = [state.quota.usage(scope) for scope in scopes_for(state.settings, tenant, plan)]
+    backlog = state.scheduler.backlog(KARLO, tenant)
     views = [
         ScopeView(
             scope="karlo" if index == 0 else "tenant",
@@ -54,4 +77,9 @@ def read_quota(state: StateDep, tenant: TenantDep, response: Response) -> QuotaV
         for index, scope_usages in enumerate(usages)
     ]
     response.headers.update(rate_limit_headers(tightest(usages), state.minute_seconds))
-    return QuotaView(scopes=views)
+    drained = datetime.fromtimestamp(backlog.drained_at, UTC) if backlog.drained_at is not None else None
+    return QuotaView(
+        scopes=views,
+        plan=PlanView(**asdict(plan)),
+        backlog=BacklogView(queued_jobs=backlog.jobs, queued_images=backlog.images, drained_at=drained),
+    )

@@ -1,0 +1,108 @@
+"""Fair scheduling over the real wire, the quota the bottleneck (a short test window): weighted shares between
+tenants, a newcomer not stuck behind another tenant's backlog, priorities within a tenant and their plan limit,
+plan changes at once, and a queued job's falling position and estimate."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from karlo_core.plans import Plans
+from karlo_core.settings import Settings
+from karlo_devstack.services import sim_control
+from support.api import Tenant, get_job, submit, wait_until_terminal
+from support.stacks import AppStack, Services, base_env, sim_stats
+
+WINDOW = 4.0
+LIMIT = 12
+ONE = {"input": {"prompt": "a fair test", "width": 384, "height": 384, "samples": 1}}
+
+
+@pytest.fixture
+def stack(services: Services) -> Iterator[AppStack]:
+    env = base_env(
+        services,
+        "local",
+        KARLOQ_QUOTA_PER_MINUTE=str(LIMIT),
+        KARLOQ_QUOTA_MINUTE_WINDOW_SECONDS=str(WINDOW),
+        KARLOQ_QUOTA_WINDOW_GUARD_SECONDS="0.25",
+        KARLOQ_WORKER_CONCURRENCY="4",
+        KARLOQ_MAX_ACTIVE_JOBS_PER_TENANT="0",
+    )
+    started = AppStack(Path(services.workdir) / "scheduling", env).start(workers=2)
+    sim_control(services.sim_url, quota={"per_window": LIMIT, "window_seconds": WINDOW})
+    try:
+        yield started
+    finally:
+        started.stop()
+
+
+def _plans(stack: AppStack) -> Plans:
+    return Plans(stack.redis(), Settings(redis_url=stack.redis_url))
+
+
+def _batch(caller: Tenant, count: int, body: dict[str, Any]) -> httpx.Response:
+    return httpx.post(f"{caller.api_url}/v1/batches", json={"jobs": [body] * count}, headers=caller.headers, timeout=60)
+
+
+def _started(job: dict[str, Any]) -> float:
+    return datetime.fromisoformat(job["started_at"]).timestamp()
+
+
+def test_tenants_get_their_weighted_shares_and_a_newcomer_starts_within_a_window(stack: AppStack) -> None:
+    a, b, c = stack.new_tenant("a"), stack.new_tenant("b"), stack.new_tenant("c")
+    _plans(stack).set(c.tenant_id, {"weight": "2"})
+    accepted = _batch(a, 200, ONE)
+    assert accepted.status_code == 202, accepted.text
+    time.sleep(WINDOW)  # A's backlog is under way
+    submitted = time.time()
+    b_ids, c_ids = [], []
+    for _ in range(20):  # side by side, so that neither has the queue to itself meanwhile
+        b_ids.append(submit(b, ONE).json()["id"])
+        c_ids.append(submit(c, ONE).json()["id"])
+    last_b = get_job(b, b_ids[-1])
+    assert last_b["queue_position"]["tenant"] >= 5 and last_b["estimated_start_at"] is not None
+    b_jobs = [wait_until_terminal(b, i, timeout=120) for i in b_ids]
+    c_jobs = [wait_until_terminal(c, i, timeout=120) for i in c_ids]
+    assert {j["status"] for j in b_jobs + c_jobs} == {"succeeded"}
+    assert min(_started(j) for j in b_jobs) - submitted < WINDOW  # not after A's 200
+    c_done = max(_started(j) for j in c_jobs)
+    b_meanwhile = sum(1 for j in b_jobs if _started(j) <= c_done)
+    assert 7 <= b_meanwhile <= 13, b_meanwhile  # B:C about 1:2 while both had work (C's 20 : B's ~10)
+    estimate = datetime.fromisoformat(last_b["estimated_start_at"]).timestamp()
+    assert abs(estimate - _started(b_jobs[-1])) <= 2 * WINDOW
+    calls = [(entry["at"], entry["images"]) for entry in sim_stats(stack.env["KARLOQ_KARLO_BASE_URL"])["log"]]  # type: ignore[index]
+    for start, _ in calls:
+        assert sum(n for t, n in calls if start <= t < start + WINDOW) <= LIMIT
+
+
+def test_a_high_job_behind_fifty_normal_ones_starts_next(stack: AppStack) -> None:
+    d = stack.new_tenant("d")
+    assert _batch(d, 50, ONE).status_code == 202
+    high = submit(d, {**ONE, "priority": "high"}).json()
+    assert high["priority"] == "high"
+    job = wait_until_terminal(d, high["id"], timeout=60)
+    listed = httpx.get(f"{d.api_url}/v1/jobs", params={"limit": 100}, headers=d.headers, timeout=10).json()["data"]
+    later = [j for j in listed if j["id"] != job["id"] and (j["started_at"] is None or _started(j) > _started(job))]
+    assert len(later) >= 50 - LIMIT - 4  # only what was already handed out in the first window went before it
+
+
+def test_a_priority_above_the_plan_is_refused_and_a_plan_change_applies_to_the_next_job(stack: AppStack) -> None:
+    e = stack.new_tenant("e")
+    _plans(stack).set(e.tenant_id, {"max_priority": "normal"})
+    refused = submit(e, {**ONE, "priority": "high"})
+    assert refused.status_code == 422
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    assert any(i["field"] == "priority" and i["rule"] == "plan_max_priority" for i in refused.json()["errors"])
+    _plans(stack).set(e.tenant_id, {"max_priority": "high", "per_day": "1"})
+    assert submit(e, {**ONE, "priority": "high"}).status_code == 202
+    quota = httpx.get(f"{e.api_url}/v1/quota", headers=e.headers, timeout=10).json()
+    assert quota["plan"]["per_day"] == 1 and quota["plan"]["custom"] is True
+    spent = submit(e, ONE)  # its own day limit, not the upstream one: 429 with when it frees
+    assert spent.status_code == 429 and "retry-after" in spent.headers
