@@ -36,6 +36,7 @@ from karloq.models import (
     JobKind,
     JobPage,
     JobStatus,
+    Priority,
     Quota,
     Replay,
     RotatedSecret,
@@ -54,7 +55,7 @@ ByteProgress = Callable[[int], None]
 JobProgress = Callable[[Job], None]
 
 #: The multipart parts a create-job request may have besides the file parts.
-MULTIPART_FIELDS = ("kind", "input", "webhook", "backend")
+MULTIPART_FIELDS = ("kind", "input", "webhook", "backend", "priority")
 #: The file parts of a multipart create-job request.
 MULTIPART_FILES = ("image", "mask")
 #: ``Prefer: wait`` asks for at most this many seconds (the service's own cap).
@@ -148,6 +149,7 @@ def create_job(
     idempotency_key: str | None = None,
     wait: int | None = None,
     backend: BackendName | None = None,
+    priority: Priority | None = None,
 ) -> Operation[Job]:
     """POST /v1/jobs: JSON, or multipart when an image travels as bytes; one idempotency key for all tries."""
     values = job_input.model_dump(mode="json", exclude_unset=True)
@@ -168,6 +170,7 @@ def create_job(
             "input": values,
             **({"webhook": option} if option else {}),
             **({"backend": backend} if backend else {}),
+            **({"priority": priority} if priority else {}),
         }
     )
     body = envelope.model_dump(mode="json", exclude_unset=True)
@@ -182,8 +185,9 @@ def create_job(
         data = {"kind": body["kind"], "input": json.dumps(body["input"])}
         if "webhook" in body:
             data["webhook"] = json.dumps(body["webhook"])
-        if "backend" in body:
-            data["backend"] = body["backend"]
+        for part in ("backend", "priority"):
+            if part in body:
+                data[part] = body[part]
         step = Call("POST", "/v1/jobs", data=data, files=files, headers=headers, extra_seconds=extra)
     else:
         step = Call("POST", "/v1/jobs", json=body, headers=headers, extra_seconds=extra)

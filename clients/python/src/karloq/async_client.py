@@ -28,6 +28,7 @@ from karloq.models import (
     Job,
     JobInput,
     JobPage,
+    Priority,
     Quota,
     RotatedSecret,
     SecretInfo,
@@ -53,6 +54,7 @@ class AsyncJobs:
         idempotency_key: str | None = None,
         wait: int | None = None,
         backend: BackendName | None = None,
+        priority: Priority | None = None,
     ) -> Job:
         return await self._run(
             _ops.create_job(
@@ -63,6 +65,7 @@ class AsyncJobs:
                 idempotency_key=idempotency_key,
                 wait=wait,
                 backend=backend,
+                priority=priority,
             )
         )
 

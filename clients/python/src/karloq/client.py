@@ -27,6 +27,7 @@ from karloq.models import (
     Job,
     JobInput,
     JobPage,
+    Priority,
     Quota,
     RotatedSecret,
     SecretInfo,
@@ -55,6 +56,7 @@ class Jobs:
         idempotency_key: str | None = None,
         wait: int | None = None,
         backend: BackendName | None = None,
+        priority: Priority | None = None,
     ) -> Job:
         """Submit a job; with ``wait`` (seconds, at most 60) the answer comes once it finishes, if it does by then.
 
@@ -70,6 +72,7 @@ class Jobs:
                 idempotency_key=idempotency_key,
                 wait=wait,
                 backend=backend,
+                priority=priority,
             )
         )
 

@@ -19,6 +19,8 @@ ImageFormat = Literal["webp", "jpeg", "png"]
 Scheduler = Literal["decoder_ddim_v_prediction", "decoder_ddpm_v_prediction"]
 #: Generation backends: ``karlo`` (hosted Karlo) or ``karlo-open`` (open Karlo on the service's own GPUs).
 BackendName = Literal["karlo", "karlo-open"]
+#: A job's order among its tenant's own jobs; at most the tenant plan's ``max_priority``.
+Priority = Literal["high", "normal", "low"]
 EventName = Literal["job.started", "job.waiting_for_quota", "job.succeeded", "job.failed", "job.canceled"]
 
 
@@ -151,6 +153,7 @@ class WebhookOption(_Request):
 
 class GenerateJob(_Request):
     backend: BackendName | None = None
+    priority: Priority = "normal"
     webhook: WebhookOption | None = None
     kind: Literal["generate"] = "generate"
     input: GenerateInput
@@ -158,6 +161,7 @@ class GenerateJob(_Request):
 
 class VariationJob(_Request):
     backend: BackendName | None = None
+    priority: Priority = "normal"
     webhook: WebhookOption | None = None
     kind: Literal["variation"]
     input: VariationInput
@@ -165,6 +169,7 @@ class VariationJob(_Request):
 
 class InpaintJob(_Request):
     backend: BackendName | None = None
+    priority: Priority = "normal"
     webhook: WebhookOption | None = None
     kind: Literal["inpaint"]
     input: InpaintInput
@@ -172,6 +177,7 @@ class InpaintJob(_Request):
 
 class ExtendJob(_Request):
     backend: BackendName | None = None
+    priority: Priority = "normal"
     webhook: WebhookOption | None = None
     kind: Literal["extend"]
     input: ExtendInput
@@ -231,6 +237,13 @@ class Progress(BaseModel):
     stage: str
 
 
+class QueuePosition(BaseModel):
+    """A queued job's place (1 = next): among its tenant's own jobs, and estimated among every tenant's."""
+
+    tenant: int
+    overall: int
+
+
 class Job(BaseModel):
     """A job as the API shows it."""
 
@@ -252,6 +265,9 @@ class Job(BaseModel):
     batch_id: str | None
     urls: JobUrls
     backend: str = "karlo"
+    priority: str = "normal"
+    #: Set while the job waits in its tenant's queue; absent from older services.
+    queue_position: QueuePosition | None = Field(default_factory=lambda: None)
     #: Set while a local backend (karlo-open) runs the job; absent from older services.
     progress: Progress | None = Field(default_factory=lambda: None)
 
@@ -327,8 +343,31 @@ class QuotaScope(BaseModel):
     windows: list[QuotaWindow]
 
 
+class Plan(BaseModel):
+    """The caller's plan: its weight among tenants with queued work, its own limits (0: none) and highest
+    priority."""
+
+    weight: float
+    per_minute: int
+    per_day: int
+    per_month: int
+    max_active: int
+    max_priority: str
+    custom: bool
+
+
+class Backlog(BaseModel):
+    """The caller's queued hosted-Karlo work and when the last of it is expected to start."""
+
+    queued_jobs: int
+    queued_images: int
+    drained_at: datetime | None
+
+
 class Quota(BaseModel):
     scopes: list[QuotaScope]
+    plan: Plan
+    backlog: Backlog
 
 
 class Capacity(StrEnum):

@@ -87,6 +87,7 @@ CREATE_JOB_BODY: dict[str, Any] = {
                     "properties": {
                         "kind": {"type": "string", "enum": ["generate", "variation", "inpaint", "extend"]},
                         "backend": {"type": "string", "enum": ["karlo", "karlo-open"]},
+                        "priority": {"type": "string", "enum": ["high", "normal", "low"], "default": "normal"},
                         "input": {"type": "string", "description": "The job's input object as JSON, without images"},
                         "image": {"type": "string", "format": "binary"},
                         "mask": {"type": "string", "format": "binary"},
