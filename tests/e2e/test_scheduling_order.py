@@ -90,13 +90,13 @@ def test_a_backlog_starts_in_order_fills_every_window_and_its_estimates_hold(sta
     for i in range(1, len(ids)):
         assert starts[i] - max(starts[:i]) <= 2 * SPAN, f"job {i} waited past its in-order start"
 
-    # Every window is filled while there is a backlog. The sliding log frees each image a window (and its
-    # guard) after it was taken, so calls come in bursts, one a window: each burst but the last holds at least
-    # LIMIT - 1 images, and no window-long span more than LIMIT.
-    calls = sorted((entry["at"], entry["images"]) for entry in sim_stats(stack.env["KARLOQ_KARLO_BASE_URL"])["log"])  # type: ignore[index]
+    # Never overrun: Karlo (the simulator, counting at each call's arrival) refused nothing. Every window is
+    # filled while there is a backlog: the sliding log frees each image a window (and its guard) after its
+    # call, so calls come in bursts, one a window; each burst but the last holds at least LIMIT - 1 images.
+    stats = sim_stats(stack.env["KARLOQ_KARLO_BASE_URL"])
+    assert stats["quota"]["refused"] == 0  # type: ignore[index]
+    calls = sorted((entry["at"], entry["images"]) for entry in stats["log"])  # type: ignore[index]
     assert sum(n for _, n in calls) == sum(SIZES)
-    for start, _ in calls:
-        assert sum(n for t, n in calls if start <= t < start + WINDOW) <= LIMIT  # never overrun
     bursts: list[int] = []
     opened = -WINDOW - 1.0
     for t, n in calls:
