@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import redis
+import redis.asyncio as aioredis
 
 from karlo_core.settings import Settings
 
@@ -16,3 +17,20 @@ def make_redis(settings: Settings) -> redis.Redis:
         health_check_interval=30,
         retry_on_timeout=True,
     )
+
+
+def make_async_redis(settings: Settings) -> aioredis.Redis:
+    """The same, on asyncio: for the API's hot paths, which await Redis instead of holding a thread."""
+    return aioredis.Redis.from_url(
+        settings.redis_url,
+        decode_responses=True,
+        socket_timeout=10,
+        socket_connect_timeout=5,
+        health_check_interval=30,
+        retry_on_timeout=True,
+    )
+
+
+def broker_is_store(settings: Settings) -> bool:
+    """True when Celery's broker is the job store's Redis (and database), so a script can queue messages."""
+    return settings.broker_url in (None, settings.redis_url)

@@ -1,7 +1,8 @@
-"""Accepting a checked job (or a batch of them): admit it under the tenant's cap, store its input images,
-record it, enqueue it.
+"""Accepting a checked job (or a batch of them): store its input images, then admit it under the tenant's cap
+and its quota share, record it and enqueue it (one script for a single job: ``karlo_core.job_accept``).
 
-Whatever fails on the way is undone, so a refused request leaves no job, index entry or message behind.
+Whatever fails on the way is undone, so a refused request leaves no job, index entry, message or input image
+behind.
 Refusals are the core's errors (TooManyActiveJobs, StorageError, KeyTaken, QueueUnavailable); the API answers each with
 the problem ``problems.CORE_ERROR_PROBLEMS`` gives it.
 """
@@ -10,35 +11,77 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
+
+from starlette.concurrency import run_in_threadpool
 
 from karlo_api.deps import ApiState
 from karlo_api.job_requests import ParsedJob
-from karlo_api.webhook_targets import require_secret, webhook_target
-from karlo_core.backends.catalogue import backend_queue
+from karlo_api.ratelimit import limited, refuse_if_spent
+from karlo_api.webhook_targets import pick_target, require_secret, webhook_target
+from karlo_core.backends.catalogue import KARLO, backend_queue
 from karlo_core.batches import Batch
 from karlo_core.errors import QueueUnavailable, TooManyActiveJobs
 from karlo_core.idempotency import Claimed
 from karlo_core.ids import new_job_id
+from karlo_core.job_accept import AcceptCall, QuotaSpent
 from karlo_core.jobs import Job, JobStatus, StoredInput
 from karlo_core.karlo import rules
 from karlo_core.metrics import JOBS_ACCEPTED
 from karlo_core.queue import enqueue_job
-from karlo_core.storage import input_key
+from karlo_core.quota.buckets import WindowUsage
+from karlo_core.quota.policy import scopes_for
+from karlo_core.storage import input_key, job_prefix
 from karlo_core.webhooks.events import WebhookOption, events_field
 
 log = logging.getLogger(__name__)
 
 
-def accept_job(state: ApiState, tenant: str, parsed: ParsedJob, claimed: Claimed | None = None) -> Job:
-    """Admit, record and enqueue the job; with ``claimed``, its Idempotency-Key names it from creation on."""
-    webhook = webhook_target(state, tenant, parsed.webhook)
+@dataclass(frozen=True)
+class AcceptedJob:
+    job: Job
+    #: Each quota scope's windows as the job was accepted (the upstream account, then the tenant's share).
+    usages: list[list[WindowUsage]]
+
+
+async def accept_job(state: ApiState, tenant: str, parsed: ParsedJob, claimed: Claimed | None = None) -> AcceptedJob:
+    """Check, record and enqueue the job in one Redis round trip (``karlo_core.job_accept``); with ``claimed``,
+    its Idempotency-Key names it from creation on. A tenant share's day or month that cannot fit the job is a
+    429; on a hosted-Karlo job only, since a local backend's capacity is its GPUs."""
+    default = await state.tenant_cache.webhook_default(tenant)
+    webhook = pick_target(tenant, parsed.webhook, default)
     job_id = new_job_id()
-    _admit(state, tenant, [job_id])
+    if parsed.images:
+        job = await run_in_threadpool(_new_job, state, tenant, job_id, parsed, webhook)
+    else:
+        job = _new_job(state, tenant, job_id, parsed, webhook)
+    scopes = scopes_for(state.settings, tenant)
+    checked = len(scopes) - 1 if len(scopes) > 1 and parsed.backend == KARLO else None
+    call = AcceptCall(
+        job=job,
+        cap=state.settings.max_active_jobs_per_tenant,
+        scopes=scopes,
+        checked_scope=checked,
+        images=parsed.params.samples,
+        queue=backend_queue(job.backend),
+        idempotency=claimed,
+    )
     try:
-        return _record_and_enqueue(state, tenant, job_id, parsed, webhook, claimed)
+        outcome = await state.acceptor.accept(call)
+        if isinstance(outcome, QuotaSpent):
+            refuse_if_spent(limited(outcome.usages[-1]), parsed.params.samples, outcome.usages, state.minute_seconds)
+            raise RuntimeError("the accept script refused a job the quota rules let through")
     except BaseException:
-        state.tenant_jobs.withdraw(tenant, job_id)
+        if job.inputs:  # nothing names them: the job was not made
+            await run_in_threadpool(state.storage.delete_prefix, job_prefix(job.id))
         raise
+    if not outcome.pushed:
+        await run_in_threadpool(_send, state, job)
+    if state.durability.mode != "memory":
+        await run_in_threadpool(state.durability.wait)  # KARLOQ_ACCEPT_DURABILITY: what the 202 promises
+    JOBS_ACCEPTED.labels(job.kind.value).inc()
+    log.info("job accepted", extra={"job_id": job.id, "kind": job.kind.value, "tenant": tenant})
+    return AcceptedJob(job, outcome.usages)
 
 
 def accept_batch(
@@ -116,30 +159,17 @@ def _new_job(
     )
 
 
-def _record_and_enqueue(
-    state: ApiState,
-    tenant: str,
-    job_id: str,
-    parsed: ParsedJob,
-    webhook: tuple[str | None, str],
-    claimed: Claimed | None,
-) -> Job:
-    job = _new_job(state, tenant, job_id, parsed, webhook)
-    # due soon, in case this process dies before the message is sent
-    state.store.create(
-        job, dispatch_grace=state.settings.dispatch_confirm_seconds, idempotency=claimed, events=state.event_retention
-    )
+def _send(state: ApiState, job: Job) -> None:
+    """With a broker apart from the job store: send the recorded job's message, or withdraw the job. It was
+    recorded due for dispatch soon, so the sweeper sends the message if this process dies first."""
     try:
         enqueue_job(state.celery, job.id, queue=backend_queue(job.backend))
     except Exception as exc:
         state.store.withdraw(job.id)
+        state.tenant_jobs.withdraw(job.tenant, job.id)
         log.exception("enqueue failed; job withdrawn", extra={"job_id": job.id})
         raise QueueUnavailable(str(exc)) from exc
     state.store.dispatched(job.id, grace=state.settings.dispatch_grace_seconds)
-    state.durability.wait()  # KARLOQ_ACCEPT_DURABILITY: what the 202 promises
-    JOBS_ACCEPTED.labels(job.kind.value).inc()
-    log.info("job accepted", extra={"job_id": job.id, "kind": job.kind.value, "tenant": tenant})
-    return job
 
 
 def _store_inputs(state: ApiState, job_id: str, parsed: ParsedJob) -> dict[str, StoredInput]:

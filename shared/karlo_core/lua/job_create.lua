@@ -7,29 +7,13 @@
 -- record is kept, ARGV[8..] more field/value pairs (the job's webhook target, its event streams, its batch)
 -- Returns 1 when created, 0 when a job with that id already exists, -1 when the key is no longer this
 -- request's claim (its lease ran out and another request took the key).
---!include job_events
-if redis.call('EXISTS', KEYS[1]) == 1 then
-  return 0
-end
-if ARGV[5] ~= '' then
-  local held = redis.call('GET', KEYS[3])
-  if held and cjson.decode(held)['token'] ~= ARGV[6] then
-    return -1
-  end
-  redis.call('SET', KEYS[3], ARGV[5], 'EX', tonumber(ARGV[7]))
+--!include job_record
+local checked = job_record_check(KEYS[1], KEYS[3], ARGV[5], ARGV[6])
+if checked ~= 1 then
+  return checked
 end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1e6
-redis.call('HSET', KEYS[1], 'spec', ARGV[2], 'status', ARGV[3], 'attempts', 0)
-for i = 8, #ARGV, 2 do
-  redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
-end
-redis.call('ZADD', KEYS[2], now + tonumber(ARGV[4]), ARGV[1])
-local snapshot = job_snapshot(KEYS[1])
-local spec = cjson.decode(ARGV[2])
-local entry, note = append_stream_event(KEYS[1], ARGV[1], 'job.queued', 'job_snapshot', snapshot, spec.batch, now)
-if entry then
-  -- kept so that withdrawing the job (job_withdraw.lua) can take its event back
-  redis.call('HSET', KEYS[1], 'events_entry', entry, 'events_note', note or '')
-end
+job_record_write(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5],
+  tonumber(ARGV[7]), {unpack(ARGV, 8)}, now)
 return 1

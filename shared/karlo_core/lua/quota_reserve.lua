@@ -1,8 +1,6 @@
 -- Reserve N images in every window of every scope at once, all or nothing.
--- Minute windows are sliding logs (a zset of "reservation:images" scored by time). An entry made at t counts
--- during [t, t+W); a grant is made only if the entries still counting plus N stay within the limit, so no
--- W-second span ever holds more than the limit. A running total beside the log keeps the check O(1): each
--- entry is subtracted once, when it leaves the window.
+-- Minute windows are sliding logs with running totals (quota_windows.lua); a grant is made only if the entries
+-- still counting plus N stay within the limit, so no W-second span ever holds more than the limit.
 -- Day and month windows are calendar counters whose keys expire an hour after their window ends, counted
 -- on this script's clock (so a test clock set in the past does not expire them at once).
 -- KEYS[1] clock override, KEYS[2] blocked-until (Karlo said -10), KEYS[3] reservation record,
@@ -11,18 +9,12 @@
 -- ARGV[6] month start, ARGV[7] month end, ARGV[8] overrides enabled, ARGV[9] record ttl,
 -- then per scope: minute limit, day limit, month limit.
 -- Returns {'granted', now} | {'denied', scope index, window, retry_at} | {'stale', now} | {'blocked', until}
-local now
-if ARGV[8] == '1' and redis.call('EXISTS', KEYS[1]) == 1 then
-  now = tonumber(redis.call('GET', KEYS[1]))
-else
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) + tonumber(t[2]) / 1e6
-end
+--!include quota_windows
+local now = quota_clock(KEYS[1], ARGV[8])
 local n = tonumber(ARGV[1])
 local window = tonumber(ARGV[3])
 local day_start, day_end = tonumber(ARGV[4]), tonumber(ARGV[5])
 local month_start, month_end = tonumber(ARGV[6]), tonumber(ARGV[7])
-local fmt = function(x) return string.format('%.6f', x) end
 if now < day_start or now >= day_end or now < month_start or now >= month_end then
   return {'stale', fmt(now)}
 end
@@ -30,20 +22,12 @@ local blocked = tonumber(redis.call('GET', KEYS[2]) or '0')
 if blocked > now then
   return {'blocked', fmt(blocked)}
 end
-local images_of = function(member) return tonumber(string.match(member, ':(%d+)$')) end
 local scopes = (#KEYS - 3) / 4
 for s = 0, scopes - 1 do
   local minute, total, day, month = KEYS[4 + 4 * s], KEYS[5 + 4 * s], KEYS[6 + 4 * s], KEYS[7 + 4 * s]
   local minute_limit = tonumber(ARGV[10 + 3 * s])
   local day_limit, month_limit = tonumber(ARGV[11 + 3 * s]), tonumber(ARGV[12 + 3 * s])
-  local expired = redis.call('ZRANGEBYSCORE', minute, '-inf', fmt(now - window))
-  if #expired > 0 then
-    local gone = 0
-    for _, member in ipairs(expired) do gone = gone + images_of(member) end
-    redis.call('ZREMRANGEBYSCORE', minute, '-inf', fmt(now - window))
-    redis.call('DECRBY', total, gone)
-  end
-  local used = tonumber(redis.call('GET', total) or '0')
+  local used = minute_used(minute, total, now, window)
   if used + n > minute_limit then
     if n > minute_limit then return {'denied', s, 'minute', 'inf'} end
     local need, freed = used + n - minute_limit, 0

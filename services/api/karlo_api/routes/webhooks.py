@@ -55,6 +55,7 @@ def set_default_url(body: DefaultUrlRequest, state: StateDep, tenant: TenantDep)
             raise invalid_input(issues)
         require_secret(state, tenant)
     state.webhook_endpoints.set_default_url(tenant, body.url)
+    state.tenant_cache.forget_webhooks(tenant)
     return _settings_view(state, tenant)
 
 
