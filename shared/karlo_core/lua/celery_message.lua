@@ -31,7 +31,7 @@ local function celery_push(queue, task, job_id, task_id, delivery_tag, origin)
       lang = 'py', task = task, id = task_id, shadow = null, eta = null, expires = null, group = null,
       group_index = null, retries = 0, timelimit = {null, null}, root_id = task_id, parent_id = null,
       argsrepr = '()', kwargsrepr = python_str_dict({'job_id', job_id}), origin = origin,
-      ignore_result = false, replaced_task_nesting = 0, stamped_headers = null, stamps = {},
+      ignore_result = null, replaced_task_nesting = 0, stamped_headers = null, stamps = {},
     },
     properties = {
       correlation_id = task_id, reply_to = '', delivery_mode = 2,
