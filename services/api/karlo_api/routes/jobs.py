@@ -159,7 +159,7 @@ async def create_job(
     wait = requested_wait(prefer, state.settings.max_wait_seconds)
     if wait is None or answer.status_code != status.HTTP_202_ACCEPTED:
         return answer.response()
-    job = await wait_until_finished(state.store, answer.body["id"], wait)
+    job = await wait_until_finished(state.events, state.aredis, tenant, answer.body["id"], wait)
     headers = {**answer.headers, "Preference-Applied": f"wait={wait}"}
     if job is None or not job.status.is_terminal:
         return Answer(answer.status_code, answer.body, headers).response()
