@@ -39,11 +39,15 @@ def run(workdir: Path, *, operations: int, rounds: int) -> str:
             for name, operation in cases.items():
                 client.flushdb()
                 rates[name].append(_rate(operation, operations))
-        baseline = statistics.median(rates["bare INCR (baseline)"])
-        lines = ["| operation | per second (median) | relative to INCR |", "|---|---:|---:|"]
+        baseline = rates["bare INCR (baseline)"]
+        lines = ["| operation | per second (median) | relative to INCR (median of rounds) | spread of rounds |"]
+        lines.append("|---|---:|---:|---:|")
         for name, values in rates.items():
-            median = statistics.median(values)
-            lines.append(f"| {name} | {median:,.0f} | {median / baseline:.2f} |")
+            ratios = [value / base for value, base in zip(values, baseline, strict=True)]
+            lines.append(
+                f"| {name} | {statistics.median(values):,.0f} | {statistics.median(ratios):.2f} "
+                f"| {min(ratios):.2f}-{max(ratios):.2f} |"
+            )
         return "\n".join(lines)
     finally:
         proc.stop()

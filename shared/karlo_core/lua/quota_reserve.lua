@@ -51,10 +51,9 @@ for s = 0, scopes - 1 do
   redis.call('INCRBY', total, n)
   redis.call('EXPIRE', minute, math.ceil(window) + 60)
   redis.call('EXPIRE', total, math.ceil(window) + 60)
-  redis.call('INCRBY', day, n)
-  redis.call('EXPIRE', day, math.ceil(day_end - now) + 3600)
-  redis.call('INCRBY', month, n)
-  redis.call('EXPIRE', month, math.ceil(month_end - now) + 3600)
+  -- a calendar counter's expiry is fixed (its window's end), so it is set once, when the counter starts
+  if redis.call('INCRBY', day, n) == n then redis.call('EXPIRE', day, math.ceil(day_end - now) + 3600) end
+  if redis.call('INCRBY', month, n) == n then redis.call('EXPIRE', month, math.ceil(month_end - now) + 3600) end
 end
 redis.call('HSET', KEYS[3], 'state', 'held', 'images', n, 'member', member, 'at', fmt(now),
   'keys', table.concat({unpack(KEYS, 4)}, ' '))

@@ -36,7 +36,7 @@ class QuotaView(BaseModel):
 def read_quota(state: StateDep, tenant: TenantDep, response: Response) -> QuotaView:
     """Counted in generated images: a job with 8 samples uses 8. ``karlo`` is the upstream account, ``tenant``
     the caller's share; the RateLimit fields show, per window, whichever of the two leaves fewer images."""
-    usages = [state.quota.usage(scope) for scope in scopes_for(state.settings, tenant)]
+    usages = state.quota.usages(scopes_for(state.settings, tenant))
     views = [
         ScopeView(
             scope="karlo" if index == 0 else "tenant",
