@@ -7,7 +7,15 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench import accept_durability, batch_accept, event_streams, open_karlo_queue, quota_reserve, webhook_isolation
+from bench import (
+    accept_durability,
+    accept_path,
+    batch_accept,
+    event_streams,
+    open_karlo_queue,
+    quota_reserve,
+    webhook_isolation,
+)
 
 
 def main(argv: list[str]) -> int:
@@ -22,9 +30,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--streams", type=int, default=1000, help="open event streams in the streams benchmark")
     parser.add_argument("--event-jobs", type=int, default=200, help="jobs per event burst (2 events each)")
     parser.add_argument("--batch-jobs", type=int, default=1000, help="jobs per round in the batch benchmark")
+    parser.add_argument("--connections", type=int, default=64, help="open connections in the accept benchmark")
+    parser.add_argument("--accept-seconds", type=float, default=4.0, help="seconds per case per accept round")
+    parser.add_argument("--prefer-jobs", type=int, default=20, help="Prefer: wait jobs timed in the accept benchmark")
     parser.add_argument(
         "--only",
-        choices=["quota", "webhooks", "durability", "open-karlo", "streams", "batches"],
+        choices=["quota", "accept", "webhooks", "durability", "open-karlo", "streams", "batches"],
         help="run one benchmark",
     )
     args = parser.parse_args(argv)
@@ -32,6 +43,17 @@ def main(argv: list[str]) -> int:
         if args.only in (None, "quota"):
             print("## Quota reservation script\n")
             print(quota_reserve.run(Path(workdir), operations=args.operations, rounds=args.rounds))
+        if args.only in (None, "accept"):
+            print("\n## Accepting a job: the API against a bare FastAPI app doing one LPUSH\n")
+            print(
+                accept_path.run(
+                    Path(workdir) / "accept",
+                    connections=args.connections,
+                    seconds=args.accept_seconds,
+                    rounds=args.rounds,
+                    prefer_jobs=args.prefer_jobs,
+                )
+            )
         if args.only in (None, "webhooks"):
             print("\n## Generation throughput while webhook receivers fail\n")
             print(

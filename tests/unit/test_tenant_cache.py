@@ -55,16 +55,20 @@ def test_without_a_bound_nothing_is_kept(services: Services) -> None:
     _run(services, check)
 
 
-def test_a_new_key_and_a_new_secret_work_at_once(services: Services) -> None:
+def test_a_new_key_works_at_once_and_webhook_settings_within_the_bound(services: Services) -> None:
     sync = redis.Redis.from_url(services.redis_url, decode_responses=True)
     tenant = tenants.create_tenant(sync, "fresh")
 
     async def check(client: aioredis.Redis) -> None:
-        cache = TenantCache(client, ttl=60)
+        cache = TenantCache(client, ttl=BOUND)
         assert await cache.tenant("kq_0123456789ab_unknown") is None
+        issued = tenants.issue_key(sync, tenant)
+        assert await cache.tenant(issued.secret_key) == tenant  # an unknown key was not kept
         assert not (await cache.webhook_default(tenant)).has_secret
         sync.hset(keys.webhook_secrets(tenant), "primary", "sealed")
         sync.hset(keys.webhook_config(tenant), "default_url", "https://example.com/hook")
+        assert not (await cache.webhook_default(tenant)).has_secret  # kept, within the bound
+        await asyncio.sleep(BOUND)
         found = await cache.webhook_default(tenant)
         assert found.has_secret and found.url == "https://example.com/hook"
         sync.hdel(keys.webhook_config(tenant), "default_url")

@@ -64,7 +64,8 @@ class ApiState:
         return self.settings.quota_minute_window_seconds
 
 
-def get_state(request: Request) -> ApiState:
+async def get_state(request: Request) -> ApiState:
+    """Async, so FastAPI calls it on the event loop rather than through the thread pool."""
     state: ApiState = request.app.state.karloq
     return state
 

@@ -2,16 +2,16 @@
 each for at most ``KARLOQ_AUTH_CACHE_SECONDS`` (2 s by default), so accepting a job needs no Redis read for
 them.
 
-The bound is the promise: a revoked key is refused, and a default URL changed through another API process
-applies, within that many seconds of the change. A change made through this process applies at once (its
-routes call :meth:`TenantCache.forget_webhooks`). Only what lets a request through is kept: an unknown or
-revoked key, and a tenant without a signing secret, are read again every time, so a key issued or a secret
-created a moment ago works at once. The cache holds at most ``max_entries`` of each kind; past that the
-oldest go first.
+The bound is the promise: a revoked key is refused, and a default URL set or a signing secret created
+through another API process applies, within that many seconds of the change. A change made through this
+process applies at once (its routes call :meth:`TenantCache.forget_webhooks`). An unknown or revoked key is
+never kept, so a key issued a moment ago works at once. The cache holds at most ``max_entries`` of each kind;
+past that the oldest go first.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
@@ -33,6 +33,7 @@ class _Expiring(Generic[V]):
         self._ttl = ttl
         self._max = max_entries
         self._entries: dict[str, tuple[float, V]] = {}
+        self._loading: dict[str, asyncio.Future[V]] = {}
 
     def get(self, key: str) -> V | None:
         found = self._entries.get(key)
@@ -55,12 +56,19 @@ class _Expiring(Generic[V]):
         self._entries.pop(key, None)
 
     async def read(self, key: str, load: Callable[[], Awaitable[V]], keep: Callable[[V], bool]) -> V:
-        """The kept value, or ``load()``'s, kept when ``keep`` says so."""
+        """The kept value, or ``load()``'s, kept when ``keep`` says so. Requests that miss the same key at
+        once share one load."""
         value = self.get(key)
-        if value is None:
-            value = await load()
-            if keep(value):
-                self.put(key, value)
+        if value is not None:
+            return value
+        pending = self._loading.get(key)
+        if pending is None:
+            pending = asyncio.ensure_future(load())
+            self._loading[key] = pending
+            pending.add_done_callback(lambda _: self._loading.pop(key, None))
+        value = await asyncio.shield(pending)
+        if keep(value):
+            self.put(key, value)
         return value
 
 
@@ -78,9 +86,7 @@ class TenantCache:
 
     async def webhook_default(self, tenant: str) -> WebhookDefault:
         """The tenant's default webhook URL and whether it has a signing secret."""
-        return await self._webhooks.read(
-            tenant, lambda: read_webhook_default(self._redis, tenant), lambda found: found.has_secret
-        )
+        return await self._webhooks.read(tenant, lambda: read_webhook_default(self._redis, tenant), lambda _: True)
 
     def forget_webhooks(self, tenant: str) -> None:
         """The tenant's webhook settings changed here: read them afresh next time."""

@@ -84,6 +84,7 @@ def read_secret(state: StateDep, tenant: TenantDep) -> SecretInfoView:
 def rotate_secret(state: StateDep, tenant: TenantDep) -> RotatedSecretView:
     """A new signing secret, shown only now; the previous one keeps signing too until its grace period ends."""
     rotated = state.webhook_secrets.rotate(tenant)
+    state.tenant_cache.forget_webhooks(tenant)
     until = rotated.previous_valid_until
     return RotatedSecretView(
         secret=rotated.secret,
