@@ -29,7 +29,11 @@ from karlo_core.jobs import Job
 from karlo_core.jobstore import EventRetention, KeyTaken, job_record
 from karlo_core.queue import RUN_JOB_TASK
 from karlo_core.quota.buckets import QuotaBuckets, Scope, WindowUsage
+from karlo_core.quota.windows import CalendarWindow
 from karlo_core.tenant_jobs import RECORDING_GRACE_SECONDS
+
+#: Settings strings kept (one per tenant share, day and checked scope); past this, they are built afresh.
+SETTINGS_KEPT = 10_000
 
 
 @dataclass(frozen=True)
@@ -83,15 +87,16 @@ class JobAcceptor:
         self._events = events
         self._push = push
         self._deadline = dispatch_grace if push else confirm_grace
-        self._origin = f"gen{os.getpid()}@{socket.gethostname()}"  # as Celery names an anonymous sender
+        # as Celery names an anonymous sender (no spaces: it travels in the space-separated settings)
+        self._origin = f"gen{os.getpid()}@{socket.gethostname()}".replace(" ", "-")
+        self._clock_key = keys.quota_clock()
+        self._settings_made: dict[tuple[object, ...], str] = {}
 
     async def accept(self, call: AcceptCall) -> Accepted | QuotaSpent:
         """Accept the job in one round trip; TooManyActiveJobs, KeyTaken or QueueUnavailable when it cannot be."""
         job = call.job
         spec, fields = job_record(job, self._events)
         claim = call.idempotency
-        checked = call.checked_scope
-        limits = call.scopes[checked].limits if checked is not None else None
         task_id = str(uuid.uuid4())
         now = self._quota.guess_now()
         for _ in range(3):
@@ -104,35 +109,18 @@ class JobAcceptor:
                         keys.tenant_jobs(job.tenant),
                         keys.tenant_active_jobs(job.tenant),
                         claim.record_key if claim else keys.job(job.id),
-                        keys.quota_clock(),
+                        self._clock_key,
                         call.queue,
                         *self._quota.scope_keys(call.scopes, day, month),
                     ],
                     args=[
                         job.id,
                         spec,
-                        call.cap,
-                        keys.job(""),
-                        RECORDING_GRACE_SECONDS,
                         claim.record(job.id) if claim else "",
                         claim.token if claim else "",
-                        KEEP_SECONDS,
                         call.images,
-                        checked + 1 if checked is not None else 0,
-                        self._quota.minute_seconds,
-                        day.start,
-                        day.end,
-                        month.start,
-                        month.end,
-                        self._quota.override,
-                        "1" if self._push else "0",
-                        RUN_JOB_TASK,
                         task_id,
-                        str(uuid.uuid4()),
-                        self._origin,
-                        self._deadline,
-                        limits.per_day if limits else 0,
-                        limits.per_month if limits else 0,
+                        self._settings(call, day, month),
                         *fields,
                     ],
                 )
@@ -154,3 +142,36 @@ class JobAcceptor:
             usages = self._quota.usages_from([str(v) for v in reply[2:]], call.scopes, now, day, month)
             return Accepted(usages, self._push) if outcome == "accepted" else QuotaSpent(usages)
         raise RuntimeError("quota windows kept moving while accepting a job")
+
+    def _settings(self, call: AcceptCall, day: CalendarWindow, month: CalendarWindow) -> str:
+        """The script's settings argument: fixed for a process, its scopes, the checked scope and the day, so
+        built once for each and kept (a few per tenant at most)."""
+        checked = call.checked_scope
+        key = (call.cap, tuple(call.scopes), checked, day, month)
+        found = self._settings_made.get(key)
+        if found is None:
+            limits = call.scopes[checked].limits if checked is not None else None
+            values: list[object] = [
+                call.cap,
+                keys.job(""),
+                RECORDING_GRACE_SECONDS,
+                KEEP_SECONDS,
+                checked + 1 if checked is not None else 0,
+                limits.per_day if limits else 0,
+                limits.per_month if limits else 0,
+                self._quota.minute_seconds,
+                day.start,
+                day.end,
+                month.start,
+                month.end,
+                self._quota.override,
+                "1" if self._push else "0",
+                RUN_JOB_TASK,
+                self._origin,
+                self._deadline,
+            ]
+            found = " ".join(repr(v) if isinstance(v, float) else str(v) for v in values)
+            if len(self._settings_made) >= SETTINGS_KEPT:
+                self._settings_made.clear()
+            self._settings_made[key] = found
+        return found
