@@ -23,16 +23,15 @@ import redis.asyncio as aioredis
 from karlo_core import keys
 from karlo_core.broker import jobs_with_messages
 from karlo_core.errors import QueueUnavailable, TooManyActiveJobs
-from karlo_core.ids import new_job_id
 from karlo_core.job_accept import AcceptCall, Accepted, JobAcceptor, QuotaSpent
-from karlo_core.job_inputs import GenerateParams
-from karlo_core.jobs import Job, JobKind, JobStatus
+from karlo_core.jobs import Job
 from karlo_core.queue import RUN_JOB_TASK, enqueue_job, make_celery
 from karlo_core.quota.buckets import QuotaBuckets, QuotaLimits, Scope
 from karlo_core.settings import Settings
 from karlo_devstack.processes import ManagedProcess, wait_until
 from karlo_devstack.services import start_redis
 from support.api import submit, wait_until_terminal
+from support.jobs import new_job
 from support.stacks import AppStack, Services, base_env
 
 BODY = {"input": {"prompt": "one round trip", "width": 384, "height": 384}}
@@ -47,14 +46,7 @@ def private_redis(tmp_path: Path) -> Iterator[str]:
 
 
 def _job(tenant: str = "t_test") -> Job:
-    return Job(
-        id=new_job_id(),
-        kind=JobKind.GENERATE,
-        status=JobStatus.QUEUED,
-        params=GenerateParams(prompt="p"),
-        created_at=time.time(),
-        tenant=tenant,
-    )
+    return new_job(tenant=tenant)
 
 
 def _accept(url: str, calls: list[AcceptCall]) -> list[Accepted | QuotaSpent | Exception]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
 import redis
@@ -11,24 +10,14 @@ import redis.asyncio as aioredis
 
 from karlo_api import prefer
 from karlo_api.event_hub import EventHub
-from karlo_core.ids import new_job_id
-from karlo_core.job_inputs import GenerateParams
-from karlo_core.jobs import Job, JobKind, JobStatus
+from karlo_core.jobs import Job, JobStatus
 from karlo_core.jobstore import EventRetention, JobStore
+from support.jobs import create_job
 from support.stacks import Services
 
 
 def _queued_job(store: JobStore, tenant: str) -> Job:
-    job = Job(
-        id=new_job_id(),
-        kind=JobKind.GENERATE,
-        status=JobStatus.QUEUED,
-        params=GenerateParams(prompt="p"),
-        created_at=time.time(),
-        tenant=tenant,
-    )
-    assert store.create(job, dispatch_grace=60, events=EventRetention(100, 3600))
-    return job
+    return create_job(store, events=EventRetention(100, 3600), tenant=tenant)
 
 
 def test_a_wait_ends_with_the_jobs_terminal_event(services: Services, monkeypatch: pytest.MonkeyPatch) -> None:
