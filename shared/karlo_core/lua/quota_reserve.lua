@@ -5,16 +5,18 @@
 -- on this script's clock (so a test clock set in the past does not expire them at once).
 -- KEYS[1] clock override, KEYS[2] blocked-until (Karlo said -10), KEYS[3] reservation record,
 -- then per scope: minute zset, minute total, day counter, month counter.
--- ARGV[1] images, ARGV[2] reservation id, ARGV[3] minute window seconds, ARGV[4] day start, ARGV[5] day end,
--- ARGV[6] month start, ARGV[7] month end, ARGV[8] overrides enabled, ARGV[9] record ttl,
--- then per scope: minute limit, day limit, month limit.
+-- ARGV[1] images, ARGV[2] reservation id, ARGV[3] the settings, space-separated (fixed per scopes and day, so
+-- the caller builds them once): minute window seconds, day start, day end, month start, month end, overrides
+-- enabled, record ttl, then per scope: minute limit, day limit, month limit.
 -- Returns {'granted', now} | {'denied', scope index, window, retry_at} | {'stale', now} | {'blocked', until}
 --!include quota_windows
-local now = quota_clock(KEYS[1], ARGV[8])
+local cfg = {}
+for word in string.gmatch(ARGV[3], '%S+') do cfg[#cfg + 1] = word end
+local now = quota_clock(KEYS[1], cfg[6])
 local n = tonumber(ARGV[1])
-local window = tonumber(ARGV[3])
-local day_start, day_end = tonumber(ARGV[4]), tonumber(ARGV[5])
-local month_start, month_end = tonumber(ARGV[6]), tonumber(ARGV[7])
+local window = tonumber(cfg[1])
+local day_start, day_end = tonumber(cfg[2]), tonumber(cfg[3])
+local month_start, month_end = tonumber(cfg[4]), tonumber(cfg[5])
 if now < day_start or now >= day_end or now < month_start or now >= month_end then
   return {'stale', fmt(now)}
 end
@@ -25,8 +27,8 @@ end
 local scopes = (#KEYS - 3) / 4
 for s = 0, scopes - 1 do
   local minute, total, day, month = KEYS[4 + 4 * s], KEYS[5 + 4 * s], KEYS[6 + 4 * s], KEYS[7 + 4 * s]
-  local minute_limit = tonumber(ARGV[10 + 3 * s])
-  local day_limit, month_limit = tonumber(ARGV[11 + 3 * s]), tonumber(ARGV[12 + 3 * s])
+  local minute_limit = tonumber(cfg[8 + 3 * s])
+  local day_limit, month_limit = tonumber(cfg[9 + 3 * s]), tonumber(cfg[10 + 3 * s])
   local used = minute_used(minute, total, now, window)
   if used + n > minute_limit then
     if n > minute_limit then return {'denied', s, 'minute', 'inf'} end
@@ -57,5 +59,5 @@ for s = 0, scopes - 1 do
 end
 redis.call('HSET', KEYS[3], 'state', 'held', 'images', n, 'member', member, 'at', fmt(now),
   'keys', table.concat({unpack(KEYS, 4)}, ' '))
-redis.call('EXPIRE', KEYS[3], tonumber(ARGV[9]))
+redis.call('EXPIRE', KEYS[3], tonumber(cfg[7]))
 return {'granted', fmt(now)}

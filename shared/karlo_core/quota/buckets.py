@@ -83,9 +83,7 @@ class QuotaBuckets:
         self._override = "1" if clock_override else "0"
         self._clock_offset = 0.0
         self._windows: tuple[CalendarWindow, CalendarWindow] | None = None
-        self._reserve_calls: dict[
-            tuple[Scope, ...], tuple[tuple[CalendarWindow, CalendarWindow], list[str], list[str]]
-        ] = {}
+        self._reserve_calls: dict[tuple[Scope, ...], tuple[tuple[CalendarWindow, CalendarWindow], list[str], str]] = {}
         self._clock_key = keys.quota_clock()
         self._blocked_key = keys.quota_blocked()
         self._now = client.register_script(lua.load("quota_now"))
@@ -105,7 +103,7 @@ class QuotaBuckets:
             scope_keys, settings = self._reserve_call(tuple(scopes), day, month)
             record = keys.quota_reservation(reservation_id)
             reply = self._reserve(
-                keys=[self._clock_key, self._blocked_key, record, *scope_keys], args=[images, reservation_id, *settings]
+                keys=[self._clock_key, self._blocked_key, record, *scope_keys], args=[images, reservation_id, settings]
             )
             outcome = reply[0]
             if outcome == "stale":
@@ -122,8 +120,8 @@ class QuotaBuckets:
 
     def _reserve_call(
         self, scopes: tuple[Scope, ...], day: CalendarWindow, month: CalendarWindow
-    ) -> tuple[list[str], list[str]]:
-        """The scope keys and the fixed arguments of a reservation, built once per scopes and day."""
+    ) -> tuple[list[str], str]:
+        """The scope keys and the settings argument of a reservation, built once per scopes and day."""
         cached = self._reserve_calls.get(scopes)
         if cached is not None and cached[0] == (day, month):
             return cached[1], cached[2]
@@ -131,7 +129,10 @@ class QuotaBuckets:
         for scope in scopes:
             limits += [scope.limits.per_minute, scope.limits.per_day, scope.limits.per_month]
         fixed = [self._minute, day.start, day.end, month.start, month.end, self._override, RECORD_TTL_SECONDS, *limits]
-        built = (self.scope_keys(scopes, day, month), [repr(v) if isinstance(v, float) else str(v) for v in fixed])
+        built = (
+            self.scope_keys(scopes, day, month),
+            " ".join(repr(v) if isinstance(v, float) else str(v) for v in fixed),
+        )
         if len(self._reserve_calls) > 1000:
             self._reserve_calls.clear()
         self._reserve_calls[scopes] = ((day, month), *built)
