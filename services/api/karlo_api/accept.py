@@ -17,11 +17,12 @@ from starlette.concurrency import run_in_threadpool
 
 from karlo_api.deps import ApiState
 from karlo_api.job_requests import ParsedJob
+from karlo_api.problems import Problem
 from karlo_api.ratelimit import limited, refuse_if_spent
 from karlo_api.webhook_targets import pick_target, require_secret, webhook_target
 from karlo_core.backends.catalogue import KARLO, backend_queue
 from karlo_core.batches import Batch
-from karlo_core.errors import QueueUnavailable, TooManyActiveJobs
+from karlo_core.errors import KarloQueueError, QueueUnavailable, TooManyActiveJobs
 from karlo_core.idempotency import Claimed
 from karlo_core.ids import new_job_id
 from karlo_core.job_accept import AcceptCall, QuotaSpent
@@ -71,8 +72,10 @@ async def accept_job(state: ApiState, tenant: str, parsed: ParsedJob, claimed: C
         if isinstance(outcome, QuotaSpent):
             refuse_if_spent(limited(outcome.usages[-1]), parsed.params.samples, outcome.usages, state.minute_seconds)
             raise RuntimeError("the accept script refused a job the quota rules let through")
-    except BaseException:
-        if job.inputs:  # nothing names them: the job was not made
+    except (KarloQueueError, Problem):
+        # refused before anything was written: nothing names the inputs. (After an error whose outcome is
+        # unknown, such as a lost reply, they stay: the job may exist.)
+        if job.inputs:
             await run_in_threadpool(state.storage.delete_prefix, job_prefix(job.id))
         raise
     if not outcome.pushed:
