@@ -5,7 +5,10 @@ length) and its concurrent-job cap, writes the job's record, index entry, ``job.
 Idempotency-Key record, and puts the job in its tenant's queue of the fair scheduler (``lua/sched_lib.lua``):
 all of it, or, when a check refuses, nothing. Every check comes before the first write, so no job exists
 outside its tenant's queue, whatever fails. The dispatcher hands it out from there (``karlo_core.scheduler``),
-giving it its dispatch deadline and its Celery message.
+giving it its dispatch deadline and its Celery message: the same script runs one dispatch step for the job's
+backend right after (``lua/sched_step.lua``), which pushes the messages of what it hands out itself when the
+broker is this Redis, so a job accepted while capacity is free is on its way to a worker in that one round trip.
+With another broker (``KARLOQ_BROKER_URL``) the caller sends those messages (``Accepted.step.pushed`` is False).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from karlo_core.jobs import Job
 from karlo_core.jobstore import EventRetention, KeyTaken, job_record
 from karlo_core.quota.buckets import QuotaBuckets, Scope, WindowUsage
 from karlo_core.quota.windows import CalendarWindow
+from karlo_core.scheduler import DispatchStep, Scheduler, step_from_reply
 from karlo_core.tenant_jobs import RECORDING_GRACE_SECONDS
 
 #: Settings strings kept (one per cap, tenant share, day and checked scope); past this, they are built afresh.
@@ -47,9 +51,11 @@ class AcceptCall:
 
 @dataclass(frozen=True)
 class Accepted:
-    """The job is recorded in its tenant's queue; ``usages`` are each scope's windows as it was accepted."""
+    """The job is recorded in its tenant's queue; ``usages`` are each scope's windows as it was accepted, and
+    ``step`` the dispatch step that followed in the same script (what it handed out, the job itself or not)."""
 
     usages: list[list[WindowUsage]]
+    step: DispatchStep
 
 
 @dataclass(frozen=True)
@@ -64,10 +70,13 @@ class JobAcceptor:
         self,
         client: aioredis.Redis,
         quota: QuotaBuckets,
+        scheduler: Scheduler,
         *,
         events: EventRetention | None,
     ) -> None:
         self._script = client.register_script(lua.load("job_accept"))
+        self._scheduler = scheduler
+        self._steps_made: dict[tuple[str, CalendarWindow, CalendarWindow], tuple[list[str], str]] = {}
         self._quota = quota
         self._events = events
         self._clock_key = keys.quota_clock()
@@ -81,6 +90,7 @@ class JobAcceptor:
         now = self._quota.guess_now()
         for _ in range(3):
             day, month = self._quota.windows(now)
+            step_keys, step_args = self._step(job.backend, day, month)
             reply = await self._script(
                 keys=[
                     keys.job(job.id),
@@ -89,6 +99,7 @@ class JobAcceptor:
                     keys.tenant_active_jobs(job.tenant),
                     claim.record_key if claim else keys.job(job.id),
                     self._clock_key,
+                    *step_keys,
                     *self._quota.scope_keys(call.scopes, day, month),
                 ],
                 args=[
@@ -99,6 +110,7 @@ class JobAcceptor:
                     call.images,
                     repr(call.offset),
                     self._settings(call, day, month),
+                    step_args,
                     *fields,
                 ],
             )
@@ -113,9 +125,26 @@ class JobAcceptor:
                 raise KeyTaken(job.id)
             if outcome == "exists":
                 raise RuntimeError(f"job id {job.id} was already taken")
-            usages = self._quota.usages_from([str(v) for v in reply[2:]], call.scopes, now, day, month)
-            return Accepted(usages) if outcome == "accepted" else QuotaSpent(usages)
+            flat = [str(v) for v in reply[2:]]
+            usage_end = 4 * len(call.scopes)
+            usages = self._quota.usages_from(flat[:usage_end], call.scopes, now, day, month)
+            if outcome == "quota":
+                return QuotaSpent(usages)
+            return Accepted(usages, step_from_reply(job.backend, flat[usage_end:]))
         raise RuntimeError("quota windows kept moving while accepting a job")
+
+    def _step(self, backend: str, day: CalendarWindow, month: CalendarWindow) -> tuple[list[str], str]:
+        """The dispatch step's keys and its arguments as one space-separated string (built once per backend
+        and day)."""
+        key = (backend, day, month)
+        found = self._steps_made.get(key)
+        if found is None:
+            step_keys, args = self._scheduler.step_call(backend, day, month)
+            found = (step_keys, " ".join(repr(v) if isinstance(v, float) else str(v) for v in args))
+            if len(self._steps_made) >= SETTINGS_KEPT:
+                self._steps_made.clear()
+            self._steps_made[key] = found
+        return found
 
     def _settings(self, call: AcceptCall, day: CalendarWindow, month: CalendarWindow) -> str:
         """The script's settings argument: fixed for a process, a cap, its scopes, the checked scope and the day,

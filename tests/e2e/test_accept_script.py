@@ -1,6 +1,7 @@
-"""Accepting a job is one script (``lua/job_accept.lua``): its queue message is the one Celery itself sends,
-a real worker runs it, and whatever stops the script (a refusal, a failing write, Redis killed mid-flood)
-leaves no job without its message and no message without its job."""
+"""Accepting a job is one script (``lua/job_accept.lua``): it records the job in its tenant's queue and runs one
+dispatch step, whose queue message is the one Celery itself sends; a real worker runs it, and whatever stops the
+script (a refusal, a queue that cannot take a push, Redis killed mid-flood) leaves every job in its tenant's queue
+or handed out with its message, and no message without its job."""
 
 from __future__ import annotations
 
@@ -22,11 +23,12 @@ import redis.asyncio as aioredis
 
 from karlo_core import keys
 from karlo_core.broker import jobs_with_messages
-from karlo_core.errors import QueueUnavailable, TooManyActiveJobs
+from karlo_core.errors import TooManyActiveJobs
 from karlo_core.job_accept import AcceptCall, Accepted, JobAcceptor, QuotaSpent
 from karlo_core.jobs import Job
 from karlo_core.queue import RUN_JOB_TASK, enqueue_job, make_celery
 from karlo_core.quota.buckets import QuotaBuckets, QuotaLimits, Scope
+from karlo_core.scheduler import Scheduler
 from karlo_core.settings import Settings
 from karlo_devstack.processes import ManagedProcess, wait_until
 from karlo_devstack.services import start_redis
@@ -56,7 +58,8 @@ def _accept(url: str, calls: list[AcceptCall]) -> list[Accepted | QuotaSpent | E
         client = aioredis.Redis.from_url(url, decode_responses=True)
         sync = redis.Redis.from_url(url, decode_responses=True)
         buckets = QuotaBuckets(sync, tz=ZoneInfo("Asia/Seoul"), minute_seconds=61)
-        acceptor = JobAcceptor(client, buckets, events=None, dispatch_grace=900, confirm_grace=10, push=True)
+        settings = Settings(redis_url=url, _env_file=None)  # type: ignore[call-arg]
+        acceptor = JobAcceptor(client, buckets, Scheduler(sync, settings, buckets), events=None)
         outcomes: list[Accepted | QuotaSpent | Exception] = []
         try:
             for call in calls:
@@ -73,7 +76,7 @@ def _accept(url: str, calls: list[AcceptCall]) -> list[Accepted | QuotaSpent | E
 
 
 def _call(job: Job, **changes: Any) -> AcceptCall:
-    call = AcceptCall(job=job, cap=0, scopes=[Scope("karlo", OPEN)], checked_scope=None, images=1, queue="jobs")
+    call = AcceptCall(job=job, cap=0, scopes=[Scope("karlo", OPEN)], checked_scope=None, images=1)
     return replace(call, **changes)
 
 
@@ -113,31 +116,36 @@ def test_the_scripts_message_is_the_one_celery_sends(private_redis: str) -> None
     client.close()
 
 
-def test_refusals_and_a_failing_push_write_nothing(private_redis: str) -> None:
+def test_refusals_write_nothing_and_a_queue_that_cannot_take_a_push_refuses_nothing(private_redis: str) -> None:
     client = redis.Redis.from_url(private_redis, decode_responses=True)
-    first, capped, spent, blocked = _job(), _job(), _job(), _job()
+    first, capped, spent, unpushed = _job(), _job(), _job(), _job()
     tenant_share = Scope("tenant:t_test", QuotaLimits(per_minute=100, per_day=2, per_month=100))
-    client.set("karlo-open", "not a list")  # the script must find this before it writes anything
     outcomes = _accept(
         private_redis,
         [
             _call(first, cap=1),
             _call(capped, cap=1),
             _call(spent, scopes=[Scope("karlo", OPEN), tenant_share], checked_scope=1, images=3),
-            _call(blocked, queue="karlo-open"),
         ],
     )
     assert isinstance(outcomes[0], Accepted)
+    assert outcomes[0].step.pushed and [h.job_id for h in outcomes[0].step.handed] == [first.id]
     assert isinstance(outcomes[1], TooManyActiveJobs)
     assert isinstance(outcomes[2], QuotaSpent)
     assert [u.window for u in outcomes[2].usages[1]] == ["minute", "day", "month"]
-    assert isinstance(outcomes[3], QueueUnavailable)
-    for refused in (capped, spent, blocked):
+    for refused in (capped, spent):
         assert not client.exists(keys.job(refused.id))
         assert client.zscore(keys.tenant_jobs("t_test"), refused.id) is None
         assert client.zscore(keys.job_deadlines(), refused.id) is None
+        assert client.zscore(keys.sched_queue("karlo", "t_test"), refused.id) is None
     assert jobs_with_messages(client, "jobs") == {first.id}
-    assert client.get("karlo-open") == "not a list"
+
+    client.set("jobs", "not a list")  # the step must find this before it pushes anything
+    [kept] = _accept(private_redis, [_call(unpushed)])
+    assert isinstance(kept, Accepted)
+    assert not kept.step.pushed and [h.job_id for h in kept.step.handed] == [unpushed.id]
+    assert client.zscore(keys.job_deadlines(), unpushed.id) is not None  # for the sweeper to send it
+    assert client.get("jobs") == "not a list"
     client.close()
 
 
@@ -160,24 +168,25 @@ def test_a_celery_worker_runs_the_job_the_script_queued(stack: AppStack) -> None
     assert wait_until_terminal(stack, job_id, timeout=60)["status"] == "succeeded"
 
 
-def test_a_failing_accept_leaves_nothing_and_releases_the_idempotency_key(stack: AppStack) -> None:
-    headers = {"Idempotency-Key": "fails-then-works"}
+def test_a_queue_that_cannot_take_the_message_keeps_the_job_under_its_idempotency_key(stack: AppStack) -> None:
+    headers = {"Idempotency-Key": "kept-then-sent"}
     with stack.redis() as client:
         client.set("jobs", "not a list")
-        refused = submit(stack, BODY, headers=headers)
-        assert refused.status_code == 503, refused.text
-        assert refused.headers["content-type"] == "application/problem+json"
-        assert client.zcard(keys.tenant_jobs(stack.tenant.tenant_id)) == 0
-        assert not client.exists(keys.idempotency(stack.tenant.tenant_id, "fails-then-works"))
+        kept = submit(stack, BODY, headers=headers)
+        assert kept.status_code == 202, kept.text
+        job_id = kept.json()["id"]
+        assert client.zscore(keys.job_deadlines(), job_id) is not None  # the sweeper sends it once it can
+        assert client.exists(keys.idempotency(stack.tenant.tenant_id, "kept-then-sent"))
         client.delete("jobs")
-        accepted = submit(stack, BODY, headers=headers)
-        assert accepted.status_code == 202, accepted.text
-        assert jobs_with_messages(client, "jobs") == {accepted.json()["id"]}
+        again = submit(stack, BODY, headers=headers)
+        assert again.status_code == 202, again.text
+        assert again.json()["id"] == job_id
 
 
 def test_redis_killed_mid_accept_leaves_every_job_with_its_message(services: Services) -> None:
     """Accepts flood the API while Redis is SIGKILLed and restarted on its append-only file: every job
-    recorded has its message, every message its job, and every job answered 202 is there."""
+    recorded is in its tenant's queue or has its message (never both), every message has its job, and every job
+    answered 202 is there."""
     workdir = services.workdir / "accept-kill"
     redis_proc, redis_url = start_redis(workdir, persist=True)
     port = int(redis_url.rsplit(":", 1)[1].split("/", 1)[0])
@@ -213,9 +222,11 @@ def test_redis_killed_mid_accept_leaves_every_job_with_its_message(services: Ser
             found = client.scan_iter(keys.job("*"))
             recorded = {str(k).removeprefix(keys.job("")) for k in found if str(k).count(":") == 2}
             indexed = {str(m) for m in client.zrange(keys.tenant_jobs(stack.tenant.tenant_id), 0, -1)}
-            queued = jobs_with_messages(client, "jobs")
+            sent = jobs_with_messages(client, "jobs")
+            waiting = {str(m) for m in client.zrange(keys.sched_queue("karlo", stack.tenant.tenant_id), 0, -1)}
         assert set(accepted) <= recorded
-        assert recorded == queued
+        assert recorded == sent | waiting
+        assert not sent & waiting
         assert indexed == recorded
     finally:
         stop.set()

@@ -1,7 +1,7 @@
 """Accepting a checked job (or a batch of them): admit it under the tenant's plan (its cap on jobs in progress,
 its highest priority, its quota share's day and month), store its input images, record it in its tenant's
-scheduler queue (one script for a single job, ``karlo_core.job_accept``; one transaction for a batch), then run
-one dispatch step, which hands Celery whatever can run now in fair order.
+scheduler queue and run one dispatch step, which hands Celery whatever can run now in fair order (one script for
+a single job, ``karlo_core.job_accept``; one transaction then one dispatch step for a batch).
 
 Whatever fails on the way is undone, so a refused request leaves no job, index entry or input image behind.
 Refusals are the core's errors (TooManyActiveJobs, StorageError, KeyTaken); the API answers each with the problem
@@ -35,7 +35,7 @@ from karlo_core.metrics import JOBS_ACCEPTED
 from karlo_core.plans import Plan, priority_offset
 from karlo_core.quota.buckets import WindowUsage
 from karlo_core.quota.policy import scopes_for
-from karlo_core.scheduler import dispatch_and_send
+from karlo_core.scheduler import DispatchStep, dispatch_and_send, send_handed
 from karlo_core.storage import input_key, job_prefix
 from karlo_core.webhooks.events import WebhookOption, events_field
 
@@ -50,8 +50,8 @@ class AcceptedJob:
 
 
 async def accept_job(state: ApiState, tenant: str, parsed: ParsedJob, claimed: Claimed | None = None) -> AcceptedJob:
-    """Check the job and record it in its tenant's queue in one Redis round trip (``karlo_core.job_accept``),
-    then run one dispatch step; with ``claimed``, its Idempotency-Key names it from creation on. A tenant
+    """Check the job, record it in its tenant's queue and run one dispatch step in one Redis round trip
+    (``karlo_core.job_accept``); with ``claimed``, its Idempotency-Key names it from creation on. A tenant
     share's day or month that cannot fit the job is a 429; on a hosted-Karlo job only, since a local backend's
     capacity is its GPUs."""
     plan = await run_in_threadpool(state.plans.get, tenant)
@@ -89,7 +89,11 @@ async def accept_job(state: ApiState, tenant: str, parsed: ParsedJob, claimed: C
         await run_in_threadpool(state.durability.wait)  # KARLOQ_ACCEPT_DURABILITY: what the 202 promises
     JOBS_ACCEPTED.labels(job.kind.value).inc()
     log.info("job accepted", extra={"job_id": job.id, "kind": job.kind.value, "tenant": tenant})
-    await run_in_threadpool(dispatch_now, state, {job.backend})
+    step = outcome.step
+    if step.handed and not step.pushed:  # another broker: the messages go from here (or from the sweeper)
+        await run_in_threadpool(_send_handed, state, step)
+    else:
+        _send_handed(state, step)  # nothing to send: counts the jobs' time to start
     return AcceptedJob(job, outcome.usages)
 
 
@@ -148,6 +152,10 @@ def dispatch_now(state: ApiState, backends: set[str]) -> None:
         dispatch_and_send(state.scheduler, state.store, state.celery, sorted(backends), grace=grace)
     except Exception:
         log.warning("dispatch after accept failed; the workers' tick dispatches", exc_info=True)
+
+
+def _send_handed(state: ApiState, step: DispatchStep) -> None:
+    send_handed([step], state.store, state.celery, grace=state.settings.dispatch_grace_seconds)
 
 
 def _check_priorities(plan: Plan, items: list[ParsedJob], field: str) -> None:

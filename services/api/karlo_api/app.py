@@ -73,6 +73,7 @@ def create_app(settings: Settings) -> FastAPI:
     aclient = make_async_redis(settings)
     quota_buckets = make_buckets(settings, client)
     event_retention = EventRetention(settings.event_stream_max_events, settings.event_stream_max_age_seconds)
+    scheduler = Scheduler(client, settings, quota_buckets)
     hub = EventHub(settings.redis_url, per_tenant=settings.event_streams_per_tenant)
     app.state.karloq = ApiState(
         settings=settings,
@@ -103,9 +104,9 @@ def create_app(settings: Settings) -> FastAPI:
         ),
         webhook_endpoints=WebhookEndpoints(client),
         plans=Plans(client, settings),
-        scheduler=Scheduler(client, settings, quota_buckets),
+        scheduler=scheduler,
         aredis=aclient,
-        acceptor=JobAcceptor(aclient, quota_buckets, events=event_retention),
+        acceptor=JobAcceptor(aclient, quota_buckets, scheduler, events=event_retention),
         tenant_cache=TenantCache(aclient, ttl=settings.auth_cache_seconds),
     )
     hub.render = event_renderer(app.state.karloq)
