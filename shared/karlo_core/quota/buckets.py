@@ -174,7 +174,7 @@ class QuotaBuckets:
         self, values: Sequence[str], scopes: Sequence[Scope], now: float, day: CalendarWindow, month: CalendarWindow
     ) -> list[list[WindowUsage]]:
         """Each scope's windows from a script's usage reply (per scope: minute used, minute reset, day used,
-        month used; ``lua/quota_windows.lua``)."""
+        month used; ``lua/quota_lib.lua``)."""
         found = []
         for i, scope in enumerate(scopes):
             minute_used, minute_reset, day_used, month_used = values[4 * i : 4 * i + 4]
