@@ -47,6 +47,8 @@ class AcceptedJob:
     job: Job
     #: Each quota scope's windows as the job was accepted (the upstream account, then the tenant's share).
     usages: list[list[WindowUsage]]
+    #: The dispatch step in the accept script handed this job out: it has no place in its tenant queue.
+    handed_out: bool
 
 
 async def accept_job(state: ApiState, tenant: str, parsed: ParsedJob, claimed: Claimed | None = None) -> AcceptedJob:
@@ -94,7 +96,7 @@ async def accept_job(state: ApiState, tenant: str, parsed: ParsedJob, claimed: C
         await run_in_threadpool(_send_handed, state, step)
     else:
         _send_handed(state, step)  # nothing to send: counts the jobs' time to start
-    return AcceptedJob(job, outcome.usages)
+    return AcceptedJob(job, outcome.usages, any(h.job_id == job.id for h in step.handed))
 
 
 def accept_batch(

@@ -181,7 +181,7 @@ async def _accept(
         parsed = await run_in_threadpool(partial(state.parser.parse, job_request, fetched, tenant=tenant))
     mark_committed(request)
     accepted = await accept_job(state, tenant, parsed, claimed)
-    view = _view(state, accepted.job)
+    view = _view(state, accepted.job, place=not accepted.handed_out)
     headers = {"Location": view.urls.get, **rate_limit_headers(tightest(accepted.usages), state.minute_seconds)}
     return Answer(status.HTTP_202_ACCEPTED, view.model_dump(mode="json"), headers)
 
