@@ -38,7 +38,7 @@ def tenant_scope(settings: Settings, tenant: str, plan: Plan | None = None) -> S
 
 def scopes_for(settings: Settings, tenant: str, plan: Plan | None = None) -> list[Scope]:
     """Every job draws on the upstream quota, and on its tenant's share when its plan (or the defaults) sets
-    one (the same scopes ``lua/sched_dispatch.lua`` reserves from)."""
+    one (the same scopes a dispatch step, ``lua/sched_step.lua``, reserves from)."""
     own = tenant_scope(settings, tenant, plan)
     return [upstream_scope(settings)] if own is None else [upstream_scope(settings), own]
 
