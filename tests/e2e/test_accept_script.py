@@ -24,10 +24,11 @@ import redis.asyncio as aioredis
 from karlo_core import keys
 from karlo_core.broker import jobs_with_messages
 from karlo_core.errors import TooManyActiveJobs
-from karlo_core.job_accept import AcceptCall, Accepted, JobAcceptor, QuotaSpent
+from karlo_core.job_accept import AbovePlanPriority, AcceptCall, Accepted, JobAcceptor, QuotaSpent
 from karlo_core.jobs import Job
 from karlo_core.queue import RUN_JOB_TASK, enqueue_job, make_celery
-from karlo_core.quota.buckets import QuotaBuckets, QuotaLimits, Scope
+from karlo_core.quota.buckets import QuotaBuckets
+from karlo_core.quota.policy import UNLIMITED
 from karlo_core.scheduler import Scheduler
 from karlo_core.settings import Settings
 from karlo_devstack.processes import ManagedProcess, wait_until
@@ -37,7 +38,6 @@ from support.jobs import new_job
 from support.stacks import AppStack, Services, base_env
 
 BODY = {"input": {"prompt": "one round trip", "width": 384, "height": 384}}
-OPEN = QuotaLimits(per_minute=100, per_day=1000, per_month=10000)
 
 
 @pytest.fixture
@@ -51,16 +51,19 @@ def _job(tenant: str = "t_test") -> Job:
     return new_job(tenant=tenant)
 
 
-def _accept(url: str, calls: list[AcceptCall]) -> list[Accepted | QuotaSpent | Exception]:
+Outcome = Accepted | QuotaSpent | AbovePlanPriority | Exception
+
+
+def _accept(url: str, calls: list[AcceptCall]) -> list[Outcome]:
     """Run the accept script for each call, in order, on a fresh asyncio client."""
 
-    async def main() -> list[Accepted | QuotaSpent | Exception]:
+    async def main() -> list[Outcome]:
         client = aioredis.Redis.from_url(url, decode_responses=True)
         sync = redis.Redis.from_url(url, decode_responses=True)
         buckets = QuotaBuckets(sync, tz=ZoneInfo("Asia/Seoul"), minute_seconds=61)
         settings = Settings(redis_url=url, _env_file=None)  # type: ignore[call-arg]
-        acceptor = JobAcceptor(client, buckets, Scheduler(sync, settings, buckets), events=None)
-        outcomes: list[Accepted | QuotaSpent | Exception] = []
+        acceptor = JobAcceptor(client, buckets, Scheduler(sync, settings, buckets), settings, events=None)
+        outcomes: list[Outcome] = []
         try:
             for call in calls:
                 try:
@@ -76,8 +79,7 @@ def _accept(url: str, calls: list[AcceptCall]) -> list[Accepted | QuotaSpent | E
 
 
 def _call(job: Job, **changes: Any) -> AcceptCall:
-    call = AcceptCall(job=job, cap=0, scopes=[Scope("karlo", OPEN)], checked_scope=None, images=1)
-    return replace(call, **changes)
+    return replace(AcceptCall(job=job, images=1), **changes)
 
 
 def test_the_scripts_message_is_the_one_celery_sends(private_redis: str) -> None:
@@ -117,30 +119,37 @@ def test_the_scripts_message_is_the_one_celery_sends(private_redis: str) -> None
 
 
 def test_refusals_write_nothing_and_a_queue_that_cannot_take_a_push_refuses_nothing(private_redis: str) -> None:
+    """The script reads the tenant's plan itself (its cap, highest priority and quota share), so a plan
+    change applies to the very next accept."""
     client = redis.Redis.from_url(private_redis, decode_responses=True)
-    first, capped, spent, unpushed = _job(), _job(), _job(), _job()
-    tenant_share = Scope("tenant:t_test", QuotaLimits(per_minute=100, per_day=2, per_month=100))
+    first, capped, spent, too_high = _job(), _job(), _job(), replace(_job(), priority="high")
+    client.hset(keys.plan("t_test"), mapping={"max_active": 1, "per_day": 2, "max_priority": "normal"})
     outcomes = _accept(
         private_redis,
         [
-            _call(first, cap=1),
-            _call(capped, cap=1),
-            _call(spent, scopes=[Scope("karlo", OPEN), tenant_share], checked_scope=1, images=3),
+            _call(first, check_share=True),
+            _call(capped),
+            _call(spent, check_share=True, images=3),
+            _call(too_high),
         ],
     )
     assert isinstance(outcomes[0], Accepted)
     assert outcomes[0].step.pushed and [h.job_id for h in outcomes[0].step.handed] == [first.id]
+    assert [[u.limit for u in scope] for scope in outcomes[0].usages][1] == [UNLIMITED, 2, UNLIMITED]
     assert isinstance(outcomes[1], TooManyActiveJobs)
     assert isinstance(outcomes[2], QuotaSpent)
     assert [u.window for u in outcomes[2].usages[1]] == ["minute", "day", "month"]
-    for refused in (capped, spent):
+    assert outcomes[3] == AbovePlanPriority("normal")
+    for refused in (capped, spent, too_high):
         assert not client.exists(keys.job(refused.id))
         assert client.zscore(keys.tenant_jobs("t_test"), refused.id) is None
         assert client.zscore(keys.job_deadlines(), refused.id) is None
         assert client.zscore(keys.sched_queue("karlo", "t_test"), refused.id) is None
     assert jobs_with_messages(client, "jobs") == {first.id}
 
+    client.delete(keys.plan("t_test"))  # the defaults again: no cap, so the next job is accepted at once
     client.set("jobs", "not a list")  # the step must find this before it pushes anything
+    unpushed = _job()
     [kept] = _accept(private_redis, [_call(unpushed)])
     assert isinstance(kept, Accepted)
     assert not kept.step.pushed and [h.job_id for h in kept.step.handed] == [unpushed.id]

@@ -5,7 +5,8 @@ a single job, ``karlo_core.job_accept``; one transaction then one dispatch step 
 
 Whatever fails on the way is undone, so a refused request leaves no job, index entry or input image behind.
 Refusals are the core's errors (TooManyActiveJobs, StorageError, KeyTaken); the API answers each with the problem
-``problems.CORE_ERROR_PROBLEMS`` gives it; a priority above the plan's is a 422. The Celery queue being unreachable
+``problems.CORE_ERROR_PROBLEMS`` gives it; a priority above the plan's is a 422 (for a single job the accept
+script reads the plan and refuses it, so accepting stays one round trip). The Celery queue being unreachable
 refuses nothing: the job is recorded in its tenant queue (the store is the truth, Celery only a transport), and is
 sent once the queue is back.
 """
@@ -28,13 +29,12 @@ from karlo_core.batches import Batch
 from karlo_core.errors import KarloQueueError, TooManyActiveJobs
 from karlo_core.idempotency import Claimed
 from karlo_core.ids import new_job_id
-from karlo_core.job_accept import AcceptCall, QuotaSpent
+from karlo_core.job_accept import AbovePlanPriority, AcceptCall, QuotaSpent
 from karlo_core.jobs import Job, JobStatus, StoredInput
 from karlo_core.karlo import rules
 from karlo_core.metrics import JOBS_ACCEPTED
 from karlo_core.plans import Plan, priority_offset
 from karlo_core.quota.buckets import WindowUsage
-from karlo_core.quota.policy import scopes_for
 from karlo_core.scheduler import DispatchStep, dispatch_and_send, send_handed
 from karlo_core.storage import input_key, job_prefix
 from karlo_core.webhooks.events import WebhookOption, events_field
@@ -52,12 +52,10 @@ class AcceptedJob:
 
 
 async def accept_job(state: ApiState, tenant: str, parsed: ParsedJob, claimed: Claimed | None = None) -> AcceptedJob:
-    """Check the job, record it in its tenant's queue and run one dispatch step in one Redis round trip
-    (``karlo_core.job_accept``); with ``claimed``, its Idempotency-Key names it from creation on. A tenant
-    share's day or month that cannot fit the job is a 429; on a hosted-Karlo job only, since a local backend's
-    capacity is its GPUs."""
-    plan = await run_in_threadpool(state.plans.get, tenant)
-    _check_priorities(plan, [parsed], "priority")
+    """Check the job against its tenant's plan, record it in its tenant's queue and run one dispatch step in
+    one Redis round trip (``karlo_core.job_accept``); with ``claimed``, its Idempotency-Key names it from
+    creation on. A priority above the plan's is a 422; a tenant share's day or month that cannot fit the job a
+    429, on a hosted-Karlo job only, since a local backend's capacity is its GPUs."""
     default = await state.tenant_cache.webhook_default(tenant)
     webhook = pick_target(tenant, parsed.webhook, default)
     job_id = new_job_id()
@@ -65,19 +63,17 @@ async def accept_job(state: ApiState, tenant: str, parsed: ParsedJob, claimed: C
         job = await run_in_threadpool(_new_job, state, tenant, job_id, parsed, webhook)
     else:
         job = _new_job(state, tenant, job_id, parsed, webhook)
-    scopes = scopes_for(state.settings, tenant, plan)
-    checked = len(scopes) - 1 if len(scopes) > 1 and parsed.backend == KARLO else None
     call = AcceptCall(
         job=job,
-        cap=plan.max_active,
-        scopes=scopes,
-        checked_scope=checked,
         images=job.images_wanted,
+        check_share=parsed.backend == KARLO,
         offset=priority_offset(state.settings, parsed.priority),
         idempotency=claimed,
     )
     try:
         outcome = await state.acceptor.accept(call)
+        if isinstance(outcome, AbovePlanPriority):
+            raise invalid_input([_priority_issue("priority", parsed.priority, outcome.max_priority)])
         if isinstance(outcome, QuotaSpent):
             refuse_if_spent(limited(outcome.usages[-1]), job.images_wanted, outcome.usages, state.minute_seconds)
             raise RuntimeError("the accept script refused a job the quota rules let through")
@@ -162,16 +158,22 @@ def _send_handed(state: ApiState, step: DispatchStep) -> None:
 
 def _check_priorities(plan: Plan, items: list[ParsedJob], field: str) -> None:
     issues = [
-        {
-            "field": field.format(index=index),
-            "rule": "plan_max_priority",
-            "message": f"{item.priority} is above this tenant's plan, which allows at most {plan.max_priority}",
-        }
+        _priority_issue(field.format(index=index), item.priority, plan.max_priority)
         for index, item in enumerate(items)
         if not plan.allows(item.priority)
     ]
     if issues:
         raise invalid_input(issues)
+
+
+def _priority_issue(field: str, priority: str, max_priority: str) -> dict[str, str]:
+    """The 422 issue of a priority above the plan's highest (the accept script refuses it as the batch check
+    does)."""
+    return {
+        "field": field,
+        "rule": "plan_max_priority",
+        "message": f"{priority} is above this tenant's plan, which allows at most {max_priority}",
+    }
 
 
 def _admit(state: ApiState, tenant: str, job_ids: list[str], plan: Plan) -> None:

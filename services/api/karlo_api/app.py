@@ -106,7 +106,7 @@ def create_app(settings: Settings) -> FastAPI:
         plans=Plans(client, settings),
         scheduler=scheduler,
         aredis=aclient,
-        acceptor=JobAcceptor(aclient, quota_buckets, scheduler, events=event_retention),
+        acceptor=JobAcceptor(aclient, quota_buckets, scheduler, settings, events=event_retention),
         tenant_cache=TenantCache(aclient, ttl=settings.auth_cache_seconds),
     )
     hub.render = event_renderer(app.state.karloq)

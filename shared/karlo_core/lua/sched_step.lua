@@ -33,6 +33,7 @@
 --!include job_events
 --!include quota_lib
 --!include sched_lib
+--!include plan_lib
 --!include celery_message
 
 local function sched_dispatch_step(K, A)
@@ -78,17 +79,13 @@ local function sched_dispatch_step(K, A)
   local plans = {}
   local function plan_of(tenant)
     if plans[tenant] then return plans[tenant] end
-    local f = redis.call('HMGET', 'karloq:plan:' .. tenant, 'weight', 'per_minute', 'per_day', 'per_month')
-    local plan = {weight = tonumber(f[1] or A[16]), minute = tonumber(f[2] or A[17]),
-      day = tonumber(f[3] or A[18]), month = tonumber(f[4] or A[19])}
-    if plan.weight <= 0 then plan.weight = tonumber(A[16]) end
+    local plan = plan_read('karloq:plan:' .. tenant, {weight = A[16], minute = A[17], day = A[18], month = A[19]})
     local scopes = {upstream}
-    if mode == 'quota' and (plan.minute > 0 or plan.day > 0 or plan.month > 0) then
-      local unlimited = 1e12
+    if mode == 'quota' and plan.shared then
       local base = 'karloq:quota:tenant:' .. tenant .. ':'
       local own = {minute = base .. 'minute', total = base .. 'minute-total', day = base .. 'day:' .. A[9],
-        month = base .. 'month:' .. A[10], minute_limit = plan.minute > 0 and plan.minute or unlimited,
-        day_limit = plan.day > 0 and plan.day or unlimited, month_limit = plan.month > 0 and plan.month or unlimited}
+        month = base .. 'month:' .. A[10], minute_limit = plan_limit(plan.minute),
+        day_limit = plan_limit(plan.day), month_limit = plan_limit(plan.month)}
       quota_expire(own, now, window)
       table.insert(scopes, own)
     end
