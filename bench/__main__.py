@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from bench import (
     accept_durability,
+    accept_path,
     batch_accept,
     dispatch,
     event_streams,
@@ -36,57 +38,101 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--memory-jobs", type=int, default=16, help="jobs in the worker memory benchmark")
     parser.add_argument("--memory-samples", type=int, default=8, help="images per job in the memory benchmark")
     parser.add_argument("--decisions", type=int, default=2000, help="dispatch decisions per round (dispatch)")
+    parser.add_argument("--connections", type=int, default=64, help="open connections in the accept benchmark")
+    parser.add_argument("--accept-seconds", type=float, default=4.0, help="seconds per case per accept round")
+    parser.add_argument("--prefer-jobs", type=int, default=20, help="Prefer: wait jobs timed in the accept benchmark")
     parser.add_argument(
         "--only",
-        choices=["quota", "webhooks", "durability", "open-karlo", "streams", "batches", "dispatch", "worker", "memory"],
+        choices=[
+            "quota",
+            "accept",
+            "webhooks",
+            "durability",
+            "open-karlo",
+            "streams",
+            "batches",
+            "dispatch",
+            "worker",
+            "memory",
+        ],
         help="run one benchmark",
     )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="karloq-bench-") as workdir:
-        if args.only in (None, "quota"):
-            print("## Quota reservation script\n")
-            print(quota_reserve.run(Path(workdir), operations=args.operations, rounds=args.rounds))
-        if args.only in (None, "dispatch"):
-            print("\n## Fair dispatch decisions against plain FIFO\n")
-            print(dispatch.run(Path(workdir) / "dispatch", decisions=args.decisions, rounds=args.rounds))
-        if args.only in (None, "webhooks"):
-            print("\n## Generation throughput while webhook receivers fail\n")
-            print(
-                webhook_isolation.run(
-                    Path(workdir) / "webhooks", jobs=args.jobs, rounds=args.rounds, latency_ms=args.latency_ms
-                )
-            )
-        if args.only in (None, "durability"):
-            print("\n## Accept throughput by durability setting\n")
-            print(accept_durability.run(Path(workdir) / "durability", jobs=args.accepts, rounds=args.rounds))
-        if args.only in (None, "open-karlo"):
-            print("\n## Open Karlo on CPU (tiny random-weight model)\n")
-            print(
-                open_karlo_queue.run(
-                    Path(workdir) / "open-karlo", jobs=args.open_jobs, samples=args.open_samples, rounds=args.rounds
-                )
-            )
-        if args.only in (None, "streams"):
-            print(f"\n## Events delivered to {args.streams} open streams\n")
-            print(
-                event_streams.run(
-                    Path(workdir) / "streams", streams=args.streams, jobs=args.event_jobs, rounds=args.rounds
-                )
-            )
-        if args.only in (None, "batches"):
-            print("\n## Accepting a batch against single POSTs\n")
-            print(batch_accept.run(Path(workdir) / "batches", jobs=args.batch_jobs, rounds=args.rounds))
-        if args.only in (None, "worker"):
-            print("\n## Draining a full queue: the worker against the floor and bare Celery\n")
-            print(worker_drain.run(Path(workdir) / "worker", jobs=args.drain_jobs, rounds=args.rounds))
-        if args.only in (None, "memory"):
-            print("\n## Worker memory with photo-sized images\n")
-            print(
-                worker_memory.run(
-                    Path(workdir) / "memory", jobs=args.memory_jobs, samples=args.memory_samples, rounds=args.rounds
-                )
-            )
+        for name, title, run in _benchmarks(args, Path(workdir)):
+            if args.only in (None, name):
+                print(f"\n## {title}\n")
+                print(run())
     return 0
+
+
+def _benchmarks(args: argparse.Namespace, workdir: Path) -> list[tuple[str, str, Callable[[], str]]]:
+    """Every benchmark in the order they run: its ``--only`` name, its heading, and how to run it."""
+    rounds = args.rounds
+    return [
+        (
+            "quota",
+            "Quota reservation script",
+            lambda: quota_reserve.run(workdir, operations=args.operations, rounds=rounds),
+        ),
+        (
+            "accept",
+            "Accepting a job: the API against a bare FastAPI app doing one LPUSH",
+            lambda: accept_path.run(
+                workdir / "accept",
+                connections=args.connections,
+                seconds=args.accept_seconds,
+                rounds=rounds,
+                prefer_jobs=args.prefer_jobs,
+            ),
+        ),
+        (
+            "dispatch",
+            "Fair dispatch decisions against plain FIFO",
+            lambda: dispatch.run(workdir / "dispatch", decisions=args.decisions, rounds=rounds),
+        ),
+        (
+            "webhooks",
+            "Generation throughput while webhook receivers fail",
+            lambda: webhook_isolation.run(
+                workdir / "webhooks", jobs=args.jobs, rounds=rounds, latency_ms=args.latency_ms
+            ),
+        ),
+        (
+            "durability",
+            "Accept throughput by durability setting",
+            lambda: accept_durability.run(workdir / "durability", jobs=args.accepts, rounds=rounds),
+        ),
+        (
+            "open-karlo",
+            "Open Karlo on CPU (tiny random-weight model)",
+            lambda: open_karlo_queue.run(
+                workdir / "open-karlo", jobs=args.open_jobs, samples=args.open_samples, rounds=rounds
+            ),
+        ),
+        (
+            "streams",
+            f"Events delivered to {args.streams} open streams",
+            lambda: event_streams.run(workdir / "streams", streams=args.streams, jobs=args.event_jobs, rounds=rounds),
+        ),
+        (
+            "batches",
+            "Accepting a batch against single POSTs",
+            lambda: batch_accept.run(workdir / "batches", jobs=args.batch_jobs, rounds=rounds),
+        ),
+        (
+            "worker",
+            "Draining a full queue: the worker against the floor and bare Celery",
+            lambda: worker_drain.run(workdir / "worker", jobs=args.drain_jobs, rounds=rounds),
+        ),
+        (
+            "memory",
+            "Worker memory with photo-sized images",
+            lambda: worker_memory.run(
+                workdir / "memory", jobs=args.memory_jobs, samples=args.memory_samples, rounds=rounds
+            ),
+        ),
+    ]
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -9,7 +10,6 @@ from zoneinfo import ZoneInfo
 
 import redis
 
-from bench.tables import rate_table
 from karlo_core.quota.buckets import QuotaBuckets, QuotaLimits, Scope
 from karlo_devstack.services import start_redis
 
@@ -39,7 +39,15 @@ def run(workdir: Path, *, operations: int, rounds: int) -> str:
             for name, operation in cases.items():
                 client.flushdb()
                 rates[name].append(_rate(operation, operations))
-        columns = ("operation", "per second (median)", "relative to INCR")
-        return rate_table(columns, rates, "bare INCR (baseline)")
+        baseline = rates["bare INCR (baseline)"]
+        lines = ["| operation | per second (median) | relative to INCR (median of rounds) | spread of rounds |"]
+        lines.append("|---|---:|---:|---:|")
+        for name, values in rates.items():
+            ratios = [value / base for value, base in zip(values, baseline, strict=True)]
+            lines.append(
+                f"| {name} | {statistics.median(values):,.0f} | {statistics.median(ratios):.2f} "
+                f"| {min(ratios):.2f}-{max(ratios):.2f} |"
+            )
+        return "\n".join(lines)
     finally:
         proc.stop()

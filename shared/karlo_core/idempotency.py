@@ -1,6 +1,7 @@
 """Idempotency keys for job submission, in the manner of Stripe's.
 
-The first request with a key claims it atomically (SET NX) with the SHA-256 of its canonical JSON body and a
+The first request with a key claims it atomically (SET NX, in one script with reading the record that holds it
+otherwise) with the SHA-256 of its canonical JSON body and a
 token, for a short lease (``KARLOQ_IDEMPOTENCY_LEASE_SECONDS``). The job it makes is recorded under the key in
 the same script that creates the job (``lua/job_create.lua``), kept 24 h: a repeat replays that job, whether
 the first request answered or its process died right after creating it. A process that dies before creating
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis
+import redis.asyncio as aioredis
 
 from karlo_core import keys
 
@@ -83,18 +85,42 @@ def fingerprint(body: Any) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+#: Claims the key when it is free (SET NX with the lease); otherwise answers the record that holds it.
+_CLAIM = """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  return false
+end
+return redis.call('GET', KEYS[1])
+"""
+
+
 def claim(client: redis.Redis, tenant_id: str, key: str, body: Any, *, lease_seconds: float) -> Outcome:
-    record_key = keys.idempotency(tenant_id, key)
-    fp = fingerprint(body)
-    token = secrets.token_hex(16)
-    lease_ms = max(int(lease_seconds * 1000), 1)
-    if client.set(record_key, json.dumps({"fingerprint": fp, "token": token}), nx=True, px=lease_ms):
-        return Claimed(tenant_id, key, fp, token)
-    raw = client.get(record_key)
-    if raw is None:  # expired or released between the two calls: try once more
-        return claim(client, tenant_id, key, body, lease_seconds=lease_seconds)
-    record = json.loads(raw)
-    if record["fingerprint"] != fp:
+    new = Claimed(tenant_id, key, fingerprint(body), secrets.token_hex(16))
+    held = client.eval(_CLAIM, 1, new.record_key, _claim_record(new), _lease_ms(lease_seconds))
+    return _outcome(new, held)
+
+
+async def claim_async(client: aioredis.Redis, tenant_id: str, key: str, body: Any, *, lease_seconds: float) -> Outcome:
+    """:func:`claim` on an asyncio client: one round trip."""
+    new = Claimed(tenant_id, key, fingerprint(body), secrets.token_hex(16))
+    held = await client.eval(_CLAIM, 1, new.record_key, _claim_record(new), _lease_ms(lease_seconds))
+    return _outcome(new, held)
+
+
+def _claim_record(new: Claimed) -> str:
+    return json.dumps({"fingerprint": new.fingerprint, "token": new.token})
+
+
+def _lease_ms(lease_seconds: float) -> int:
+    return max(int(lease_seconds * 1000), 1)
+
+
+def _outcome(new: Claimed, held: Any) -> Outcome:
+    """What the claim script answered: nothing (the key is this request's), or the record holding it."""
+    if held is None:
+        return new
+    record = json.loads(held)
+    if record["fingerprint"] != new.fingerprint:
         return Mismatch()
     if "job_id" in record:
         return Replay(record["job_id"])
@@ -107,3 +133,8 @@ def release(client: redis.Redis, claimed: Claimed) -> None:
     """Forget the claim of a request that failed before making its job (or whose job was withdrawn), so a
     retry with the same key may run."""
     client.eval(_RELEASE, 1, claimed.record_key, claimed.token, keys.job(""))
+
+
+async def release_async(client: aioredis.Redis, claimed: Claimed) -> None:
+    """:func:`release` on an asyncio client."""
+    await client.eval(_RELEASE, 1, claimed.record_key, claimed.token, keys.job(""))

@@ -19,6 +19,7 @@ from enum import StrEnum
 from typing import Any
 
 import redis
+import redis.asyncio as aioredis
 
 from karlo_core import keys, lua
 from karlo_core.backends.catalogue import recorded_input
@@ -108,6 +109,34 @@ class LeaseState(StrEnum):
 _LEASE_REPLIES = {0: LeaseState.LOST, 1: LeaseState.HELD, 2: LeaseState.CANCEL_REQUESTED}
 
 
+def job_record(job: Job, events: EventRetention | None) -> tuple[str, list[Any]]:
+    """A new job's ``spec`` JSON and its other hash fields (a flat field/value list), as the creating scripts
+    (``lua/job_record.lua``) write them. With ``events``, the job's events also go to its tenant's stream."""
+    spec: dict[str, Any] = {
+        "id": job.id,
+        "kind": job.kind.value,
+        "tenant": job.tenant,
+        "input": recorded_input(job),
+        "created_at": job.created_at,
+        "notices": job.notices,
+    }
+    if job.batch_id:
+        spec["batch"] = job.batch_id
+    fields: list[Any] = []
+    if job.webhook_url:
+        fields += ["webhook_url", job.webhook_url, "webhook_events", job.webhook_events]
+    if job.backend != DEFAULT_BACKEND:
+        fields += ["backend", job.backend]
+    if events is not None:
+        fields += ["events_stream", keys.tenant_events(job.tenant), "events_live", keys.events_live()]
+        fields += ["events_keep", events.field]
+    if job.batch_id:
+        fields += ["batch_key", keys.batch(job.batch_id)]
+    if job.priority != "normal":
+        fields += ["priority", job.priority]
+    return json.dumps(spec, separators=(",", ":")), fields
+
+
 class JobStore:
     def __init__(self, client: redis.Redis) -> None:
         self._redis = client
@@ -176,37 +205,17 @@ class JobStore:
         idempotency: Claimed | None,
         schedule_offset: float | None = None,
     ) -> tuple[list[str], list[Any]]:
-        spec: dict[str, Any] = {
-            "id": job.id,
-            "kind": job.kind.value,
-            "tenant": job.tenant,
-            "input": recorded_input(job),
-            "created_at": job.created_at,
-            "notices": job.notices,
-        }
-        if job.batch_id:
-            spec["batch"] = job.batch_id
+        spec, fields = job_record(job, events)
         keys_ = [keys.job(job.id), keys.job_deadlines()]
-        args: list[Any] = [job.id, json.dumps(spec, separators=(",", ":")), job.status.value, dispatch_grace]
+        args: list[Any] = [job.id, spec, job.status.value, dispatch_grace]
         if idempotency is None:
             args += ["", "", 0]
         else:
             keys_.append(idempotency.record_key)
             args += [idempotency.record(job.id), idempotency.token, KEEP_SECONDS]
-        if job.webhook_url:
-            args += ["webhook_url", job.webhook_url, "webhook_events", job.webhook_events]
-        if job.backend != DEFAULT_BACKEND:
-            args += ["backend", job.backend]
-        if events is not None:
-            args += ["events_stream", keys.tenant_events(job.tenant), "events_live", keys.events_live()]
-            args += ["events_keep", events.field]
-        if job.batch_id:
-            args += ["batch_key", keys.batch(job.batch_id)]
-        if job.priority != "normal":
-            args += ["priority", job.priority]
         if schedule_offset is not None:
-            args += ["sched_offset", schedule_offset, "sched_images", job.images_wanted]
-        return keys_, args
+            fields += ["sched_offset", schedule_offset, "sched_images", job.images_wanted]
+        return keys_, args + fields
 
     def dispatched(self, job_id: str, *, grace: float, since: float = 0.0) -> None:
         """The job's message was sent, sending having begun at ``since`` (Redis time; 0 for a new job): its
@@ -404,6 +413,12 @@ def _optional_float(value: str | None) -> float | None:
 
 def _json_list(value: str | None) -> Iterable[dict[str, Any]]:
     return json.loads(value) if value else []
+
+
+async def read_job(client: aioredis.Redis, job_id: str) -> Job | None:
+    """:meth:`JobStore.get` on an asyncio client (the API's hot paths)."""
+    raw = await client.hgetall(keys.job(job_id))
+    return job_from_hash({str(k): str(v) for k, v in raw.items()}) if raw else None
 
 
 def job_from_hash(raw: dict[str, str]) -> Job:

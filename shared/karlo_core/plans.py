@@ -2,7 +2,8 @@
 its cap on jobs in progress and the highest priority its jobs may take.
 
 A plan is a Redis hash (``keys.plan``) read on every use, so a change takes effect at once; a field the plan
-does not set takes its default from settings.
+does not set takes its default from settings. The scripts that use a plan (accepting a job, a dispatch step)
+read it themselves, with the same defaults passed in (``lua/plan_lib.lua``).
 """
 
 from __future__ import annotations

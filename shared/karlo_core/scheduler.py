@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import logging
 import math
+import os
+import socket
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,10 +31,11 @@ from karlo_core.jobs import Job, JobStatus
 from karlo_core.jobstore import JobStore
 from karlo_core.metrics import JOB_TIME_TO_START_SECONDS, QUOTA_RESERVATIONS
 from karlo_core.plans import Plans
-from karlo_core.queue import enqueue_job
+from karlo_core.queue import RUN_JOB_TASK, enqueue_job
 from karlo_core.quota.buckets import RECORD_TTL_SECONDS, QuotaBuckets
 from karlo_core.quota.policy import scopes_for, upstream_scope
-from karlo_core.quota.windows import day_window, month_window
+from karlo_core.quota.windows import CalendarWindow, day_window, month_window
+from karlo_core.redis_client import broker_is_store
 from karlo_core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -69,6 +72,16 @@ class DispatchStep:
     #: Redis time of the step, and when capacity is next expected to free up (None: not known).
     at: float
     wake_at: float | None
+    #: The step pushed the Celery messages of the jobs it handed out itself (else the caller sends them).
+    pushed: bool = False
+
+
+def step_from_reply(backend: str, reply: Sequence[str]) -> DispatchStep:
+    """A dispatch step from its script's reply: outcome, Redis time, wake time, pushed flag, then per job
+    handed out its id, priority and seconds waited."""
+    flat = reply[4:]
+    handed = [Handed(flat[i], flat[i + 1], float(flat[i + 2])) for i in range(0, len(flat), 3)]
+    return DispatchStep(backend, handed, float(reply[1]), float(reply[2]) if reply[2] else None, reply[3] == "1")
 
 
 @dataclass(frozen=True)
@@ -219,65 +232,78 @@ class Scheduler:
         self._tz = ZoneInfo(settings.quota_timezone)
         self._window = settings.quota_minute_window_seconds + settings.quota_window_guard_seconds
         self._dispatch = client.register_script(lua.load("sched_dispatch"))
+        #: The broker is this Redis: a step pushes the Celery messages of what it hands out itself.
+        self._push = broker_is_store(settings)
+        # as Celery names an anonymous sender (no spaces: the accept script gets it in a space-separated string)
+        self._origin = f"gen{os.getpid()}@{socket.gethostname()}".replace(" ", "-")
         self._clock_offset = 0.0
 
     def dispatch(self, backend: str, *, limit: int | None = None) -> DispatchStep:
         """One atomic step: hand out up to ``limit`` jobs of ``backend`` in fair order, within capacity."""
-        s = self._settings
-        upstream = upstream_scope(s)
         now = time.time() + self._clock_offset
         for _ in range(3):
             day, month = day_window(now, self._tz), month_window(now, self._tz)
-            reply = self._dispatch(
-                keys=[
-                    keys.quota_clock(),
-                    keys.quota_blocked(),
-                    keys.job_deadlines(),
-                    keys.webhook_schedule(),
-                    keys.quota_minute(upstream.name),
-                    keys.quota_minute_total(upstream.name),
-                    keys.quota_window(upstream.name, "day", day.label),
-                    keys.quota_window(upstream.name, "month", month.label),
-                    keys.backend_workers(backend),
-                ],
-                args=[
-                    backend,
-                    limit or s.dispatch_batch,
-                    "quota" if backend == KARLO else "slots",
-                    self._window,
-                    day.start,
-                    day.end,
-                    month.start,
-                    month.end,
-                    day.label,
-                    month.label,
-                    "1" if s.quota_test_clock else "0",
-                    RECORD_TTL_SECONDS,
-                    upstream.limits.per_minute,
-                    upstream.limits.per_day,
-                    upstream.limits.per_month,
-                    s.tenant_weight,
-                    s.tenant_quota_per_minute,
-                    s.tenant_quota_per_day,
-                    s.tenant_quota_per_month,
-                    s.dispatch_confirm_seconds,
-                    self._window,
-                    s.local_backend_slots,
-                    s.worker_heartbeat_max_age_seconds,
-                    SCAN_TENANTS,
-                    SCAN_JOBS,
-                ],
-            )
-            outcome, at, wake = str(reply[0]), float(reply[1]), str(reply[2])
+            keys_, args = self.step_call(backend, day, month, limit=limit)
+            reply = self._dispatch(keys=keys_, args=args)
+            outcome, at = str(reply[0]), float(reply[1])
             if outcome == "stale":
                 now = at
                 self._clock_offset = at - time.time()
                 continue
             self._clock_offset = (at if outcome == "ok" else now) - time.time()
-            flat = [str(v) for v in reply[3:]]
-            handed = [Handed(flat[i], flat[i + 1], float(flat[i + 2])) for i in range(0, len(flat), 3)]
-            return DispatchStep(backend, handed, at, float(wake) if wake else None)
+            return step_from_reply(backend, [str(v) for v in reply])
         raise RuntimeError("quota windows kept moving while dispatching")
+
+    def step_call(
+        self, backend: str, day: CalendarWindow, month: CalendarWindow, *, limit: int | None = None
+    ) -> tuple[list[str], list[str | int | float]]:
+        """The keys and arguments of one dispatch step (``lua/sched_step.lua``) in these calendar windows."""
+        s = self._settings
+        upstream = upstream_scope(s)
+        step_keys = [
+            keys.quota_clock(),
+            keys.quota_blocked(),
+            keys.job_deadlines(),
+            keys.webhook_schedule(),
+            keys.quota_minute(upstream.name),
+            keys.quota_minute_total(upstream.name),
+            keys.quota_window(upstream.name, "day", day.label),
+            keys.quota_window(upstream.name, "month", month.label),
+            keys.backend_workers(backend),
+            backend_queue(backend),
+        ]
+        args: list[str | int | float] = [
+            backend,
+            limit or s.dispatch_batch,
+            "quota" if backend == KARLO else "slots",
+            self._window,
+            day.start,
+            day.end,
+            month.start,
+            month.end,
+            day.label,
+            month.label,
+            "1" if s.quota_test_clock else "0",
+            RECORD_TTL_SECONDS,
+            upstream.limits.per_minute,
+            upstream.limits.per_day,
+            upstream.limits.per_month,
+            s.tenant_weight,
+            s.tenant_quota_per_minute,
+            s.tenant_quota_per_day,
+            s.tenant_quota_per_month,
+            s.dispatch_confirm_seconds,
+            self._window,
+            s.local_backend_slots,
+            s.worker_heartbeat_max_age_seconds,
+            SCAN_TENANTS,
+            SCAN_JOBS,
+            "1" if self._push else "0",
+            RUN_JOB_TASK,
+            self._origin,
+            s.dispatch_grace_seconds,
+        ]
+        return step_keys, args
 
     def place(self, job: Job) -> QueuePlace | None:
         """The place of a job in its tenant queue, or None when it is not there (handed out or finished)."""
@@ -414,22 +440,31 @@ def dispatch_and_send(
 ) -> Dispatched:
     """Dispatch each backend and send the Celery message of every job handed out. A send that fails is
     retried by the sweeper once the job's dispatch deadline passes, so nothing is lost here."""
-    steps, unsent = [], set()
+    steps: list[DispatchStep] = []
     for backend in backends:
-        step = scheduler.dispatch(backend)
+        steps.append(scheduler.dispatch(backend))
+    return send_handed(steps, store, celery, grace=grace)
+
+
+def send_handed(steps: Sequence[DispatchStep], store: JobStore, celery: Celery, *, grace: float) -> Dispatched:
+    """Send the Celery message of every job these steps handed out, unless a step pushed them itself."""
+    unsent = set()
+    for step in steps:
         for handed in step.handed:
+            if step.pushed:
+                JOB_TIME_TO_START_SECONDS.labels(handed.priority).observe(handed.waited)
+                continue
             try:
-                enqueue_job(celery, handed.job_id, queue=backend_queue(backend))
+                enqueue_job(celery, handed.job_id, queue=backend_queue(step.backend))
             except Exception:
                 log.warning("sending a dispatched job failed; the sweeper resends it", extra={"job_id": handed.job_id})
                 unsent.add(handed.job_id)
                 continue
             store.dispatched(handed.job_id, grace=grace, since=step.at)
             JOB_TIME_TO_START_SECONDS.labels(handed.priority).observe(handed.waited)
-        if backend == KARLO and step.wake_at is not None:  # a job found no quota and waits in its queue
+        if step.backend == KARLO and step.wake_at is not None:  # a job found no quota and waits in its queue
             QUOTA_RESERVATIONS.labels("denied").inc()
-        steps.append(step)
-    return Dispatched(steps, unsent)
+    return Dispatched(list(steps), unsent)
 
 
 def queued_statuses() -> tuple[JobStatus, ...]:

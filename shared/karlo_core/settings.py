@@ -188,6 +188,10 @@ class Settings(BaseSettings):
     accept_durability_replicas: int = Field(default=1, ge=1)
     #: The longest wait; past it the job is still accepted, and a warning is logged.
     accept_durability_timeout_ms: int = Field(default=1000, ge=1)
+    #: How long an API process may keep what it read of an API key (its tenant) and of a tenant's webhook
+    #: default, so a request needs no Redis read for them: a revoked key stops working, and a changed default
+    #: applies, within this many seconds (at once on the process that made the change). 0: never kept.
+    auth_cache_seconds: float = Field(default=2.0, ge=0, le=60)
 
     # --- Generation backends ---
     #: Backends jobs may name (comma-separated): karlo (hosted Karlo, or the simulator), karlo-open (open Karlo

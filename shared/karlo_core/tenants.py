@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 
 import redis
+import redis.asyncio as aioredis
 
 from karlo_core import keys
 
@@ -63,10 +64,28 @@ def revoke_key(client: redis.Redis, key_id: str) -> bool:
 
 def authenticate(client: redis.Redis, api_key: str) -> str | None:
     """The tenant id owning ``api_key``, or None when it is malformed, unknown or revoked."""
+    key_id = _key_id(api_key)
+    if key_id is None:
+        return None
+    return _tenant_of(client.hgetall(keys.api_key(key_id)), api_key)
+
+
+async def authenticate_async(client: aioredis.Redis, api_key: str) -> str | None:
+    """:func:`authenticate` on an asyncio client."""
+    key_id = _key_id(api_key)
+    if key_id is None:
+        return None
+    return _tenant_of(await client.hgetall(keys.api_key(key_id)), api_key)
+
+
+def _key_id(api_key: str) -> str | None:
     parts = api_key.split("_", 2)
     if len(parts) != 3 or parts[0] != KEY_PREFIX:
         return None
-    raw: dict[bytes | str, bytes | str] = client.hgetall(keys.api_key(parts[1]))
+    return parts[1]
+
+
+def _tenant_of(raw: dict[bytes | str, bytes | str], api_key: str) -> str | None:
     record = {_text(k): _text(v) for k, v in raw.items()}
     if not record or record.get("revoked") == "1":
         return None

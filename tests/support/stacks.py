@@ -34,6 +34,8 @@ def _free_database() -> int:
             _IN_USE.add(db)
             return db
     raise RuntimeError("15 test stacks are running at once: stop some before starting another")
+
+
 BUCKET = "karloq-test"
 #: Tenants and API keys, issued when a stack starts; the state tests reset is everything else of ours.
 IDENTITY_KEYS = (keys.tenants(), keys.tenant(""), keys.api_key(""))

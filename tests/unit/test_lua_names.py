@@ -9,6 +9,8 @@ from importlib.resources import files
 from karlo_core import lua
 from karlo_core.event_stream import STREAM_EVENTS
 from karlo_core.jobs import JobStatus
+from karlo_core.plans import PLAN_FIELDS
+from karlo_core.quota.policy import UNLIMITED
 from karlo_core.webhooks.events import ALL_EVENTS, EVENT_FOR_STATUS
 
 SCRIPTS = {p.name.removesuffix(".lua"): p.read_text() for p in files(lua).iterdir() if p.name.endswith(".lua")}
@@ -66,3 +68,15 @@ def test_a_library_is_included_once_however_many_ask_for_it() -> None:
         assert text.count("local function record_job_event(") == 1
         assert lua.INCLUDE not in text
     assert lua.load("job_progress").count("local function append_stream_event(") == 1
+
+
+def test_the_plan_reader_reads_the_python_plan_fields_and_unlimited() -> None:
+    """``lua/plan_lib.lua`` reads the fields ``karlo_core.plans`` writes; a share's unset window is as unlimited
+    as ``karlo_core.quota.policy.UNLIMITED``."""
+    text = SCRIPTS["plan_lib"]
+    read = re.search(r"'HMGET', plan_key,([^)]*)\)", text)
+    assert read is not None
+    assert tuple(re.findall(r"'(\w+)'", read.group(1))) == PLAN_FIELDS
+    unlimited = re.search(r"local PLAN_UNLIMITED = (\S+)", text)
+    assert unlimited is not None and float(unlimited.group(1)) == UNLIMITED
+    assert lua.load("job_accept").count("local function plan_read(") == 1

@@ -131,3 +131,23 @@ def test_one_tenants_burst_leaves_the_others_their_share(buckets: QuotaBuckets) 
     granted_alice = sum(isinstance(buckets.reserve([upstream, alice], 1, f"a{i}"), Granted) for i in range(20))
     granted_bob = sum(isinstance(buckets.reserve([upstream, bob], 1, f"b{i}"), Granted) for i in range(5))
     assert (granted_alice, granted_bob) == (5, 5)
+
+
+def test_usage_reads_the_running_totals_not_the_log(buckets: QuotaBuckets) -> None:
+    """O(1) in the minute log's length: usage() takes the running total beside the log, and only the entries
+    that left the window are read (once, to subtract them)."""
+    assert isinstance(buckets.reserve([KARLO], 3, "r1"), Granted)
+    buckets._redis.set(keys.quota_minute_total("karlo"), 7)  # a total the log does not add up to
+    assert buckets.usage(KARLO)[0].used == 7
+    buckets.set_test_clock(at("2026-11-25T12:01:01"))  # the entry left the window: its 3 images go
+    minute = buckets.usage(KARLO)[0]
+    assert (minute.used, buckets._redis.zcard(keys.quota_minute("karlo"))) == (4, 0)
+
+
+def test_usages_of_two_scopes_come_in_one_reading(buckets: QuotaBuckets) -> None:
+    share = Scope("tenant:t1", QuotaLimits(per_minute=5, per_day=6, per_month=7))
+    assert isinstance(buckets.reserve([KARLO, share], 2, "r1"), Granted)
+    upstream, own = buckets.usages([KARLO, share])
+    assert [(u.window, u.used) for u in upstream] == [("minute", 2), ("day", 2), ("month", 2)]
+    assert [(u.window, u.remaining) for u in own] == [("minute", 3), ("day", 4), ("month", 5)]
+    assert own[0].resets_at == at("2026-11-25T12:00:00") + 60

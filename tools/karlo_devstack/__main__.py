@@ -15,6 +15,7 @@ def export_lines(stack: Stack) -> list[str]:
     """Shell lines that point a client at this stack as the dev tenant."""
     return [f"export KARLOQ_API_URL={stack.api_url}", f"export KARLOQ_API_KEY={stack.api_key}"]
 
+
 #: How often a worker that exited (a crash, an OOM kill) is noticed and started again.
 WORKER_CHECK_SECONDS = 1.0
 

@@ -1,52 +1,98 @@
 """Accepting a checked job (or a batch of them): admit it under the tenant's plan (its cap on jobs in progress,
-its highest priority), store its input images, record it in its tenant's scheduler queue (in the same atomic
-step), then run one dispatch step, which hands Celery whatever can run now in fair order.
+its highest priority, its quota share's day and month), store its input images, record it in its tenant's
+scheduler queue and run one dispatch step, which hands Celery whatever can run now in fair order (one script for
+a single job, ``karlo_core.job_accept``; one transaction then one dispatch step for a batch).
 
-Whatever fails on the way is undone, so a refused request leaves no job, index entry or message behind.
+Whatever fails on the way is undone, so a refused request leaves no job, index entry or input image behind.
 Refusals are the core's errors (TooManyActiveJobs, StorageError, KeyTaken); the API answers each with the problem
-``problems.CORE_ERROR_PROBLEMS`` gives it; a priority above the plan's is a 422. The Celery queue being unreachable
-refuses nothing: the job is recorded in its tenant queue (the store is the truth, Celery only a transport), as a batch
-always was, and is sent once the queue is back.
+``problems.CORE_ERROR_PROBLEMS`` gives it; a priority above the plan's is a 422 (for a single job the accept
+script reads the plan and refuses it, so accepting stays one round trip). The Celery queue being unreachable
+refuses nothing: the job is recorded in its tenant queue (the store is the truth, Celery only a transport), and is
+sent once the queue is back.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
+
+from starlette.concurrency import run_in_threadpool
 
 from karlo_api.deps import ApiState
 from karlo_api.job_requests import ParsedJob
-from karlo_api.problems import invalid_input
-from karlo_api.webhook_targets import require_secret, webhook_target
+from karlo_api.problems import Problem, invalid_input
+from karlo_api.ratelimit import limited, refuse_if_spent
+from karlo_api.webhook_targets import pick_target, require_secret, webhook_target
+from karlo_core.backends.catalogue import KARLO
 from karlo_core.batches import Batch
-from karlo_core.errors import TooManyActiveJobs
+from karlo_core.errors import KarloQueueError, TooManyActiveJobs
 from karlo_core.idempotency import Claimed
 from karlo_core.ids import new_job_id
+from karlo_core.job_accept import AbovePlanPriority, AcceptCall, QuotaSpent
 from karlo_core.jobs import Job, JobStatus, StoredInput
 from karlo_core.karlo import rules
 from karlo_core.metrics import JOBS_ACCEPTED
 from karlo_core.plans import Plan, priority_offset
-from karlo_core.scheduler import dispatch_and_send
-from karlo_core.storage import input_key
+from karlo_core.quota.buckets import WindowUsage
+from karlo_core.scheduler import DispatchStep, dispatch_and_send, send_handed
+from karlo_core.storage import input_key, job_prefix
 from karlo_core.webhooks.events import WebhookOption, events_field
 
 log = logging.getLogger(__name__)
 
 
-def accept_job(state: ApiState, tenant: str, parsed: ParsedJob, claimed: Claimed | None = None) -> Job:
-    """Admit, record and enqueue the job; with ``claimed``, its Idempotency-Key names it from creation on."""
-    plan = state.plans.get(tenant)
-    _check_priorities(plan, [parsed], "priority")
-    webhook = webhook_target(state, tenant, parsed.webhook)
+@dataclass(frozen=True)
+class AcceptedJob:
+    job: Job
+    #: Each quota scope's windows as the job was accepted (the upstream account, then the tenant's share).
+    usages: list[list[WindowUsage]]
+    #: The dispatch step in the accept script handed this job out: it has no place in its tenant queue.
+    handed_out: bool
+
+
+async def accept_job(state: ApiState, tenant: str, parsed: ParsedJob, claimed: Claimed | None = None) -> AcceptedJob:
+    """Check the job against its tenant's plan, record it in its tenant's queue and run one dispatch step in
+    one Redis round trip (``karlo_core.job_accept``); with ``claimed``, its Idempotency-Key names it from
+    creation on. A priority above the plan's is a 422; a tenant share's day or month that cannot fit the job a
+    429, on a hosted-Karlo job only, since a local backend's capacity is its GPUs."""
+    default = await state.tenant_cache.webhook_default(tenant)
+    webhook = pick_target(tenant, parsed.webhook, default)
     job_id = new_job_id()
-    _admit(state, tenant, [job_id], plan)
+    if parsed.images:
+        job = await run_in_threadpool(_new_job, state, tenant, job_id, parsed, webhook)
+    else:
+        job = _new_job(state, tenant, job_id, parsed, webhook)
+    call = AcceptCall(
+        job=job,
+        images=job.images_wanted,
+        check_share=parsed.backend == KARLO,
+        offset=priority_offset(state.settings, parsed.priority),
+        idempotency=claimed,
+    )
     try:
-        job = _record(state, tenant, job_id, parsed, webhook, claimed)
-    except BaseException:
-        state.tenant_jobs.withdraw(tenant, job_id)
+        outcome = await state.acceptor.accept(call)
+        if isinstance(outcome, AbovePlanPriority):
+            raise invalid_input([_priority_issue("priority", parsed.priority, outcome.max_priority)])
+        if isinstance(outcome, QuotaSpent):
+            refuse_if_spent(limited(outcome.usages[-1]), job.images_wanted, outcome.usages, state.minute_seconds)
+            raise RuntimeError("the accept script refused a job the quota rules let through")
+    except (KarloQueueError, Problem):
+        # refused before anything was written: nothing names the inputs. (After an error whose outcome is
+        # unknown, such as a lost reply, they stay: the job may exist.)
+        if job.inputs:
+            await run_in_threadpool(state.storage.delete_prefix, job_prefix(job.id))
         raise
-    dispatch_now(state, {job.backend})
-    return job
+    if state.durability.mode != "memory":
+        await run_in_threadpool(state.durability.wait)  # KARLOQ_ACCEPT_DURABILITY: what the 202 promises
+    JOBS_ACCEPTED.labels(job.kind.value).inc()
+    log.info("job accepted", extra={"job_id": job.id, "kind": job.kind.value, "tenant": tenant})
+    step = outcome.step
+    if step.handed and not step.pushed:  # another broker: the messages go from here (or from the sweeper)
+        await run_in_threadpool(_send_handed, state, step)
+    else:
+        _send_handed(state, step)  # nothing to send: counts the jobs' time to start
+    return AcceptedJob(job, outcome.usages, any(h.job_id == job.id for h in step.handed))
 
 
 def accept_batch(
@@ -106,18 +152,28 @@ def dispatch_now(state: ApiState, backends: set[str]) -> None:
         log.warning("dispatch after accept failed; the workers' tick dispatches", exc_info=True)
 
 
+def _send_handed(state: ApiState, step: DispatchStep) -> None:
+    send_handed([step], state.store, state.celery, grace=state.settings.dispatch_grace_seconds)
+
+
 def _check_priorities(plan: Plan, items: list[ParsedJob], field: str) -> None:
     issues = [
-        {
-            "field": field.format(index=index),
-            "rule": "plan_max_priority",
-            "message": f"{item.priority} is above this tenant's plan, which allows at most {plan.max_priority}",
-        }
+        _priority_issue(field.format(index=index), item.priority, plan.max_priority)
         for index, item in enumerate(items)
         if not plan.allows(item.priority)
     ]
     if issues:
         raise invalid_input(issues)
+
+
+def _priority_issue(field: str, priority: str, max_priority: str) -> dict[str, str]:
+    """The 422 issue of a priority above the plan's highest (the accept script refuses it as the batch check
+    does)."""
+    return {
+        "field": field,
+        "rule": "plan_max_priority",
+        "message": f"{priority} is above this tenant's plan, which allows at most {max_priority}",
+    }
 
 
 def _admit(state: ApiState, tenant: str, job_ids: list[str], plan: Plan) -> None:
@@ -151,28 +207,6 @@ def _new_job(
         batch_id=batch_id,
         priority=parsed.priority,
     )
-
-
-def _record(
-    state: ApiState,
-    tenant: str,
-    job_id: str,
-    parsed: ParsedJob,
-    webhook: tuple[str | None, str],
-    claimed: Claimed | None,
-) -> Job:
-    job = _new_job(state, tenant, job_id, parsed, webhook)
-    state.store.create(
-        job,
-        dispatch_grace=state.settings.dispatch_confirm_seconds,
-        idempotency=claimed,
-        events=state.event_retention,
-        schedule_offset=priority_offset(state.settings, parsed.priority),
-    )
-    state.durability.wait()  # KARLOQ_ACCEPT_DURABILITY: what the 202 promises
-    JOBS_ACCEPTED.labels(job.kind.value).inc()
-    log.info("job accepted", extra={"job_id": job.id, "kind": job.kind.value, "tenant": tenant})
-    return job
 
 
 def _store_inputs(state: ApiState, job_id: str, parsed: ParsedJob) -> dict[str, StoredInput]:

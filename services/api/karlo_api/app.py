@@ -19,17 +19,19 @@ from karlo_api.job_requests import CREATE_JOB_ADAPTER, JobRequestParser
 from karlo_api.problems import ProblemDocument, install_problem_handlers
 from karlo_api.request_metrics import RequestMetricsMiddleware
 from karlo_api.routes import backends, batches, deliveries, events, files, health, jobs, metrics, quota, webhooks
+from karlo_api.tenant_cache import TenantCache
 from karlo_api.timeouts import RequestTimeoutMiddleware
 from karlo_core import __version__
 from karlo_core.batches import BatchStore
 from karlo_core.durability import DurabilityWaiter
 from karlo_core.exposition import make_registry
+from karlo_core.job_accept import JobAcceptor
 from karlo_core.jobstore import EventRetention, JobStore
 from karlo_core.netguard import NetGuard, guarded_async_client, parse_networks
 from karlo_core.plans import Plans
 from karlo_core.queue import make_celery
 from karlo_core.quota.policy import make_buckets
-from karlo_core.redis_client import make_redis
+from karlo_core.redis_client import make_async_redis, make_redis
 from karlo_core.scheduler import Scheduler
 from karlo_core.settings import Settings
 from karlo_core.storage.factory import link_signer, make_storage
@@ -68,8 +70,11 @@ def create_app(settings: Settings) -> FastAPI:
         timeout=httpx.Timeout(settings.input_fetch_timeout_seconds),
     )
     store = JobStore(client)
+    aclient = make_async_redis(settings)
+    quota_buckets = make_buckets(settings, client)
+    event_retention = EventRetention(settings.event_stream_max_events, settings.event_stream_max_age_seconds)
+    scheduler = Scheduler(client, settings, quota_buckets)
     hub = EventHub(settings.redis_url, per_tenant=settings.event_streams_per_tenant)
-    buckets = make_buckets(settings, client)
     app.state.karloq = ApiState(
         settings=settings,
         redis=client,
@@ -83,14 +88,14 @@ def create_app(settings: Settings) -> FastAPI:
             decode_slots=settings.image_decode_concurrency,
             backends=BackendGate(settings),
         ),
-        quota=buckets,
+        quota=quota_buckets,
         outbox=Outbox(client),
         webhook_secrets=secret_store(settings, client),
         webhook_guards=guards,
         tenant_jobs=TenantJobs(client),
         batches=BatchStore(client, store),
         events=hub,
-        event_retention=EventRetention(settings.event_stream_max_events, settings.event_stream_max_age_seconds),
+        event_retention=event_retention,
         durability=durability,
         fetcher=InputFetcher(
             input_client,
@@ -99,10 +104,14 @@ def create_app(settings: Settings) -> FastAPI:
         ),
         webhook_endpoints=WebhookEndpoints(client),
         plans=Plans(client, settings),
-        scheduler=Scheduler(client, settings, buckets),
+        scheduler=scheduler,
+        aredis=aclient,
+        acceptor=JobAcceptor(aclient, quota_buckets, scheduler, settings, events=event_retention),
+        tenant_cache=TenantCache(aclient, ttl=settings.auth_cache_seconds),
     )
     hub.render = event_renderer(app.state.karloq)
     app.router.on_shutdown.append(hub.stop)
+    app.router.on_shutdown.append(aclient.aclose)
     app.state.metrics_registry = make_registry(settings, client)
     install_problem_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_body_bytes)

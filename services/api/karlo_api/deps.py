@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 import redis
+import redis.asyncio as aioredis
 from celery import Celery
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -14,10 +15,12 @@ from karlo_api.event_hub import EventHub
 from karlo_api.input_fetch import InputFetcher
 from karlo_api.job_requests import JobRequestParser
 from karlo_api.problems import Problem
+from karlo_api.tenant_cache import TenantCache
 from karlo_core.batches import BatchStore
 from karlo_core.durability import DurabilityWaiter
 from karlo_core.errors import JobNotFound
 from karlo_core.ids import is_job_id
+from karlo_core.job_accept import JobAcceptor
 from karlo_core.jobs import Job
 from karlo_core.jobstore import EventRetention, JobStore
 from karlo_core.plans import Plans
@@ -27,7 +30,6 @@ from karlo_core.settings import Settings
 from karlo_core.storage import Storage
 from karlo_core.storage.links import LinkSigner
 from karlo_core.tenant_jobs import TenantJobs
-from karlo_core.tenants import authenticate
 from karlo_core.webhooks.endpoints import WebhookEndpoints
 from karlo_core.webhooks.guards import WebhookGuards
 from karlo_core.webhooks.outbox import Outbox
@@ -56,13 +58,18 @@ class ApiState:
     webhook_endpoints: WebhookEndpoints
     plans: Plans
     scheduler: Scheduler
+    #: The asyncio client of the accept path (and ``Prefer: wait``): no thread-pool hop per Redis call.
+    aredis: aioredis.Redis
+    acceptor: JobAcceptor
+    tenant_cache: TenantCache
 
     @property
     def minute_seconds(self) -> float:
         return self.settings.quota_minute_window_seconds
 
 
-def get_state(request: Request) -> ApiState:
+async def get_state(request: Request) -> ApiState:
+    """Async, so FastAPI calls it on the event loop rather than through the thread pool."""
     state: ApiState = request.app.state.karloq
     return state
 
@@ -75,15 +82,16 @@ _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 bearer_scheme = HTTPBearer(auto_error=False, description="An API key issued by `python -m karlo_api.admin issue-key`")
 
 
-def get_tenant(
+async def get_tenant(
     state: StateDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
 ) -> str:
-    """The tenant whose API key the request carries (``Authorization: Bearer kq_...``); 401 otherwise."""
+    """The tenant whose API key the request carries (``Authorization: Bearer kq_...``); 401 otherwise. A key's
+    tenant is kept in process for ``KARLOQ_AUTH_CACHE_SECONDS`` (:mod:`karlo_api.tenant_cache`)."""
     if credentials is None:
         raise Problem(
             401, "unauthorized", "An API key is required", "send Authorization: Bearer <key>", headers=_CHALLENGE
         )
-    tenant = authenticate(state.redis, credentials.credentials)
+    tenant = await state.tenant_cache.tenant(credentials.credentials)
     if tenant is None:
         raise Problem(401, "unauthorized", "The API key is not valid", "unknown or revoked key", headers=_CHALLENGE)
     return tenant

@@ -6,6 +6,9 @@ leaves a short note (its tenant stream and entry id); for the tenants with open 
 new entries of their streams in one ``XREAD`` and gives each subscription what its tenant got. Reading
 history (a stream's start, a resume with ``Last-Event-ID``) borrows one of a few pooled connections for a
 command, waiting for one when all are busy, so the connections do not grow with the streams.
+
+The same reader wakes ``Prefer: wait`` requests: :meth:`EventHub.watch_job` follows one job's tenant until
+the job's terminal event passes, with no stream (and no subscription slot) of its own.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +25,7 @@ from redis.exceptions import RedisError
 
 from karlo_core import keys
 from karlo_core.event_stream import StreamEvent, entry_order, parse_entry, previous_id
+from karlo_core.jobs import Job
 from karlo_core.metrics import EVENT_STREAMS_OPEN
 
 log = logging.getLogger(__name__)
@@ -34,6 +38,8 @@ PAGE = 500
 POOL_SIZE = 8
 #: How the hub's connections name themselves (``CLIENT LIST``).
 CLIENT_NAME = "karloq-event-hub"
+#: The longest a job watch waits for the reader to have its place in the live stream (Redis down at start).
+READY_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -72,8 +78,14 @@ class EventHub:
         self._client: aioredis.Redis | None = None
         self._task: asyncio.Task[None] | None = None
         self._subscribers: dict[str, set[Subscription]] = {}
-        #: The last entry handed out, per tenant stream with subscribers.
+        #: The last entry handed out, per tenant stream with subscribers or watched jobs.
         self._cursors: dict[str, str] = {}
+        #: Job id -> the futures of the requests waiting for its end (the job as its terminal event shows it).
+        self._job_watches: dict[str, set[asyncio.Future[Job | None]]] = {}
+        #: Tenant -> how many of its jobs are watched.
+        self._watched_tenants: dict[str, int] = {}
+        #: Set once the reader knows where the live stream stands: every event after that reaches it.
+        self._ready = asyncio.Event()
 
     # --- subscriptions ---------------------------------------------------------------------------------
     def has_room(self, tenant: str) -> bool:
@@ -96,10 +108,40 @@ class EventHub:
             EVENT_STREAMS_OPEN.dec()
         if not subscribers:
             self._subscribers.pop(subscription.tenant, None)
-            self._cursors.pop(keys.tenant_events(subscription.tenant), None)
+            self._drop_cursor(subscription.tenant)
 
     def open_streams(self, tenant: str) -> int:
         return len(self._subscribers.get(tenant, ()))
+
+    def _drop_cursor(self, tenant: str) -> None:
+        if tenant not in self._subscribers and tenant not in self._watched_tenants:
+            self._cursors.pop(keys.tenant_events(tenant), None)
+
+    # --- one job's end -------------------------------------------------------------------------------------
+    @contextlib.asynccontextmanager
+    async def watch_job(self, tenant: str, job_id: str) -> AsyncIterator[asyncio.Future[Job | None]]:
+        """A future done when the job's terminal event passes (its result: the job as the event shows it).
+
+        On entry the reader already follows the live stream, so a caller that reads the job after entering
+        misses nothing: an end before that read shows in the read, an end after it sets the future.
+        """
+        future: asyncio.Future[Job | None] = asyncio.get_running_loop().create_future()
+        self._job_watches.setdefault(job_id, set()).add(future)
+        self._watched_tenants[tenant] = self._watched_tenants.get(tenant, 0) + 1
+        try:
+            self._ensure_running()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._ready.wait(), READY_SECONDS)
+            yield future
+        finally:
+            watches = self._job_watches.get(job_id, set())
+            watches.discard(future)
+            if not watches:
+                self._job_watches.pop(job_id, None)
+            self._watched_tenants[tenant] -= 1
+            if not self._watched_tenants[tenant]:
+                del self._watched_tenants[tenant]
+                self._drop_cursor(tenant)
 
     # --- history ---------------------------------------------------------------------------------------
     async def read_after(self, tenant: str, after: str, *, count: int = PAGE) -> list[Framed]:
@@ -163,6 +205,7 @@ class EventHub:
                 if cursor is None:
                     newest = await self.client.xrevrange(keys.events_live(), count=1)
                     cursor = str(newest[0][0]) if newest else "0-0"
+                    self._ready.set()
                 reply = await self.client.xread({keys.events_live(): cursor}, block=self._block_ms, count=PAGE)
                 notes: list[tuple[str, str]] = []
                 for _, entries in _streams(reply):
@@ -181,7 +224,8 @@ class EventHub:
                 await asyncio.sleep(1)
 
     async def _fan_out(self, notes: list[tuple[str, str]]) -> None:
-        tenants = {keys.tenant_events(tenant): tenant for tenant in self._subscribers}
+        followed = [*self._subscribers, *self._watched_tenants]
+        tenants = {keys.tenant_events(tenant): tenant for tenant in followed}
         for stream, entry_id in notes:
             if stream in tenants:
                 # A tenant newly followed here starts from its first note; earlier events are its streams' history.
@@ -194,9 +238,18 @@ class EventHub:
             subscribers = self._subscribers.get(tenants[stream], set())
             for entry_id, fields in entries:
                 self._cursors[stream] = entry_id
-                framed = self._framed(parse_entry(entry_id, fields))
-                for subscription in list(subscribers):
-                    subscription.offer(framed)
+                event = parse_entry(entry_id, fields)
+                if event.ends_job:
+                    self._end_watches(event)
+                if subscribers:
+                    framed = self._framed(event)
+                    for subscription in list(subscribers):
+                        subscription.offer(framed)
+
+    def _end_watches(self, event: StreamEvent) -> None:
+        for future in self._job_watches.get(event.job_id, ()):
+            if not future.done():
+                future.set_result(event.job)
 
     def _framed(self, event: StreamEvent) -> Framed:
         return Framed(event, self.render(event))

@@ -39,7 +39,7 @@ async def answer_once(
 ) -> Answer:
     """``make`` the job under the claim, or ``replay`` (by job id) the one this key made already."""
     lease = state.settings.idempotency_lease_seconds
-    outcome = await run_in_threadpool(idempotency.claim, state.redis, tenant, key, request_body, lease_seconds=lease)
+    outcome = await idempotency.claim_async(state.aredis, tenant, key, request_body, lease_seconds=lease)
     if isinstance(outcome, idempotency.Replay):
         answer = await run_in_threadpool(replay, outcome.job_id)
         return Answer(answer.status_code, answer.body, {**answer.headers, "Idempotent-Replayed": "true"})
@@ -62,5 +62,5 @@ async def answer_once(
     try:
         return await make(outcome)
     except BaseException:
-        await run_in_threadpool(idempotency.release, state.redis, outcome)
+        await idempotency.release_async(state.aredis, outcome)
         raise

@@ -234,6 +234,8 @@ class JobRequestParser:
         if job.webhook is not None:
             guard = self._webhook_guards.for_tenant(tenant)
             issues += webhook_url_issues(guard, job.webhook.url, "webhook.url")
+        if not IMAGES_BY_KIND[job.kind]:  # nothing to decode: no slot taken (and no wait on the event loop)
+            return self._parse_images(job, fetched, issues)
         with self._decode_slots:
             return self._parse_images(job, fetched, issues)
 

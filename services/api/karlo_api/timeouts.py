@@ -8,7 +8,6 @@ A ``Prefer: wait=N`` adds its N seconds to the budget.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from fastapi import Request
@@ -47,14 +46,29 @@ class RequestTimeoutMiddleware:
             started = started or message["type"] == "http.response.start"
             await send(message)
 
-        task = asyncio.ensure_future(self.app(scope, receive, tracking_send))
-        done, _ = await asyncio.wait({task}, timeout=budget)
-        if task in done or state.get(_COMMITTED):
-            await task
+        # The request runs in this task; a timer cancels it once the budget is spent, unless it is committed by
+        # then (no second task and no wait per request).
+        task = asyncio.current_task()
+        assert task is not None
+        timed_out = False
+
+        def expire() -> None:
+            nonlocal timed_out
+            if not state.get(_COMMITTED):
+                timed_out = True
+                task.cancel()
+
+        timer = asyncio.get_running_loop().call_later(budget, expire)
+        try:
+            await self.app(scope, receive, tracking_send)
+        except asyncio.CancelledError:
+            if not timed_out:
+                raise
+        finally:
+            timer.cancel()
+        if not timed_out:
             return
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        task.uncancel()
         log.warning("request timed out", extra={"path": scope.get("path"), "seconds": budget})
         if not started:
             problem = Problem(

@@ -10,37 +10,21 @@
 -- hands it out.
 -- Returns 1 when created, 0 when a job with that id already exists, -1 when the key is no longer this
 -- request's claim (its lease ran out and another request took the key).
---!include job_events
---!include sched_lib
-if redis.call('EXISTS', KEYS[1]) == 1 then
-  return 0
-end
-if ARGV[5] ~= '' then
-  local held = redis.call('GET', KEYS[3])
-  if held and cjson.decode(held)['token'] ~= ARGV[6] then
-    return -1
-  end
-  redis.call('SET', KEYS[3], ARGV[5], 'EX', tonumber(ARGV[7]))
+--!include job_record
+local checked = job_record_check(KEYS[1], KEYS[3], ARGV[5], ARGV[6])
+if checked ~= 1 then
+  return checked
 end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1e6
-redis.call('HSET', KEYS[1], 'spec', ARGV[2], 'status', ARGV[3], 'attempts', 0)
-for i = 8, #ARGV, 2 do
-  redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+local fields = {unpack(ARGV, 8)}
+local offset, images
+for i = 1, #fields, 2 do
+  if fields[i] == 'sched_offset' then offset = tonumber(fields[i + 1]) end
+  if fields[i] == 'sched_images' then images = tonumber(fields[i + 1]) end
 end
-local spec = cjson.decode(ARGV[2])
-local offset = redis.call('HGET', KEYS[1], 'sched_offset')
-if offset then
-  local backend = redis.call('HGET', KEYS[1], 'backend') or 'karlo'
-  local images = tonumber(redis.call('HGET', KEYS[1], 'sched_images') or '1')
-  sched_push(backend, spec.tenant or 'default', ARGV[1], now - tonumber(offset), images, now)
-else
-  redis.call('ZADD', KEYS[2], now + tonumber(ARGV[4]), ARGV[1])
-end
-local snapshot = job_snapshot(KEYS[1])
-local entry, note = append_stream_event(KEYS[1], ARGV[1], 'job.queued', 'job_snapshot', snapshot, spec.batch, now)
-if entry then
-  -- kept so that withdrawing the job (job_withdraw.lua) can take its event back
-  redis.call('HSET', KEYS[1], 'events_entry', entry, 'events_note', note or '')
-end
+job_record_write(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV[3], (not offset) and tonumber(ARGV[4]) or nil,
+  ARGV[5], tonumber(ARGV[7]), fields, now)
+if offset then job_record_enqueue(KEYS[1], ARGV[1], ARGV[2], offset, images or 1, now) end
+job_record_announce(KEYS[1], ARGV[1], ARGV[2], now)
 return 1

@@ -1,10 +1,12 @@
--- Library (included by quota_reserve and sched_dispatch): the quota windows, checked and taken in one place.
+-- Library (included by quota_reserve, quota_usage, quota_restamp, sched_dispatch and job_accept): the quota
+-- windows, read, checked and taken in one place.
 -- Minute windows are sliding logs (a zset of "reservation:images" scored by time). An entry made at t counts
 -- during [t, t+W); a grant is made only if the entries still counting plus N stay within the limit, so no
--- W-second span ever holds more than the limit. A running total beside the log keeps the check O(1): each
--- entry is subtracted once, when it leaves the window.
+-- W-second span ever holds more than the limit. A running total beside the log keeps checks and reads O(1)
+-- amortized, whatever the log's length: each entry is subtracted once, when it leaves the window.
 -- Day and month windows are calendar counters whose keys expire an hour after their window ends, counted
--- on the caller's clock (so a test clock set in the past does not expire them at once).
+-- on the caller's clock (so a test clock set in the past does not expire them at once); a counter's expiry is
+-- fixed (its window's end), so it is set once, when the counter starts.
 -- A scope is a table {minute = zset, total = counter, day = counter, month = counter,
 -- minute_limit = n, day_limit = n, month_limit = n}.
 
@@ -12,8 +14,9 @@ local function quota_fmt(x) return string.format('%.6f', x) end
 
 -- The quota clock: Redis TIME, or the test-only override when it is enabled ('1') and set.
 local function quota_clock(clock_key, overrides)
-  if overrides == '1' and redis.call('EXISTS', clock_key) == 1 then
-    return tonumber(redis.call('GET', clock_key))
+  if overrides == '1' then
+    local override = redis.call('GET', clock_key)
+    if override then return tonumber(override) end
   end
   local t = redis.call('TIME')
   return tonumber(t[1]) + tonumber(t[2]) / 1e6
@@ -66,13 +69,36 @@ local function quota_take(scopes, n, reservation_id, record_key, record_ttl, now
     redis.call('INCRBY', scope.total, n)
     redis.call('EXPIRE', scope.minute, math.ceil(window) + 60)
     redis.call('EXPIRE', scope.total, math.ceil(window) + 60)
-    redis.call('INCRBY', scope.day, n)
-    redis.call('EXPIRE', scope.day, math.ceil(day_end - now) + 3600)
-    redis.call('INCRBY', scope.month, n)
-    redis.call('EXPIRE', scope.month, math.ceil(month_end - now) + 3600)
+    if redis.call('INCRBY', scope.day, n) == n then redis.call('EXPIRE', scope.day, math.ceil(day_end - now) + 3600) end
+    if redis.call('INCRBY', scope.month, n) == n then
+      redis.call('EXPIRE', scope.month, math.ceil(month_end - now) + 3600)
+    end
     for _, key in ipairs({scope.minute, scope.total, scope.day, scope.month}) do table.insert(taken, key) end
   end
   redis.call('HSET', record_key, 'state', 'held', 'images', n, 'member', member, 'at', quota_fmt(now),
     'keys', table.concat(taken, ' '))
   redis.call('EXPIRE', record_key, record_ttl)
+end
+
+-- When a minute window's oldest entry leaves it (``now + window`` with none): its reset time.
+local function quota_minute_resets_at(log_key, now, window)
+  local oldest = redis.call('ZRANGE', log_key, 0, 0, 'WITHSCORES')
+  if #oldest == 0 then return now + window end
+  return tonumber(oldest[2]) + window
+end
+
+-- Each scope's {minute used, minute reset time, day used, month used} as strings (a flat list), read from the
+-- running totals (minute logs expired to ``now`` on the way); ``scope_keys`` holds four keys per scope: minute
+-- log, minute total, day, month.
+local function quota_usages(scope_keys, now, window)
+  local out = {}
+  for i = 1, #scope_keys, 4 do
+    local scope = {minute = scope_keys[i], total = scope_keys[i + 1]}
+    quota_expire(scope, now, window)
+    out[#out + 1] = redis.call('GET', scope.total) or '0'
+    out[#out + 1] = quota_fmt(quota_minute_resets_at(scope.minute, now, window))
+    out[#out + 1] = redis.call('GET', scope_keys[i + 2]) or '0'
+    out[#out + 1] = redis.call('GET', scope_keys[i + 3]) or '0'
+  end
+  return out
 end

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import redis
 
 from karlo_core import keys, lua
-from karlo_core.quota.windows import day_window, month_window
+from karlo_core.quota.windows import CalendarWindow, day_window, month_window
 
 #: Reservation records live long enough for any refund decision.
 RECORD_TTL_SECONDS = 2 * 86400
@@ -82,8 +82,13 @@ class QuotaBuckets:
         self._minute = minute_seconds
         self._override = "1" if clock_override else "0"
         self._clock_offset = 0.0
+        self._windows: tuple[CalendarWindow, CalendarWindow] | None = None
+        self._reserve_calls: dict[tuple[Scope, ...], tuple[tuple[CalendarWindow, CalendarWindow], list[str], str]] = {}
+        self._clock_key = keys.quota_clock()
+        self._blocked_key = keys.quota_blocked()
         self._now = client.register_script(lua.load("quota_now"))
         self._reserve = client.register_script(lua.load("quota_reserve"))
+        self._usage = client.register_script(lua.load("quota_usage"))
         self._refund = client.register_script(lua.load("quota_refund"))
         self._restamp = client.register_script(lua.load("quota_restamp"))
 
@@ -93,47 +98,94 @@ class QuotaBuckets:
     def reserve(self, scopes: Sequence[Scope], images: int, reservation_id: str) -> Granted | Denied:
         """Windows are chosen from a guess of Redis's clock; the script decides on Redis TIME itself and
         answers ``stale`` (with its time) when the guess named the wrong day or month."""
-        now = time.time() + self._clock_offset
+        now = self.guess_now()
         for _ in range(3):
-            day, month = day_window(now, self._tz), month_window(now, self._tz)
-            scope_keys: list[str] = []
-            limits: list[int] = []
-            for scope in scopes:
-                scope_keys += [
-                    keys.quota_minute(scope.name),
-                    keys.quota_minute_total(scope.name),
-                    keys.quota_window(scope.name, "day", day.label),
-                    keys.quota_window(scope.name, "month", month.label),
-                ]
-                limits += [scope.limits.per_minute, scope.limits.per_day, scope.limits.per_month]
+            day, month = self.windows(now)
+            scope_keys, settings = self._reserve_call(tuple(scopes), day, month)
+            record = keys.quota_reservation(reservation_id)
             reply = self._reserve(
-                keys=[keys.quota_clock(), keys.quota_blocked(), keys.quota_reservation(reservation_id), *scope_keys],
-                args=[
-                    images,
-                    reservation_id,
-                    self._minute,
-                    day.start,
-                    day.end,
-                    month.start,
-                    month.end,
-                    self._override,
-                    RECORD_TTL_SECONDS,
-                    *limits,
-                ],
+                keys=[self._clock_key, self._blocked_key, record, *scope_keys], args=[images, reservation_id, settings]
             )
             outcome = reply[0]
             if outcome == "stale":
-                now = float(reply[1])
-                self._clock_offset = now - time.time()
+                now = self.learn_clock(float(reply[1]))
                 continue
             if outcome == "granted":
-                self._clock_offset = float(reply[1]) - time.time()
+                self.learn_clock(float(reply[1]))
                 return Granted(reservation_id, float(reply[1]))
             if outcome == "denied":
                 return Denied(scopes[int(reply[1])].name, str(reply[2]), float(reply[3]))
             if outcome == "blocked":
                 return Denied.upstream_blocked(float(reply[1]))
         raise RuntimeError("quota windows kept moving while reserving")
+
+    def _reserve_call(
+        self, scopes: tuple[Scope, ...], day: CalendarWindow, month: CalendarWindow
+    ) -> tuple[list[str], str]:
+        """The scope keys and the settings argument of a reservation, built once per scopes and day."""
+        cached = self._reserve_calls.get(scopes)
+        if cached is not None and cached[0] == (day, month):
+            return cached[1], cached[2]
+        limits: list[int] = []
+        for scope in scopes:
+            limits += [scope.limits.per_minute, scope.limits.per_day, scope.limits.per_month]
+        fixed = [self._minute, day.start, day.end, month.start, month.end, self._override, RECORD_TTL_SECONDS, *limits]
+        built = (
+            self.scope_keys(scopes, day, month),
+            " ".join(repr(v) if isinstance(v, float) else str(v) for v in fixed),
+        )
+        if len(self._reserve_calls) > 1000:
+            self._reserve_calls.clear()
+        self._reserve_calls[scopes] = ((day, month), *built)
+        return built
+
+    # --- the calendar windows, on a guess of Redis's clock ----------------------------------------------
+    def guess_now(self) -> float:
+        """Redis's clock as last seen by a script, carried forward on this machine's."""
+        return time.time() + self._clock_offset
+
+    def learn_clock(self, redis_now: float) -> float:
+        """Note the time a script read (Redis's, or the test clock), for the next guess; returns it."""
+        self._clock_offset = redis_now - time.time()
+        return redis_now
+
+    def windows(self, now: float) -> tuple[CalendarWindow, CalendarWindow]:
+        """The day and month holding ``now``; computed once per day, not per call."""
+        cached = self._windows
+        if cached is not None and cached[0].start <= now < cached[0].end and cached[1].start <= now < cached[1].end:
+            return cached
+        self._windows = (day_window(now, self._tz), month_window(now, self._tz))
+        return self._windows
+
+    @staticmethod
+    def scope_keys(scopes: Sequence[Scope], day: CalendarWindow, month: CalendarWindow) -> list[str]:
+        """Per scope: minute log, minute total, day counter, month counter (the scripts' key layout)."""
+        found: list[str] = []
+        for scope in scopes:
+            found += [
+                keys.quota_minute(scope.name),
+                keys.quota_minute_total(scope.name),
+                keys.quota_window(scope.name, "day", day.label),
+                keys.quota_window(scope.name, "month", month.label),
+            ]
+        return found
+
+    def usages_from(
+        self, values: Sequence[str], scopes: Sequence[Scope], now: float, day: CalendarWindow, month: CalendarWindow
+    ) -> list[list[WindowUsage]]:
+        """Each scope's windows from a script's usage reply (per scope: minute used, minute reset, day used,
+        month used; ``lua/quota_lib.lua``)."""
+        found = []
+        for i, scope in enumerate(scopes):
+            minute_used, minute_reset, day_used, month_used = values[4 * i : 4 * i + 4]
+            found.append(
+                [
+                    WindowUsage("minute", scope.limits.per_minute, int(minute_used), float(minute_reset), now),
+                    WindowUsage("day", scope.limits.per_day, int(day_used), day.end, now),
+                    WindowUsage("month", scope.limits.per_month, int(month_used), month.end, now),
+                ]
+            )
+        return found
 
     def refund(self, reservation_id: str) -> bool:
         """Return the images of a reservation whose call certainly generated nothing; True only once."""
@@ -154,23 +206,31 @@ class QuotaBuckets:
 
     def usage(self, scope: Scope) -> list[WindowUsage]:
         """Limit, use and reset time of each window, as ``GET /v1/quota`` and the metrics show them."""
-        now = self.now()
-        day, month = day_window(now, self._tz), month_window(now, self._tz)
-        minute_key = keys.quota_minute(scope.name)
-        raw: list[tuple[str, float]] = self._redis.zrangebyscore(  # type: ignore[assignment]
-            minute_key, f"({now - self._minute}", "+inf", withscores=True
-        )
-        entries = [(str(member), float(score)) for member, score in raw]
-        minute_used = sum(int(member.rsplit(":", 1)[1]) for member, _ in entries)
-        oldest = min((score for _, score in entries), default=now)
-        counts = self._redis.mget(
-            keys.quota_window(scope.name, "day", day.label), keys.quota_window(scope.name, "month", month.label)
-        )
-        return [
-            WindowUsage("minute", scope.limits.per_minute, minute_used, oldest + self._minute, now),
-            WindowUsage("day", scope.limits.per_day, int(counts[0] or 0), day.end, now),
-            WindowUsage("month", scope.limits.per_month, int(counts[1] or 0), month.end, now),
-        ]
+        return self.usages([scope])[0]
+
+    def usages(self, scopes: Sequence[Scope]) -> list[list[WindowUsage]]:
+        """:meth:`usage` of several scopes, in one round trip, read from the running totals: O(1) whatever
+        the length of the minute log (``lua/quota_usage.lua``)."""
+        now = self.guess_now()
+        for _ in range(3):
+            day, month = self.windows(now)
+            reply = self._usage(
+                keys=[keys.quota_clock(), *self.scope_keys(scopes, day, month)],
+                args=[self._override, self._minute, day.start, day.end, month.start, month.end],
+            )
+            now = self.learn_clock(float(reply[1]))
+            if reply[0] == "usage":
+                return self.usages_from([str(v) for v in reply[2:]], scopes, now, day, month)
+        raise RuntimeError("quota windows kept moving while reading them")
+
+    @property
+    def override(self) -> str:
+        """'1' when the scripts may read the test clock."""
+        return self._override
+
+    @property
+    def minute_seconds(self) -> float:
+        return self._minute
 
     def set_test_clock(self, at: float | None) -> None:
         """Tests only (overrides must be enabled): make the scripts read ``at`` instead of Redis TIME."""

@@ -29,16 +29,26 @@ def upstream_scope(settings: Settings) -> Scope:
 def tenant_scope(settings: Settings, tenant: str, plan: Plan | None = None) -> Scope | None:
     """The tenant's own share (its plan's, else the defaults), or None when it has no limit of its own."""
     plan = plan or default_plan(settings)
-    limits = (plan.per_minute, plan.per_day, plan.per_month)
+    return share_scope(tenant, plan.per_minute, plan.per_day, plan.per_month)
+
+
+def share_scope(tenant: str, per_minute: int, per_day: int, per_month: int) -> Scope | None:
+    """A tenant's share with these plan limits (0: none in that window), or None when none is set."""
+    limits = (per_minute, per_day, per_month)
     if not any(limits):
         return None
     minute, day, month = (value or UNLIMITED for value in limits)
-    return Scope(f"tenant:{tenant}", QuotaLimits(minute, day, month))
+    return Scope(share_name(tenant), QuotaLimits(minute, day, month))
+
+
+def share_name(tenant: str) -> str:
+    """The quota scope name of a tenant's share (its keys: ``karlo_core.keys.quota_*``)."""
+    return f"tenant:{tenant}"
 
 
 def scopes_for(settings: Settings, tenant: str, plan: Plan | None = None) -> list[Scope]:
     """Every job draws on the upstream quota, and on its tenant's share when its plan (or the defaults) sets
-    one (the same scopes ``lua/sched_dispatch.lua`` reserves from)."""
+    one (the same scopes a dispatch step, ``lua/sched_step.lua``, reserves from)."""
     own = tenant_scope(settings, tenant, plan)
     return [upstream_scope(settings)] if own is None else [upstream_scope(settings), own]
 

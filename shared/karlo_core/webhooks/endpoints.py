@@ -7,11 +7,33 @@ and why); its pending deliveries end ``disabled`` until the tenant enables it ag
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import redis
+import redis.asyncio as aioredis
 
 from karlo_core import keys
+
+#: The field of a tenant's webhook config holding its default URL.
+DEFAULT_URL_FIELD = "default_url"
+
+
+@dataclass(frozen=True)
+class WebhookDefault:
+    """What a new job of a tenant needs to know of its webhooks: the default URL, and whether it can sign."""
+
+    url: str | None
+    has_secret: bool
+
+
+async def read_webhook_default(client: aioredis.Redis, tenant: str) -> WebhookDefault:
+    """The tenant's :class:`WebhookDefault`, in one round trip on an asyncio client."""
+    async with client.pipeline(transaction=False) as pipe:
+        pipe.hget(keys.webhook_config(tenant), DEFAULT_URL_FIELD)
+        pipe.hexists(keys.webhook_secrets(tenant), "primary")
+        url, has_secret = await pipe.execute()
+    return WebhookDefault(str(url) if url else None, bool(has_secret))
 
 
 class WebhookEndpoints:
@@ -19,16 +41,16 @@ class WebhookEndpoints:
         self._redis = client
 
     def default_url(self, tenant: str) -> str | None:
-        value = self._redis.hget(keys.webhook_config(tenant), "default_url")
+        value = self._redis.hget(keys.webhook_config(tenant), DEFAULT_URL_FIELD)
         return str(value) if value else None
 
     def set_default_url(self, tenant: str, url: str | None) -> None:
         """Set (or clear) the URL used by jobs that name none; setting a URL also re-enables it."""
         if url is None:
-            self._redis.hdel(keys.webhook_config(tenant), "default_url")
+            self._redis.hdel(keys.webhook_config(tenant), DEFAULT_URL_FIELD)
             return
         with self._redis.pipeline() as pipe:
-            pipe.hset(keys.webhook_config(tenant), "default_url", url)
+            pipe.hset(keys.webhook_config(tenant), DEFAULT_URL_FIELD, url)
             pipe.hdel(keys.webhook_disabled(tenant), url)
             pipe.execute()
 

@@ -16,10 +16,10 @@ from karlo_api.idempotent import Answer, answer_once
 from karlo_api.job_requests import read_job_request
 from karlo_api.prefer import requested_wait, wait_until_finished
 from karlo_api.problems import Problem, problems_for
-from karlo_api.ratelimit import limited, rate_limit_headers, refuse_if_spent, tightest
+from karlo_api.ratelimit import rate_limit_headers, tightest
 from karlo_api.timeouts import mark_committed
-from karlo_core.backends.catalogue import KARLO
 from karlo_core.idempotency import Claimed
+from karlo_core.job_inputs import IMAGES_BY_KIND
 from karlo_core.job_listing import list_jobs as list_tenant_jobs
 from karlo_core.jobs import Job, JobKind, JobStatus
 from karlo_core.jobstore import CancelOutcome
@@ -164,7 +164,7 @@ async def create_job(
     wait = requested_wait(prefer, state.settings.max_wait_seconds)
     if wait is None or answer.status_code != status.HTTP_202_ACCEPTED:
         return answer.response()
-    job = await wait_until_finished(state.store, answer.body["id"], wait)
+    job = await wait_until_finished(state.events, state.aredis, tenant, answer.body["id"], wait)
     headers = {**answer.headers, "Preference-Applied": f"wait={wait}"}
     if job is None or not job.status.is_terminal:
         return Answer(answer.status_code, answer.body, headers).response()
@@ -174,23 +174,30 @@ async def create_job(
 async def _accept(
     request: Request, state: ApiState, tenant: str, raw: dict[str, Any], claimed: Claimed | None
 ) -> Answer:
-    job_request = await run_in_threadpool(state.parser.validate, raw)
-    fetched = await state.fetcher.fetch_all(tenant, state.parser.image_urls(job_request))
-    parsed = await run_in_threadpool(partial(state.parser.parse, job_request, fetched, tenant=tenant))
-    scopes = await run_in_threadpool(_quota_usages, state, tenant)
-    if len(scopes) > 1 and parsed.backend == KARLO:  # the tenant's own share; a local backend's capacity is its GPUs
-        refuse_if_spent(limited(scopes[-1]), parsed.params.samples, scopes, state.minute_seconds)
+    if _light(raw):  # on the event loop: a thread-pool hop would cost more than the checks
+        parsed = state.parser.parse(state.parser.validate(raw), {}, tenant=tenant)
+    else:
+        job_request = await run_in_threadpool(state.parser.validate, raw)
+        fetched = await state.fetcher.fetch_all(tenant, state.parser.image_urls(job_request))
+        parsed = await run_in_threadpool(partial(state.parser.parse, job_request, fetched, tenant=tenant))
     mark_committed(request)
-    job = await run_in_threadpool(accept_job, state, tenant, parsed, claimed)
-    view = _view(state, job)
-    headers = {"Location": view.urls.get, **rate_limit_headers(tightest(scopes), state.minute_seconds)}
+    accepted = await accept_job(state, tenant, parsed, claimed)
+    view = _view(state, accepted.job, place=not accepted.handed_out)
+    headers = {"Location": view.urls.get, **rate_limit_headers(tightest(accepted.usages), state.minute_seconds)}
     return Answer(status.HTTP_202_ACCEPTED, view.model_dump(mode="json"), headers)
+
+
+def _light(raw: dict[str, Any]) -> bool:
+    """A request whose checks neither decode images nor resolve a webhook's host: a kind without input
+    images, and no ``webhook`` of its own."""
+    kind = raw.get("kind", JobKind.GENERATE.value)
+    return isinstance(kind, str) and kind in IMAGES_BY_KIND and not IMAGES_BY_KIND[kind] and raw.get("webhook") is None
 
 
 def _quota_usages(state: ApiState, tenant: str) -> list[list[WindowUsage]]:
     """Each quota scope's windows: the upstream account, then the tenant's share when one is set."""
     plan = state.plans.get(tenant)
-    return [state.quota.usage(scope) for scope in scopes_for(state.settings, tenant, plan)]
+    return state.quota.usages(scopes_for(state.settings, tenant, plan))
 
 
 class JobPage(BaseModel):

@@ -58,7 +58,7 @@ def read_quota(state: StateDep, tenant: TenantDep, response: Response) -> QuotaV
     the caller's share; the RateLimit fields show, per window, whichever of the two leaves fewer images. ``plan``
     is the caller's plan (set by the operator; a change applies at once), ``backlog`` its queued work."""
     plan = state.plans.get(tenant)
-    usages = [state.quota.usage(scope) for scope in scopes_for(state.settings, tenant, plan)]
+    usages = state.quota.usages(scopes_for(state.settings, tenant, plan))
     backlog = state.scheduler.backlog(KARLO, tenant)
     views = [
         ScopeView(

@@ -55,6 +55,7 @@ def set_default_url(body: DefaultUrlRequest, state: StateDep, tenant: TenantDep)
             raise invalid_input(issues)
         require_secret(state, tenant)
     state.webhook_endpoints.set_default_url(tenant, body.url)
+    state.tenant_cache.forget_webhooks(tenant)
     return _settings_view(state, tenant)
 
 
@@ -83,6 +84,7 @@ def read_secret(state: StateDep, tenant: TenantDep) -> SecretInfoView:
 def rotate_secret(state: StateDep, tenant: TenantDep) -> RotatedSecretView:
     """A new signing secret, shown only now; the previous one keeps signing too until its grace period ends."""
     rotated = state.webhook_secrets.rotate(tenant)
+    state.tenant_cache.forget_webhooks(tenant)
     until = rotated.previous_valid_until
     return RotatedSecretView(
         secret=rotated.secret,
