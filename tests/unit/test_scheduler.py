@@ -18,7 +18,7 @@ from karlo_core.jobs import Job, JobKind, JobStatus
 from karlo_core.jobstore import JobStore
 from karlo_core.plans import Plans, priority_offset
 from karlo_core.quota.policy import make_buckets
-from karlo_core.scheduler import Scheduler
+from karlo_core.scheduler import Scheduler, replay_start
 from karlo_core.settings import Settings
 from support.stacks import Services
 
@@ -286,3 +286,68 @@ def test_without_a_slots_setting_each_ready_worker_of_a_local_backend_is_one_slo
     rig.client.zadd(keys.backend_workers("karlo-open"), {"host:1": time.time(), "host:2": time.time()})
     rig.client.zadd(keys.backend_workers("karlo-open"), {"host:3": time.time() - 3600})  # stale: dead
     assert rig.dispatch(backend="karlo-open") == jobs[:2]
+
+
+def _hand_out_times(rig: Rig, jobs: list[str], until: float) -> dict[str, float]:
+    """Dispatch at now and at every moment the minute log frees images, as the workers' ticks do; when each
+    job was handed out."""
+    moment, handed = START, dict[str, float]()
+    while moment <= until and len(handed) < len(jobs):
+        rig.at(moment)
+        step = rig.scheduler.dispatch("karlo")
+        handed.update({h.job_id: moment for h in step.handed})
+        moment = step.wake_at if step.wake_at is not None and step.wake_at > moment else moment + WINDOW
+    return handed
+
+
+@pytest.fixture
+def prompt(tight: Rig, monkeypatch: pytest.MonkeyPatch) -> Rig:
+    """The tight rig, with dispatch steps taken the moment images free up (as ``_hand_out_times`` takes them)."""
+    monkeypatch.setattr("karlo_core.scheduler.DISPATCH_LAG", 0.0)
+    return tight
+
+
+def test_the_replay_follows_the_dispatcher_with_real_sizes_and_small_jobs_filling_the_remainder(prompt: Rig) -> None:
+    sizes = [8, 4, 1, 1, 3, 1, 4, 2, 2, 1, 4, 4, 1, 3]
+    jobs = [prompt.submit("a", images=n) for n in sizes]
+    view = prompt.scheduler._read("karlo", "a", None)
+    assert [job.images for job in view.jobs] == sizes and view.total_images == sum(sizes)
+    filled = {j: replay_start(view, rank, limit=10, span=WINDOW, others=0) for rank, j in enumerate(jobs)}
+    strict = {j: replay_start(view, rank, limit=10, span=WINDOW, others=0, fill=False) for rank, j in enumerate(jobs)}
+    shown = {}
+    for job_id in jobs:
+        place = prompt.scheduler.place(prompt.store.get(job_id))  # type: ignore[arg-type]
+        assert place is not None and place.estimated_start_at is not None
+        shown[job_id] = place.estimated_start_at
+    handed = _hand_out_times(prompt, jobs, START + 20 * WINDOW)
+    assert handed[jobs[2]] == START and handed[jobs[1]] == START + WINDOW  # 1-image jobs passed the 4
+    assert filled == handed
+    assert strict[jobs[2]] == START + WINDOW and strict[jobs[1]] == START + WINDOW  # in order, nothing passes
+    assert all(shown[j] == min(filled[j], strict[j]) for j in jobs)
+
+
+def test_the_estimate_counts_the_delay_from_hand_out_to_call_that_moves_each_window(prompt: Rig) -> None:
+    first = [prompt.submit("a", images=5) for _ in range(2)]
+    waiting = prompt.submit("a", images=5)
+    assert prompt.dispatch() == first
+    job = prompt.store.get(waiting)
+    assert job is not None
+    assert prompt.scheduler.place(job).estimated_start_at == START + WINDOW  # type: ignore[union-attr]
+    prompt.at(START + 4)  # the calls come 4 s after the hand-out: the images count until then + the window
+    for job_id in first:
+        assert prompt.quota.restamp(f"{job_id}:d1")
+    assert prompt.scheduler.place(job).estimated_start_at == START + 4 + WINDOW  # type: ignore[union-attr]
+    later = prompt.submit("a", images=8)
+    estimate = prompt.scheduler.place(prompt.store.get(later)).estimated_start_at  # type: ignore[arg-type, union-attr]
+    assert estimate == START + 4 + WINDOW + 4 + WINDOW  # the next window is expected to drift as much
+
+
+def test_a_job_beyond_the_jobs_read_is_estimated_at_full_windows_after_them(
+    prompt: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("karlo_core.scheduler.ESTIMATE_JOBS", 4)
+    jobs = [prompt.submit("a", images=5) for _ in range(10)]
+    estimates = [prompt.scheduler.place(prompt.store.get(j)).estimated_start_at for j in jobs]  # type: ignore[arg-type, union-attr]
+    assert estimates == [START, START, START + WINDOW, START + WINDOW] + [
+        START + WINDOW + k * WINDOW for k in (1, 1, 2, 2, 3, 3)
+    ]
