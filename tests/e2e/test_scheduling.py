@@ -7,7 +7,6 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,9 +14,8 @@ import pytest
 
 from karlo_core.plans import Plans
 from karlo_core.settings import Settings
-from karlo_devstack.services import sim_control
 from support.api import Tenant, get_job, submit, wait_until_terminal
-from support.stacks import AppStack, Services, base_env, sim_stats
+from support.stacks import AppStack, Services, quota_bound_stack, sim_stats
 
 WINDOW = 4.0
 LIMIT = 12
@@ -26,21 +24,10 @@ ONE = {"input": {"prompt": "a fair test", "width": 384, "height": 384, "samples"
 
 @pytest.fixture
 def stack(services: Services) -> Iterator[AppStack]:
-    env = base_env(
-        services,
-        "local",
-        KARLOQ_QUOTA_PER_MINUTE=str(LIMIT),
-        KARLOQ_QUOTA_MINUTE_WINDOW_SECONDS=str(WINDOW),
-        KARLOQ_QUOTA_WINDOW_GUARD_SECONDS="0.25",
-        KARLOQ_WORKER_CONCURRENCY="4",
-        KARLOQ_MAX_ACTIVE_JOBS_PER_TENANT="0",
-    )
-    started = AppStack(Path(services.workdir) / "scheduling", env).start(workers=2)
-    sim_control(services.sim_url, quota={"per_window": LIMIT, "window_seconds": WINDOW})
-    try:
+    with quota_bound_stack(
+        services, "scheduling", limit=LIMIT, window=WINDOW, guard=0.25, concurrency=4, workers=2
+    ) as started:
         yield started
-    finally:
-        started.stop()
 
 
 def _plans(stack: AppStack) -> Plans:

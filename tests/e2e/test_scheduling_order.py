@@ -8,14 +8,12 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from karlo_devstack.services import sim_control
 from support.api import TERMINAL, get_job, submit
-from support.stacks import AppStack, Services, base_env, sim_stats
+from support.stacks import AppStack, Services, quota_bound_stack, sim_stats
 
 WINDOW = 3.0
 GUARD = 0.25
@@ -31,21 +29,10 @@ SAME_STEP = 0.5
 
 @pytest.fixture
 def stack(services: Services) -> Iterator[AppStack]:
-    env = base_env(
-        services,
-        "local",
-        KARLOQ_QUOTA_PER_MINUTE=str(LIMIT),
-        KARLOQ_QUOTA_MINUTE_WINDOW_SECONDS=str(WINDOW),
-        KARLOQ_QUOTA_WINDOW_GUARD_SECONDS=str(GUARD),
-        KARLOQ_WORKER_CONCURRENCY="3",
-        KARLOQ_MAX_ACTIVE_JOBS_PER_TENANT="0",
-    )
-    started = AppStack(Path(services.workdir) / "scheduling-order", env).start(workers=3)
-    sim_control(services.sim_url, quota={"per_window": LIMIT, "window_seconds": WINDOW})
-    try:
+    with quota_bound_stack(
+        services, "scheduling-order", limit=LIMIT, window=WINDOW, guard=GUARD, concurrency=3, workers=3
+    ) as started:
         yield started
-    finally:
-        started.stop()
 
 
 def _at(stamp: str) -> float:

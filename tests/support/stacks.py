@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -14,7 +16,7 @@ import redis
 from karlo_core import keys, tenants
 from karlo_core.queue import Queue
 from karlo_devstack.processes import ManagedProcess
-from karlo_devstack.services import start_api, start_worker
+from karlo_devstack.services import sim_control, start_api, start_worker
 from support.api import Tenant
 
 if TYPE_CHECKING:
@@ -153,3 +155,26 @@ def s3_client(s3_url: str) -> S3Client:
 def sim_stats(sim_url: str) -> dict[str, object]:
     result: dict[str, object] = httpx.get(f"{sim_url}/_sim/stats", timeout=5).json()
     return result
+
+
+@contextmanager
+def quota_bound_stack(
+    services: Services, name: str, *, limit: int, window: float, guard: float, concurrency: int, workers: int
+) -> Iterator[AppStack]:
+    """A stack whose bottleneck is a short quota window (``limit`` images per ``window`` seconds, with its guard),
+    no cap on active jobs, and the simulator enforcing the same quota on its side."""
+    env = base_env(
+        services,
+        "local",
+        KARLOQ_QUOTA_PER_MINUTE=str(limit),
+        KARLOQ_QUOTA_MINUTE_WINDOW_SECONDS=str(window),
+        KARLOQ_QUOTA_WINDOW_GUARD_SECONDS=str(guard),
+        KARLOQ_WORKER_CONCURRENCY=str(concurrency),
+        KARLOQ_MAX_ACTIVE_JOBS_PER_TENANT="0",
+    )
+    started = AppStack(Path(services.workdir) / name, env).start(workers=workers)
+    sim_control(services.sim_url, quota={"per_window": limit, "window_seconds": window})
+    try:
+        yield started
+    finally:
+        started.stop()
