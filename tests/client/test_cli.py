@@ -96,7 +96,9 @@ def test_priority_and_backend_options_reach_the_job(stack: AppStack, tmp_path: P
     done = karloq(stack, "generate", "a quiet harbour", *SMALL, "--priority", "low", "--no-wait", "--json")
     assert done.returncode == ExitCode.OK, done.stderr
     assert json.loads(done.stdout)["priority"] == "low"
-    done = karloq(stack, "generate", "a quiet harbour", "--backend", "karlo", "--priority", "high", "--out", str(tmp_path))
+    done = karloq(
+        stack, "generate", "a quiet harbour", "--backend", "karlo", "--priority", "high", "--out", str(tmp_path)
+    )
     assert done.returncode == ExitCode.OK, done.stderr
     # The stack runs no open Karlo backend: the service's 422 names the field and rule, in one line.
     done = karloq(stack, "generate", "a quiet harbour", "--backend", "karlo-open", "--out", str(tmp_path))
