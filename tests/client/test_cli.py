@@ -92,6 +92,22 @@ def test_a_refused_prompt_exits_refused_with_one_line(stack: AppStack, tmp_path:
     assert done.stdout == "" and list(tmp_path.iterdir()) == []
 
 
+def test_priority_and_backend_options_reach_the_job(stack: AppStack, tmp_path: Path) -> None:
+    done = karloq(stack, "generate", "a quiet harbour", *SMALL, "--priority", "low", "--no-wait", "--json")
+    assert done.returncode == ExitCode.OK, done.stderr
+    assert json.loads(done.stdout)["priority"] == "low"
+    done = karloq(
+        stack, "generate", "a quiet harbour", "--backend", "karlo", "--priority", "high", "--out", str(tmp_path)
+    )
+    assert done.returncode == ExitCode.OK, done.stderr
+    # The stack runs no open Karlo backend: the service's 422 names the field and rule, in one line.
+    done = karloq(stack, "generate", "a quiet harbour", "--backend", "karlo-open", "--out", str(tmp_path))
+    assert done.returncode == ExitCode.REFUSED
+    assert "backend" in _one_line(done.stderr) and "enabled" in done.stderr
+    done = karloq(stack, "generate", "a quiet harbour", "--priority", "urgent")
+    assert done.returncode == ExitCode.USAGE and "urgent" in done.stderr
+
+
 def test_an_unreachable_api_exits_with_its_own_code(stack: AppStack) -> None:
     done = karloq(stack, "quota", KARLOQ_API_URL=f"http://127.0.0.1:{free_port()}")
     assert done.returncode == ExitCode.UNREACHABLE

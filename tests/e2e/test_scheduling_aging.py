@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import time
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
 
-from karlo_devstack.services import sim_control
 from support.api import get_job, submit
-from support.stacks import AppStack, Services, base_env
+from support.stacks import Services, quota_bound_stack
 
 WINDOW = 2.0
 LIMIT = 4
@@ -28,19 +26,16 @@ def _at(stamp: str | None) -> float | None:
 
 
 def test_a_low_job_starts_within_the_aging_bound_while_normal_jobs_keep_arriving(services: Services) -> None:
-    env = base_env(
+    with quota_bound_stack(
         services,
-        "local",
-        KARLOQ_QUOTA_PER_MINUTE=str(LIMIT),
-        KARLOQ_QUOTA_MINUTE_WINDOW_SECONDS=str(WINDOW),
-        KARLOQ_QUOTA_WINDOW_GUARD_SECONDS="0.25",
+        "scheduling-aging",
+        limit=LIMIT,
+        window=WINDOW,
+        guard=0.25,
+        concurrency=4,
+        workers=1,
         KARLOQ_LOW_PRIORITY_AGING_SECONDS=str(AGING),
-        KARLOQ_WORKER_CONCURRENCY="4",
-        KARLOQ_MAX_ACTIVE_JOBS_PER_TENANT="0",
-    )
-    stack = AppStack(Path(services.workdir) / "scheduling-aging", env).start(workers=1)
-    sim_control(services.sim_url, quota={"per_window": LIMIT, "window_seconds": WINDOW})
-    try:
+    ) as stack:
         for _ in range(2 * LIMIT):  # two windows of normal work ahead of it
             assert submit(stack, ONE).status_code == 202
         low = submit(stack, {**ONE, "priority": "low"}).json()
@@ -65,5 +60,3 @@ def test_a_low_job_starts_within_the_aging_bound_while_normal_jobs_keep_arriving
         assert accepted_after, "no normal job accepted after the low one went before it: priority had no effect"
         assert max(accepted_after) - low_accepted <= AGING + SLACK, "a normal job past the aging bound went first"
         assert any((_at(j["created_at"]) or 0) > started for j in normal)  # the stream was still running
-    finally:
-        stack.stop()

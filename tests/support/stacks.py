@@ -159,10 +159,19 @@ def sim_stats(sim_url: str) -> dict[str, object]:
 
 @contextmanager
 def quota_bound_stack(
-    services: Services, name: str, *, limit: int, window: float, guard: float, concurrency: int, workers: int
+    services: Services,
+    name: str,
+    *,
+    limit: int,
+    window: float,
+    guard: float,
+    concurrency: int,
+    workers: int,
+    **settings: str,
 ) -> Iterator[AppStack]:
     """A stack whose bottleneck is a short quota window (``limit`` images per ``window`` seconds, with its guard),
-    no cap on active jobs, and the simulator enforcing the same quota on its side."""
+    no cap on active jobs, and the simulator enforcing the same quota on its side; ``settings`` are further
+    ``KARLOQ_*`` variables."""
     env = base_env(
         services,
         "local",
@@ -171,6 +180,7 @@ def quota_bound_stack(
         KARLOQ_QUOTA_WINDOW_GUARD_SECONDS=str(guard),
         KARLOQ_WORKER_CONCURRENCY=str(concurrency),
         KARLOQ_MAX_ACTIVE_JOBS_PER_TENANT="0",
+        **settings,
     )
     started = AppStack(Path(services.workdir) / name, env).start(workers=workers)
     sim_control(services.sim_url, quota={"per_window": limit, "window_seconds": window})

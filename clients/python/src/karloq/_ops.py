@@ -281,6 +281,8 @@ def run_job(
     prefer_wait: int = MAX_PREFER_WAIT,
     on_progress: JobProgress | None = None,
     on_bytes: ByteProgress | None = None,
+    backend: BackendName | None = None,
+    priority: Priority | None = None,
 ) -> Operation[RunResult]:
     """Create the job (answered at once if it finishes within ``prefer_wait`` s), wait for it, download it."""
     started = time.monotonic()
@@ -291,6 +293,8 @@ def run_job(
         webhook=webhook,
         idempotency_key=idempotency_key,
         wait=min(prefer_wait, max(int(timeout), 1)),
+        backend=backend,
+        priority=priority,
     )
     left = max(timeout - (time.monotonic() - started), 0.0)
     job = yield from wait_job(created, timeout=left, on_progress=on_progress)

@@ -266,6 +266,8 @@ class AsyncClient:
         prefer_wait: int = _ops.MAX_PREFER_WAIT,
         on_progress: JobProgress | None = None,
         on_bytes: ByteProgress | None = None,
+        backend: BackendName | None = None,
+        priority: Priority | None = None,
     ) -> RunResult:
         return await self._driver.run(
             _ops.run_job(
@@ -279,6 +281,8 @@ class AsyncClient:
                 prefer_wait=prefer_wait,
                 on_progress=on_progress,
                 on_bytes=on_bytes,
+                backend=backend,
+                priority=priority,
             )
         )
 

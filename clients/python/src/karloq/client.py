@@ -306,6 +306,8 @@ class Client:
         prefer_wait: int = _ops.MAX_PREFER_WAIT,
         on_progress: JobProgress | None = None,
         on_bytes: ByteProgress | None = None,
+        backend: BackendName | None = None,
+        priority: Priority | None = None,
     ) -> RunResult:
         """Create a job, wait for it and save its images in ``out_dir``.
 
@@ -324,6 +326,8 @@ class Client:
                 prefer_wait=prefer_wait,
                 on_progress=on_progress,
                 on_bytes=on_bytes,
+                backend=backend,
+                priority=priority,
             )
         )
 

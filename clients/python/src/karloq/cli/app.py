@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -20,6 +21,7 @@ from karloq.client import Client
 from karloq.errors import JobFailedError
 from karloq.images import ImageSource, is_url
 from karloq.models import (
+    BackendName,
     ExtendInput,
     GenerateInput,
     InpaintInput,
@@ -27,11 +29,38 @@ from karloq.models import (
     JobInput,
     JobStatus,
     Margins,
+    Priority,
     Replay,
     VariationInput,
 )
 
 T = TypeVar("T")
+
+
+class BackendChoice(StrEnum):
+    """The backends a job may name (``--backend``)."""
+
+    KARLO = "karlo"
+    KARLO_OPEN = "karlo-open"
+
+
+class PriorityChoice(StrEnum):
+    """A job's priority within its tenant (``--priority``)."""
+
+    HIGH = "high"
+    NORMAL = "normal"
+    LOW = "low"
+
+
+BACKEND_NAMES: dict[BackendChoice, BackendName] = {
+    BackendChoice.KARLO: "karlo",
+    BackendChoice.KARLO_OPEN: "karlo-open",
+}
+PRIORITY_NAMES: dict[PriorityChoice, Priority] = {
+    PriorityChoice.HIGH: "high",
+    PriorityChoice.NORMAL: "normal",
+    PriorityChoice.LOW: "low",
+}
 
 EPILOG = (
     "Exit codes: 0 done; 1 the job failed or was canceled; 2 bad command line; 3 the API refused the request; "
@@ -140,6 +169,12 @@ Out = Annotated[Path, typer.Option("--out", "-o", help="Directory for the images
 NoWait = Annotated[bool, typer.Option("--no-wait", help="Print the job and return at once")]
 Timeout = Annotated[float, typer.Option(help="Seconds to wait for the job")]
 Webhook = Annotated[str | None, typer.Option(help="Send this job's events to this URL")]
+BackendOpt = Annotated[
+    BackendChoice | None, typer.Option("--backend", help="karlo (hosted, the default) or karlo-open (own GPUs)")
+]
+PriorityOpt = Annotated[
+    PriorityChoice | None, typer.Option("--priority", help="high, normal (the default) or low, up to the plan's")
+]
 JobIdArg = Annotated[str, typer.Argument(help="The job's id", show_default=False)]
 ImageArg = Annotated[str, typer.Argument(help="A file, or an https URL the service fetches", show_default=False)]
 
@@ -157,6 +192,16 @@ class Common:
     no_wait: bool
     timeout: float
     webhook: str | None
+    backend: BackendChoice | None = None
+    priority: PriorityChoice | None = None
+
+    @property
+    def backend_name(self) -> BackendName | None:
+        return BACKEND_NAMES[self.backend] if self.backend else None
+
+    @property
+    def priority_name(self) -> Priority | None:
+        return PRIORITY_NAMES[self.priority] if self.priority else None
 
     def fields(self) -> dict[str, Any]:
         given = {
@@ -213,7 +258,14 @@ def _submit(
 ) -> None:
     with settings.client() as client:
         if common.no_wait:
-            job = client.jobs.create(job_input, image=image, mask=mask, webhook=common.webhook)
+            job = client.jobs.create(
+                job_input,
+                image=image,
+                mask=mask,
+                webhook=common.webhook,
+                backend=common.backend_name,
+                priority=common.priority_name,
+            )
             _show_job(settings, job)
             return
         with display.JobDisplay(err_console) as live:
@@ -227,6 +279,8 @@ def _submit(
                 prefer_wait=LIVE_PREFER_WAIT,
                 on_progress=live.job,
                 on_bytes=live.downloaded,
+                backend=common.backend_name,
+                priority=common.priority_name,
             )
     if settings.json:
         _print_json({"job": result.job.model_dump(mode="json"), "files": [str(p) for p in result.files]})
@@ -255,9 +309,11 @@ def generate(
     no_wait: NoWait = False,
     timeout: Timeout = 600.0,
     webhook: Webhook = None,
+    backend: BackendOpt = None,
+    priority: PriorityOpt = None,
 ) -> None:
     """Text to image: make images and save them in --out."""
-    common = Common(samples, image_format, seed, negative, param, out, no_wait, timeout, webhook)
+    common = Common(samples, image_format, seed, negative, param, out, no_wait, timeout, webhook, backend, priority)
     sized = {k: v for k, v in {"width": width, "height": height, "version": version}.items() if v is not None}
     job_input = _build(GenerateInput, {"prompt": prompt, **sized, **common.fields()})
     _submit(_settings(ctx), job_input, common)
@@ -279,9 +335,11 @@ def variation(
     no_wait: NoWait = False,
     timeout: Timeout = 600.0,
     webhook: Webhook = None,
+    backend: BackendOpt = None,
+    priority: PriorityOpt = None,
 ) -> None:
     """New images in the manner of IMAGE."""
-    common = Common(samples, image_format, seed, negative, param, out, no_wait, timeout, webhook)
+    common = Common(samples, image_format, seed, negative, param, out, no_wait, timeout, webhook, backend, priority)
     given = {"prompt": prompt, "width": width, "height": height}
     job_input = _build(VariationInput, {k: v for k, v in given.items() if v is not None} | common.fields())
     _submit(_settings(ctx), job_input, common, image=_image(image, "IMAGE"))
@@ -302,9 +360,11 @@ def inpaint(
     no_wait: NoWait = False,
     timeout: Timeout = 600.0,
     webhook: Webhook = None,
+    backend: BackendOpt = None,
+    priority: PriorityOpt = None,
 ) -> None:
     """Repaint the black area of --mask in IMAGE."""
-    common = Common(samples, image_format, seed, negative, param, out, no_wait, timeout, webhook)
+    common = Common(samples, image_format, seed, negative, param, out, no_wait, timeout, webhook, backend, priority)
     job_input = _build(InpaintInput, {"prompt": prompt} | common.fields())
     _submit(_settings(ctx), job_input, common, image=_image(image, "IMAGE"), mask=_image(mask, "--mask"))
 
@@ -327,9 +387,11 @@ def extend(
     no_wait: NoWait = False,
     timeout: Timeout = 600.0,
     webhook: Webhook = None,
+    backend: BackendOpt = None,
+    priority: PriorityOpt = None,
 ) -> None:
     """Grow IMAGE by --top/--bottom/--left/--right pixels and fill the new area."""
-    common = Common(samples, image_format, seed, negative, param, out, no_wait, timeout, webhook)
+    common = Common(samples, image_format, seed, negative, param, out, no_wait, timeout, webhook, backend, priority)
     margins = Margins(top=top, bottom=bottom, left=left, right=right)
     job_input = _build(ExtendInput, {"prompt": prompt, "extend": margins} | common.fields())
     _submit(_settings(ctx), job_input, common, image=_image(image, "IMAGE"))
