@@ -59,16 +59,18 @@ class Held:
 
 def jobs_ahead(jobs: int, images: float, others: float, pace: Pace) -> Iterator[float]:
     """Sizes of the jobs ahead in the fair order: the tenant's ``jobs`` jobs of ``images`` images in all, and
-    ``others`` images of other tenants in jobs of the pace's mean size, interleaved evenly."""
-    mine = [images / jobs] * jobs if jobs > 0 else []
+    ``others`` images of other tenants in jobs of the pace's mean size, interleaved evenly (lazily: a long
+    backlog is not held in memory)."""
     count = math.ceil(others / pace.images - 1e-9) if others > 0 and pace.images > 0 else 0
-    theirs = [others / count] * count if count else []
-    merged = sorted(
-        [((i + 0.5) / len(mine), size) for i, size in enumerate(mine)]
-        + [((i + 0.5) / len(theirs), size) for i, size in enumerate(theirs)],
-        key=lambda entry: entry[0],
-    )
-    return (size for _, size in merged)
+    mine, theirs = 0, 0
+    while mine < jobs or theirs < count:
+        # the next of each at its even place in the order: (i + 0.5) / n, the tenant's first on a tie
+        if theirs >= count or (mine < jobs and (mine + 0.5) * count <= (theirs + 0.5) * jobs):
+            mine += 1
+            yield images / jobs
+        else:
+            theirs += 1
+            yield others / count
 
 
 def slot_start(now: float, slots: int, pace: Pace, held: Sequence[Held], ahead: Iterator[float]) -> float:

@@ -13,7 +13,7 @@ from karlo_core import keys
 from karlo_core.job_inputs import GenerateParams
 from karlo_core.jobs import Job, StoredImage
 from karlo_core.jobstore import JobStore
-from karlo_core.local_eta import Held, Pace, jobs_ahead, slot_start
+from karlo_core.local_eta import SIMULATED_JOBS, Held, Pace, jobs_ahead, slot_start
 from karlo_core.quota.policy import make_buckets
 from karlo_core.scheduler import Scheduler
 from karlo_core.settings import Settings
@@ -150,9 +150,12 @@ def test_slots_are_played_out_job_by_job_over_what_runs_and_what_is_ahead() -> N
     assert slot_start(100.0, 2, pace, held, iter([1.0, 1.0, 1.0])) == pytest.approx(120.0)
     assert slot_start(100.0, 2, pace, [Held(images=3, ran=100.0)], iter([])) == pytest.approx(100.0)  # overran
     assert slot_start(100.0, 1, pace, [], iter([2.0])) == pytest.approx(120.0)  # a run scales with images
+    # beyond the jobs played out one by one, the rest's runs are spread over the slots
+    long = iter([1.0] * (SIMULATED_JOBS + 100))
+    assert slot_start(0.0, 4, pace, [], long) == pytest.approx(10.0 * (SIMULATED_JOBS + 100) / 4)
 
 
 def test_other_tenants_images_come_in_jobs_of_the_mean_size_interleaved_with_the_tenants_own() -> None:
-    sizes = list(jobs_ahead(2, 4.0, 3.0, Pace(seconds=10.0, images=2.0, runs=1)))
-    assert sorted(sizes) == [1.5, 1.5, 2.0, 2.0] and sizes[0] != sizes[1]
+    assert list(jobs_ahead(2, 4.0, 3.0, Pace(seconds=10.0, images=2.0, runs=1))) == [2.0, 1.5, 2.0, 1.5]
+    assert list(jobs_ahead(1, 1.0, 4.0, Pace(seconds=10.0, images=2.0, runs=1))) == [2.0, 1.0, 2.0]
     assert list(jobs_ahead(0, 0.0, 0.0, Pace(seconds=10.0, images=2.0, runs=1))) == []
