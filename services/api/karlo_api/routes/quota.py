@@ -47,7 +47,7 @@ class BacklogView(BaseModel):
     queued_images: int = Field(description="Images those jobs will generate")
     drained_at: datetime | None = Field(
         description="When the last of them is expected to start (null: none queued; for a local backend also "
-        "before any of its jobs has succeeded, as the estimate uses its measured pace, or with no worker ready)"
+        "before any of its jobs has succeeded, as the estimate uses its measured pace, or while it has no GPU slot)"
     )
 
 
