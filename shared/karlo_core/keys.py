@@ -86,6 +86,13 @@ def sched_inflight(backend: str) -> str:
     return f"{PREFIX}:sched:{backend}:inflight"
 
 
+def sched_pace(backend: str) -> str:
+    """Hash: a backend's pace, exponentially weighted means of a succeeded job's run (seconds, claim to settle)
+    and of its images, with the runs counted (runs) and when the last was noted (at). Built by
+    ``lua/sched_pace.lua``."""
+    return f"{PREFIX}:sched:{backend}:pace"
+
+
 def plan(tenant_id: str) -> str:
     """Hash: a tenant's plan (weight, per_minute, per_day, per_month, max_active, max_priority); an absent
     field takes its default from settings."""

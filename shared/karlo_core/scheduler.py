@@ -29,6 +29,7 @@ from karlo_core import keys, lua
 from karlo_core.backends.catalogue import KARLO, backend_queue
 from karlo_core.jobs import Job, JobStatus
 from karlo_core.jobstore import JobStore
+from karlo_core.local_eta import LocalEta
 from karlo_core.metrics import JOB_TIME_TO_START_SECONDS, QUOTA_RESERVATIONS
 from karlo_core.plans import Plans
 from karlo_core.queue import RUN_JOB_TASK, enqueue_job
@@ -229,6 +230,7 @@ class Scheduler:
         self._settings = settings
         self._quota = quota
         self._plans = Plans(client, settings)
+        self._local = LocalEta(client, settings)
         self._tz = ZoneInfo(settings.quota_timezone)
         self._window = settings.quota_minute_window_seconds + settings.quota_window_guard_seconds
         self._dispatch = client.register_script(lua.load("sched_dispatch"))
@@ -406,8 +408,8 @@ class Scheduler:
         than the filled replay finds, and a large one passed in the filled replay often is not); then, where the
         day or month window of the upstream quota or of the tenant's plan cannot hold its ``mine`` images
         (``others`` more upstream), that window's end; never before Karlo's blocked-until."""
-        if view.backend != KARLO:
-            return None
+        if view.backend != KARLO:  # a local backend: its slots and measured pace
+            return self._local.start_at(view.backend, jobs=rank, images=view.images_ahead(rank), others=others)
         scopes = scopes_for(self._settings, tenant, self._plans.get(tenant))
         limit = min(scope.limits.per_minute for scope in scopes)  # a plan's own minute limit, on the upstream log
         filled = replay_start(view, rank, limit=limit, span=self._window, others=others)

@@ -112,7 +112,9 @@ class JobView(BaseModel):
     estimated_start_at: datetime | None = Field(
         description="While the job is queued or waits for quota: when it is expected to start, from the jobs "
         "ahead of it (its tenant's, and other tenants' by their weights), the quota windows and Karlo's own "
-        "block after a -10; null on a local backend (its start depends on how long the jobs ahead run)"
+        "block after a -10; on a local backend (karlo-open), from its slots, the jobs running and ahead, and "
+        "the measured run time of its recent jobs: null there until one of its jobs has succeeded, or while it has "
+        "no GPU slot (no slots setting and no worker ready)"
     )
     queue_position: QueuePositionView | None = Field(
         default=None,

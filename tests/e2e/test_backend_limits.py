@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from karlo_core import keys
-from support.api import submit
+from support.api import get_job, submit
 from support.images import b64, image_bytes, mask_bytes
 from support.stacks import AppStack, Services, base_env, job_state_keys
 
@@ -98,6 +98,20 @@ def test_what_open_karlo_can_do_is_accepted_on_its_queue(api: AppStack, body: di
     assert not {"width", "height", "version", "upscale", "nsfw_checker", "negative_prompt"} & set(job["input"])
     assert _waits_for_a_gpu_slot(api, job["id"])
     assert api.redis().llen("jobs") == 0
+
+
+def test_without_a_worker_a_queued_open_karlo_job_has_no_estimate_and_its_backlog_no_drain_time(api: AppStack) -> None:
+    """A pace is known, but no worker is ready: there is no GPU slot, so nothing says when the job starts."""
+    with api.redis() as client:
+        client.hset(keys.sched_pace(OPEN), mapping={"seconds": 5, "images": 1, "runs": 1})
+    response = submit(api, gen())
+    assert response.status_code == 202, response.text
+    job = get_job(api, response.json()["id"])
+    assert job["status"] == "queued" and job["queue_position"] is not None and job["estimated_start_at"] is None
+    quota = httpx.get(f"{api.api_url}/v1/quota", headers=api.headers, timeout=10).json()
+    hosted, open_karlo = quota["backlogs"]
+    assert quota["backlog"] == hosted and hosted["backend"] == "karlo"
+    assert open_karlo["backend"] == OPEN and open_karlo["queued_jobs"] >= 1 and open_karlo["drained_at"] is None
 
 
 def test_jobs_without_a_backend_go_to_hosted_karlo(api: AppStack) -> None:

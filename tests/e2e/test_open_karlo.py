@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ import httpx
 import pytest
 from PIL import Image
 
+from karlo_core import keys
 from karlo_devstack.processes import wait_until
 from karloq import Client
 from support.api import get_job, submit, wait_until_terminal
@@ -178,6 +180,40 @@ def test_progress_shows_while_running_and_a_cancel_stops_between_steps(stack: Ap
     job = wait_until_terminal(stack, job_id, timeout=30)
     assert job["status"] == "canceled" and job["output"] is None
     assert job["progress"]["step"] < job["progress"]["total"]
+
+
+def test_a_queued_job_is_estimated_from_the_measured_run_once_a_job_has_finished(stack: AppStack) -> None:
+    """One worker, one slot: three jobs queue behind each other. Until one has finished nothing is measured and
+    the estimate is null; once the first has, the third's estimate (the second running) comes within one
+    measured run, and the hand-out's own delay, of when it really starts."""
+    with stack.redis() as client:
+        client.delete(keys.sched_pace("karlo-open"))
+    steps = {"prior_num_inference_steps": 10, "num_inference_steps": 10}
+    ids = [
+        submit(stack, {"backend": "karlo-open", "input": {"prompt": f"a queue {i}", **steps}}).json()["id"]
+        for i in range(3)
+    ]
+    waiting = get_job(stack, ids[2])
+    assert waiting["status"] == "queued" and waiting["queue_position"]["tenant"] >= 1
+    assert waiting["estimated_start_at"] is None  # nothing measured yet
+    wait_until(lambda: get_job(stack, ids[1])["status"] == "running", timeout=120, what="the second job to run")
+    waiting = get_job(stack, ids[2])
+    quota = httpx.get(f"{stack.api_url}/v1/quota", headers=stack.headers, timeout=10).json()
+    [backlog] = [b for b in quota["backlogs"] if b["backend"] == "karlo-open"]
+    jobs = [wait_until_terminal(stack, job_id, timeout=120) for job_id in ids]
+    assert [job["status"] for job in jobs] == ["succeeded"] * 3, jobs
+    assert waiting["status"] == "queued" and waiting["queue_position"] == {"tenant": 1, "overall": 1}
+    assert waiting["estimated_start_at"] is not None
+    assert backlog["queued_jobs"] == 1 and backlog["drained_at"] is not None
+    assert abs(_moment(backlog["drained_at"]) - _moment(waiting["estimated_start_at"])) < 0.01
+    started = [_moment(job["started_at"]) for job in jobs]
+    runs = [_moment(job["completed_at"]) - start for job, start in zip(jobs, started, strict=True)]
+    hand_out = started[2] - _moment(jobs[1]["completed_at"])  # from the slot freeing to the next job's claim
+    assert abs(_moment(waiting["estimated_start_at"]) - started[2]) <= max(runs[:2]) + hand_out, (runs, hand_out)
+
+
+def _moment(value: str) -> float:
+    return datetime.fromisoformat(value).timestamp()
 
 
 @pytest.fixture(scope="module")

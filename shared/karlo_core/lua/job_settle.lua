@@ -7,11 +7,13 @@
 --   back at the head of its tenant's scheduler queue (lua/sched_lib.lua), which hands it out again once
 --   SECONDS (its retry's backoff, or 0) have passed,
 -- ARGV[5..] field/value pairs to store.
+-- A job that succeeds adds its run to its backend's pace (lua/sched_pace.lua), for local backends' estimates.
 -- Returns 'ok'; 'canceled' when a cancel was requested meanwhile (the job is canceled instead);
 -- or the current status when the lease is not ours.
 --!include job_events
 --!include job_cancel_now
 --!include sched_lib
+--!include sched_pace
 local status = redis.call('HGET', KEYS[1], 'status')
 if status ~= 'running' or redis.call('HGET', KEYS[1], 'lease_token') ~= ARGV[2] then
   return status or 'missing'
@@ -30,6 +32,7 @@ for i = 5, #ARGV, 2 do
 end
 if ARGV[4] == '' then
   redis.call('HSET', KEYS[1], 'completed_at', string.format('%.6f', now))
+  if ARGV[3] == 'succeeded' then sched_note_run(KEYS[1], now) end
   redis.call('ZREM', KEYS[2], ARGV[1])
 elseif string.sub(ARGV[4], 1, 6) == 'sched:' then
   local delay = tonumber(string.sub(ARGV[4], 7))

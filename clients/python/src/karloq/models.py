@@ -357,8 +357,10 @@ class Plan(BaseModel):
 
 
 class Backlog(BaseModel):
-    """The caller's queued hosted-Karlo work and when the last of it is expected to start."""
+    """The caller's queued work for one backend and when the last of it is expected to start (None: nothing
+    queued, or for a local backend no measured pace yet or no worker ready)."""
 
+    backend: str
     queued_jobs: int
     queued_images: int
     drained_at: datetime | None
@@ -367,7 +369,9 @@ class Backlog(BaseModel):
 class Quota(BaseModel):
     scopes: list[QuotaScope]
     plan: Plan
+    #: The hosted-Karlo backlog; ``backlogs`` has one per enabled backend.
     backlog: Backlog
+    backlogs: list[Backlog]
 
 
 class Capacity(StrEnum):

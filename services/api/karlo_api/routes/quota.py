@@ -13,6 +13,7 @@ from karlo_api.problems import problems_for
 from karlo_api.ratelimit import limited, rate_limit_headers, tightest
 from karlo_core.backends.catalogue import KARLO
 from karlo_core.quota.policy import scopes_for
+from karlo_core.scheduler import TenantBacklog
 
 router = APIRouter(prefix="/v1/quota", tags=["quota"])
 
@@ -41,25 +42,33 @@ class PlanView(BaseModel):
 
 
 class BacklogView(BaseModel):
-    queued_jobs: int = Field(description="The caller's hosted-Karlo jobs waiting in its queue")
+    backend: str = Field(description="The backend whose queue this is")
+    queued_jobs: int = Field(description="The caller's jobs waiting in its queue for this backend")
     queued_images: int = Field(description="Images those jobs will generate")
-    drained_at: datetime | None = Field(description="When the last of them is expected to start (null: none queued)")
+    drained_at: datetime | None = Field(
+        description="When the last of them is expected to start (null: none queued; for a local backend also "
+        "before any of its jobs has succeeded, as the estimate uses its measured pace, or while it has no GPU slot)"
+    )
 
 
 class QuotaView(BaseModel):
     scopes: list[ScopeView] = Field(description="The upstream account first, then the caller's share if one is set")
     plan: PlanView = Field(description="The caller's plan: its weight, limits and highest priority")
-    backlog: BacklogView = Field(description="The caller's queued work and when it is expected to drain")
+    backlog: BacklogView = Field(description="The caller's queued hosted-Karlo work and when it is expected to drain")
+    backlogs: list[BacklogView] = Field(description="The same for each enabled backend, in their configured order")
 
 
 @router.get("", response_model=QuotaView, responses=problems_for(401, 503))
 def read_quota(state: StateDep, tenant: TenantDep, response: Response) -> QuotaView:
     """Counted in generated images: a job with 8 samples uses 8. ``karlo`` is the upstream account, ``tenant``
     the caller's share; the RateLimit fields show, per window, whichever of the two leaves fewer images. ``plan``
-    is the caller's plan (set by the operator; a change applies at once), ``backlog`` its queued work."""
+    is the caller's plan (set by the operator; a change applies at once), ``backlog`` its queued hosted-Karlo work
+    and ``backlogs`` its queued work per enabled backend."""
     plan = state.plans.get(tenant)
     usages = state.quota.usages(scopes_for(state.settings, tenant, plan))
-    backlog = state.scheduler.backlog(KARLO, tenant)
+    names = state.settings.backend_names
+    backlogs = {name: _backlog(state.scheduler.backlog(name, tenant), name) for name in names}
+    backlog = backlogs.get(KARLO) or _backlog(state.scheduler.backlog(KARLO, tenant), KARLO)
     views = [
         ScopeView(
             scope="karlo" if index == 0 else "tenant",
@@ -77,9 +86,9 @@ def read_quota(state: StateDep, tenant: TenantDep, response: Response) -> QuotaV
         for index, scope_usages in enumerate(usages)
     ]
     response.headers.update(rate_limit_headers(tightest(usages), state.minute_seconds))
+    return QuotaView(scopes=views, plan=PlanView(**asdict(plan)), backlog=backlog, backlogs=list(backlogs.values()))
+
+
+def _backlog(backlog: TenantBacklog, backend: str) -> BacklogView:
     drained = datetime.fromtimestamp(backlog.drained_at, UTC) if backlog.drained_at is not None else None
-    return QuotaView(
-        scopes=views,
-        plan=PlanView(**asdict(plan)),
-        backlog=BacklogView(queued_jobs=backlog.jobs, queued_images=backlog.images, drained_at=drained),
-    )
+    return BacklogView(backend=backend, queued_jobs=backlog.jobs, queued_images=backlog.images, drained_at=drained)
