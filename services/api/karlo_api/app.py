@@ -49,6 +49,9 @@ def create_app(settings: Settings) -> FastAPI:
         version=__version__,
         description="A reliable, quota-aware job queue in front of Kakao's Karlo image-generation API.",
         generate_unique_id_function=lambda route: f"{route.tags[0]}-{route.name}" if route.tags else route.name,
+        # The service exports its own Prometheus metrics and logs; FastAPI's native OpenTelemetry would only
+        # look up (unconfigured) global providers on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     client = make_redis(settings)
     durability = DurabilityWaiter(
