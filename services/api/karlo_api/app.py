@@ -15,6 +15,7 @@ from karlo_api.event_frames import ProgressEvent, event_renderer
 from karlo_api.event_hub import EventHub
 from karlo_api.input_fetch import InputFetcher
 from karlo_api.job_requests import CREATE_JOB_ADAPTER, JobRequestParser
+from karlo_api.lean_route import install_lean_routes
 from karlo_api.problems import ProblemDocument, install_problem_handlers
 from karlo_api.request_guard import RequestGuardMiddleware
 from karlo_api.routes import backends, batches, deliveries, events, files, health, jobs, metrics, quota, webhooks
@@ -131,6 +132,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(backends.router)
     app.include_router(health.router)
     app.include_router(metrics.router)
+    install_lean_routes(app, [(jobs.route_of(jobs.create_job), jobs.create_job_lean)])
     _publish_request_schemas(app)
     return app
 

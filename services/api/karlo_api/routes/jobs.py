@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response, status
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from fastapi.security.utils import get_authorization_scheme_param
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
@@ -16,7 +18,6 @@ from karlo_api.accept import accept_job
 from karlo_api.deps import ApiState, OwnJobDep, StateDep, TenantDep, get_own_job
 from karlo_api.idempotent import Answer, answer_once
 from karlo_api.job_requests import read_job_request
-from karlo_api.lean_route import lean_route
 from karlo_api.prefer import requested_wait, wait_until_finished
 from karlo_api.problems import Problem, problems_for
 from karlo_api.ratelimit import rate_limit_headers, tightest
@@ -142,8 +143,9 @@ CREATE_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-async def _create_job_lean(request: Request) -> Response | None:
-    """The common case of :func:`create_job` without FastAPI's dependency resolution: a Bearer key of a known
+async def create_job_lean(request: Request) -> Response | None:
+    """The common case of :func:`create_job` without FastAPI's routing and dependency resolution
+    (:mod:`karlo_api.lean_route`): a Bearer key of a known
     tenant and, if any, an Idempotency-Key within its rules. Anything else (no key, an unknown one, a key
     header breaking its rules) gives None: the declared dependencies then answer it, 401 or 422 as always."""
     headers = request.headers
@@ -160,6 +162,13 @@ async def _create_job_lean(request: Request) -> Response | None:
     return await _create_job(request, state, tenant, idempotency_key, headers.get("prefer"))
 
 
+@router.post(
+    "",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=JobView,
+    responses=CREATE_RESPONSES,
+    openapi_extra=CREATE_JOB_BODY,
+)
 async def create_job(
     request: Request, state: StateDep, tenant: TenantDep, idempotency_key: IdempotencyKey = None, prefer: Prefer = None
 ) -> Response:
@@ -170,16 +179,9 @@ async def create_job(
     return await _create_job(request, state, tenant, idempotency_key, prefer)
 
 
-router.add_api_route(
-    "",
-    create_job,
-    methods=["POST"],
-    status_code=status.HTTP_202_ACCEPTED,
-    response_model=JobView,
-    responses=CREATE_RESPONSES,
-    openapi_extra=CREATE_JOB_BODY,
-    route_class_override=lean_route(_create_job_lean),
-)
+def route_of(endpoint: Callable[..., Any]) -> APIRoute:
+    """This router's route of ``endpoint``."""
+    return next(r for r in router.routes if isinstance(r, APIRoute) and r.endpoint is endpoint)
 
 
 async def _create_job(
