@@ -7,7 +7,8 @@ asyncio, keep-alive) holds ``connections`` connections open, each sending a requ
 one is answered; the two cases alternate, round after round, so drift in the machine's load hits both.
 
 Figures, each the median over rounds with the spread of the rounds:
-- accepts per second, p50 and p99 latency, and server CPU per request, API against bare;
+- accepts per second, p50 and p99 latency, and server CPU per request, API against bare; and the
+  redis-server's CPU per request in each case (it shares the machine's cores with the server measured);
 - Redis round trips per accepted job, counted with ``MONITOR`` (commands a script runs show as ``lua`` and
   are not round trips), and ``INFO commandstats``'s ``evalsha`` calls per job;
 - accept throughput with a minute quota log of 1 entry against one of 5,000 (both scopes, refilled before
@@ -45,6 +46,8 @@ class Round:
     p50: float
     p99: float
     cpu_per_request: float
+    #: The redis-server process's CPU over the round, per request: the two share the machine's cores.
+    redis_cpu_per_request: float
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -52,13 +55,14 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime
 
 
-def _round(url: str, request: bytes, pid: int, *, connections: int, seconds: float) -> Round:
-    cpu = _cpu_seconds(pid)
+def _round(url: str, request: bytes, pid: int, redis_pid: int, *, connections: int, seconds: float) -> Round:
+    cpu, redis_cpu = _cpu_seconds(pid), _cpu_seconds(redis_pid)
     load = loadgen.run(url, request, connections=connections, seconds=seconds)
-    used = _cpu_seconds(pid) - cpu
+    used, redis_used = _cpu_seconds(pid) - cpu, _cpu_seconds(redis_pid) - redis_cpu
     if set(load.statuses) != {202}:
         raise RuntimeError(f"not every request was accepted: {dict(load.statuses)}")
-    return Round(load.rate, load.percentile(0.5), load.percentile(0.99), used / len(load.latencies))
+    requests = len(load.latencies)
+    return Round(load.rate, load.percentile(0.5), load.percentile(0.99), used / requests, redis_used / requests)
 
 
 def _start_bare(workdir: Path, redis_url: str) -> tuple[ManagedProcess, str]:
@@ -169,11 +173,19 @@ def run(workdir: Path, *, connections: int, seconds: float, rounds: int, prefer_
             request = api_request if case == api_url else bare_request
             loadgen.run(case, request, connections=connections, seconds=1)
         for _ in range(rounds):
-            bare_rounds.append(_round(bare_url, bare_request, bare_proc.pid, connections=connections, seconds=seconds))
-            api_rounds.append(_round(api_url, api_request, api_proc.pid, connections=connections, seconds=seconds))
+            bare_rounds.append(
+                _round(bare_url, bare_request, bare_proc.pid, redis_proc.pid, connections=connections, seconds=seconds)
+            )
+            api_rounds.append(
+                _round(api_url, api_request, api_proc.pid, redis_proc.pid, connections=connections, seconds=seconds)
+            )
             for entries, rates in ((1, short_log), (5000, long_log)):
                 _fill_minute_logs(client, scopes, entries)
-                rates.append(_round(api_url, api_request, api_proc.pid, connections=connections, seconds=seconds).rate)
+                rates.append(
+                    _round(
+                        api_url, api_request, api_proc.pid, redis_proc.pid, connections=connections, seconds=seconds
+                    ).rate
+                )
         trips, evalsha = _round_trips(client, api_url, headers, 200)
 
         processes.append(start_worker(workdir, {**env, "KARLOQ_WORKER_QUEUES": "jobs"}))
@@ -184,6 +196,9 @@ def run(workdir: Path, *, connections: int, seconds: float, rounds: int, prefer_
         rate_ratio = [a.rate / b.rate for a, b in zip(api_rounds, bare_rounds, strict=True)]
         p99_ratio = [a.p99 / b.p99 for a, b in zip(api_rounds, bare_rounds, strict=True)]
         cpu_ratio = [a.cpu_per_request / b.cpu_per_request for a, b in zip(api_rounds, bare_rounds, strict=True)]
+        redis_ratio = [
+            a.redis_cpu_per_request / b.redis_cpu_per_request for a, b in zip(api_rounds, bare_rounds, strict=True)
+        ]
         log_ratio = [long / short for long, short in zip(long_log, short_log, strict=True)]
         ms = 1000.0
         lines = [
@@ -200,6 +215,9 @@ def run(workdir: Path, *, connections: int, seconds: float, rounds: int, prefer_
             f"| {_median_spread([r.p99 for r in bare_rounds], ms, '{:.1f}')} | {_median_spread(p99_ratio)} |",
             f"| server CPU per request, ms | {_median_spread([r.cpu_per_request for r in api_rounds], ms)} "
             f"| {_median_spread([r.cpu_per_request for r in bare_rounds], ms)} | {_median_spread(cpu_ratio)} |",
+            f"| Redis server CPU per request, ms | {_median_spread([r.redis_cpu_per_request for r in api_rounds], ms)} "
+            f"| {_median_spread([r.redis_cpu_per_request for r in bare_rounds], ms)} "
+            f"| {_median_spread(redis_ratio)} |",
             "",
             "| figure | value |",
             "|---|---:|",

@@ -17,8 +17,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import redis.asyncio as aioredis
+from redis.exceptions import NoScriptError
+from redis.typing import EncodableT
 
 from karlo_core import keys, lua
 from karlo_core.errors import TooManyActiveJobs
@@ -85,6 +88,7 @@ class JobAcceptor:
         *,
         events: EventRetention | None,
     ) -> None:
+        self._redis = client
         self._script = client.register_script(lua.load("job_accept"))
         self._scheduler = scheduler
         self._steps_made: dict[tuple[str, CalendarWindow, CalendarWindow], tuple[list[str], str]] = {}
@@ -105,8 +109,8 @@ class JobAcceptor:
         for _ in range(3):
             day, month = self._quota.windows(now)
             step_keys, step_args = self._step(job.backend, day, month)
-            reply = await self._script(
-                keys=[
+            reply = await self._call(
+                [
                     keys.job(job.id),
                     keys.job_deadlines(),
                     keys.tenant_jobs(job.tenant),
@@ -117,7 +121,7 @@ class JobAcceptor:
                     keys.plan(job.tenant),
                     *self._quota.scope_keys([self._upstream, share_keys], day, month),
                 ],
-                args=[
+                [
                     job.id,
                     spec,
                     claim.record(job.id) if claim else "",
@@ -153,6 +157,17 @@ class JobAcceptor:
                 return QuotaSpent(usages)
             return Accepted(usages, step_from_reply(job.backend, flat[usage_end:]))
         raise RuntimeError("quota windows kept moving while accepting a job")
+
+    async def _call(self, script_keys: list[str], args: list[EncodableT]) -> Any:
+        """The accept script's reply: ``EVALSHA`` called directly (redis-py's script object first checks whether
+        its client is a pipeline, an ``isinstance`` against a protocol class that cost more than the call's own
+        packing), loading the script when the server does not know it (after a restart or a flush)."""
+        script = self._script
+        try:
+            return await self._redis.evalsha(script.sha, len(script_keys), *script_keys, *args)
+        except NoScriptError:
+            script.sha = await self._redis.script_load(script.script)
+            return await self._redis.evalsha(script.sha, len(script_keys), *script_keys, *args)
 
     def _step(self, backend: str, day: CalendarWindow, month: CalendarWindow) -> tuple[list[str], str]:
         """The dispatch step's keys and its arguments as one space-separated string (built once per backend

@@ -101,6 +101,13 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(level: str) -> None:
+    """Every line as :class:`JsonFormatter` writes it. Its lines carry no caller, thread or process fields, so
+    records are made without them (the logging module's documented switches): finding the caller walks the
+    stack on every line."""
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     handler.addFilter(ContextFilter())

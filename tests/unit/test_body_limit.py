@@ -8,7 +8,7 @@ import anyio
 import httpx
 from fastapi import FastAPI, Request
 
-from karlo_api.body_limit import BodyLimitMiddleware
+from karlo_api.request_guard import RequestGuardMiddleware
 
 
 def make_app() -> FastAPI:
@@ -18,7 +18,7 @@ def make_app() -> FastAPI:
     async def echo(request: Request) -> dict[str, int]:
         return {"bytes": len(await request.body())}
 
-    app.add_middleware(BodyLimitMiddleware, max_bytes=100)
+    app.add_middleware(RequestGuardMiddleware, max_bytes=100, seconds=30, max_wait_seconds=60)
     return app
 
 

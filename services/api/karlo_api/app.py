@@ -10,17 +10,16 @@ import redis
 from fastapi import FastAPI
 
 from karlo_api.backend_gate import BackendGate
-from karlo_api.body_limit import BodyLimitMiddleware
 from karlo_api.deps import ApiState
 from karlo_api.event_frames import ProgressEvent, event_renderer
 from karlo_api.event_hub import EventHub
 from karlo_api.input_fetch import InputFetcher
 from karlo_api.job_requests import CREATE_JOB_ADAPTER, JobRequestParser
+from karlo_api.lean_route import install_lean_routes
 from karlo_api.problems import ProblemDocument, install_problem_handlers
-from karlo_api.request_metrics import RequestMetricsMiddleware
+from karlo_api.request_guard import RequestGuardMiddleware
 from karlo_api.routes import backends, batches, deliveries, events, files, health, jobs, metrics, quota, webhooks
 from karlo_api.tenant_cache import TenantCache
-from karlo_api.timeouts import RequestTimeoutMiddleware
 from karlo_core import __version__
 from karlo_core.batches import BatchStore
 from karlo_core.durability import DurabilityWaiter
@@ -49,6 +48,9 @@ def create_app(settings: Settings) -> FastAPI:
         version=__version__,
         description="A reliable, quota-aware job queue in front of Kakao's Karlo image-generation API.",
         generate_unique_id_function=lambda route: f"{route.tags[0]}-{route.name}" if route.tags else route.name,
+        # The service exports its own Prometheus metrics and logs; FastAPI's native OpenTelemetry would only
+        # look up (unconfigured) global providers on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     client = make_redis(settings)
     durability = DurabilityWaiter(
@@ -114,12 +116,12 @@ def create_app(settings: Settings) -> FastAPI:
     app.router.on_shutdown.append(aclient.aclose)
     app.state.metrics_registry = make_registry(settings, client)
     install_problem_handlers(app)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_body_bytes)
     app.add_middleware(
-        RequestTimeoutMiddleware, seconds=settings.request_timeout_seconds, max_wait_seconds=settings.max_wait_seconds
+        RequestGuardMiddleware,
+        max_bytes=settings.max_request_body_bytes,
+        seconds=settings.request_timeout_seconds,
+        max_wait_seconds=settings.max_wait_seconds,
     )
-    # Added last, so it wraps everything: even a 413 from the body limit is counted.
-    app.add_middleware(RequestMetricsMiddleware)
     app.include_router(jobs.router)
     app.include_router(events.router)
     app.include_router(batches.router)
@@ -130,6 +132,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(backends.router)
     app.include_router(health.router)
     app.include_router(metrics.router)
+    install_lean_routes(app, [(jobs.route_of(jobs.create_job), jobs.create_job_lean)])
     _publish_request_schemas(app)
     return app
 

@@ -9,24 +9,34 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from karlo_api.deps import ApiState
 from karlo_api.problems import Problem
 from karlo_core import idempotency
 
+JSON = "application/json"
+
+
+View = TypeVar("View", bound=BaseModel)
+
 
 @dataclass(frozen=True)
-class Answer:
+class Answer(Generic[View]):
     status_code: int
-    body: dict[str, Any]
+    body: View
     headers: dict[str, str] = field(default_factory=dict)
 
-    def response(self) -> JSONResponse:
-        return JSONResponse(self.body, status_code=self.status_code, headers=self.headers)
+    def response(self) -> Response:
+        """The body as JSON, serialized straight from the view by pydantic's compiled serializer (no dict of
+        it built first)."""
+        return Response(
+            self.body.model_dump_json(), status_code=self.status_code, headers=self.headers, media_type=JSON
+        )
 
 
 async def answer_once(
@@ -34,9 +44,9 @@ async def answer_once(
     tenant: str,
     key: str,
     request_body: Any,
-    make: Callable[[idempotency.Claimed], Awaitable[Answer]],
-    replay: Callable[[str], Answer],
-) -> Answer:
+    make: Callable[[idempotency.Claimed], Awaitable[Answer[View]]],
+    replay: Callable[[str], Answer[View]],
+) -> Answer[View]:
     """``make`` the job under the claim, or ``replay`` (by job id) the one this key made already."""
     lease = state.settings.idempotency_lease_seconds
     outcome = await idempotency.claim_async(state.aredis, tenant, key, request_body, lease_seconds=lease)

@@ -110,6 +110,8 @@ def _issue(name: str, rule: str, message: str) -> dict[str, str]:
     return {"field": f"input.{name}", "rule": rule, "message": message}
 
 
+#: The fields checked to be English.
+PROMPT_FIELDS = ("prompt", "negative_prompt")
 #: The bodies ``POST /v1/jobs`` reads; any other ``Content-Type`` is a 415 and nothing is stored.
 JOB_MEDIA_TYPES = ("application/json", "multipart/form-data")
 #: Multipart parts, each at most once.
@@ -230,7 +232,7 @@ class JobRequestParser:
         return {name: values[f"{name}_url"] for name in IMAGES_BY_KIND[job.kind] if values.get(f"{name}_url")}
 
     def parse(self, job: AnyJob, fetched: Mapping[str, Fetched], *, tenant: str) -> ParsedJob:
-        issues = self._language_issues(job.input.model_dump())
+        issues = self._language_issues({name: getattr(job.input, name, None) for name in PROMPT_FIELDS})
         if job.webhook is not None:
             guard = self._webhook_guards.for_tenant(tenant)
             issues += webhook_url_issues(guard, job.webhook.url, "webhook.url")
@@ -245,7 +247,11 @@ class JobRequestParser:
         if issues:
             raise invalid_input(issues)
         kind = JobKind(job.kind)
-        params = PARAMS_BY_KIND[kind.value].model_validate(job.input.model_dump(exclude=set(IMAGE_FIELDS)))
+        params_model = PARAMS_BY_KIND[kind.value]
+        if type(job.input) is params_model:  # a kind without input images: its request is its parameters
+            params: OutputOptions = job.input
+        else:
+            params = params_model.model_validate(job.input.model_dump(exclude=set(IMAGE_FIELDS)))
         backend = self.backends.chosen(job.backend)
         parsed = ParsedJob(kind, params, images, webhook=job.webhook, backend=backend.name, priority=job.priority)
         if isinstance(job, ExtendJob):
@@ -262,7 +268,7 @@ class JobRequestParser:
         if self._allow_non_english:
             return []
         issues = []
-        for name in ("prompt", "negative_prompt"):
+        for name in PROMPT_FIELDS:
             found = non_english_characters(values.get(name) or "")
             if found:
                 message = (

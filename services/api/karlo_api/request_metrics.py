@@ -1,11 +1,9 @@
-"""ASGI middleware counting API requests by route template (never the raw path), method and status."""
+"""API request metrics: counted by route template (never the raw path), method and status, and timed."""
 
 from __future__ import annotations
 
-import time
-
 from starlette.routing import BaseRoute, Match, Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from karlo_core.metrics import API_REQUEST_SECONDS, API_REQUESTS
 
@@ -13,29 +11,11 @@ from karlo_core.metrics import API_REQUEST_SECONDS, API_REQUESTS
 UNMATCHED = "<unmatched>"
 
 
-class RequestMetricsMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-
-        async def recording_send(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            await send(message)
-
-        try:
-            await self.app(scope, receive, recording_send)
-        finally:
-            route, method = route_template(scope), str(scope["method"])
-            API_REQUESTS.labels(route, method, str(status)).inc()
-            API_REQUEST_SECONDS.labels(route, method).observe(time.perf_counter() - started)
+def record_request(scope: Scope, status: int, seconds: float) -> None:
+    """Count and time one answered request (:mod:`karlo_api.request_guard` calls this for every request)."""
+    route, method = route_template(scope), str(scope["method"])
+    API_REQUESTS.labels(route, method, str(status)).inc()
+    API_REQUEST_SECONDS.labels(route, method).observe(seconds)
 
 
 def route_template(scope: Scope) -> str:

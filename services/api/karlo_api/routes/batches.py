@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request, status
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 
 from karlo_api.accept import accept_batch
@@ -82,18 +81,18 @@ def _own_batch(state: ApiState, tenant: str, batch_id: str) -> Batch:
 )
 async def create_batch(
     request: Request, state: StateDep, tenant: TenantDep, idempotency_key: IdempotencyKey = None
-) -> JSONResponse:
+) -> Response:
     """Accept up to 1,000 jobs at once (JSON, or JSON Lines as `application/jsonl`), all or nothing: any invalid
     job refuses the batch, listing every bad item by index and field. Jobs run like single ones; one
     `batch.completed` event (webhook and stream) follows when every one has finished."""
     batch = await read_batch_request(request, max_jobs=state.settings.max_batch_jobs)
 
-    async def accept(claimed: Claimed | None = None) -> Answer:
+    async def accept(claimed: Claimed | None = None) -> Answer[BatchView]:
         return await _accept(request, state, tenant, batch, claimed)
 
-    def replay(batch_id: str) -> Answer:
+    def replay(batch_id: str) -> Answer[BatchView]:
         view = batch_view_of(state, _own_batch(state, tenant, batch_id))
-        return Answer(status.HTTP_202_ACCEPTED, view.model_dump(mode="json"), {"Location": view.urls.get})
+        return Answer(status.HTTP_202_ACCEPTED, view, {"Location": view.urls.get})
 
     try:
         if idempotency_key:
@@ -110,7 +109,7 @@ async def create_batch(
 
 async def _accept(
     request: Request, state: ApiState, tenant: str, request_batch: BatchRequest, claimed: Claimed | None
-) -> Answer:
+) -> Answer[BatchView]:
     parsed = await parse_batch(state, tenant, request_batch)
     scopes = await run_in_threadpool(quota_usages, state, tenant)
     if len(scopes) > 1:  # the tenant's own share, after the upstream account
@@ -120,7 +119,7 @@ async def _accept(
     batch = await run_in_threadpool(accept_batch, state, tenant, parsed.jobs, parsed.webhook, claimed)
     view = await run_in_threadpool(batch_view_of, state, batch)
     headers = {"Location": view.urls.get, **rate_limit_headers(tightest(scopes), state.minute_seconds)}
-    return Answer(status.HTTP_202_ACCEPTED, view.model_dump(mode="json"), headers)
+    return Answer(status.HTTP_202_ACCEPTED, view, headers)
 
 
 @router.get("/{batch_id}", response_model=BatchView, responses=problems_for(401, 404, 422, 503))

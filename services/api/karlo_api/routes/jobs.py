@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from functools import partial
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request, status
+from fastapi import APIRouter, Header, Query, Request, Response, status
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from fastapi.security.utils import get_authorization_scheme_param
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -113,13 +117,18 @@ def _view(state: ApiState, job: Job, *, place: bool = True) -> JobView:
     )
 
 
+#: An Idempotency-Key's rules: printable ASCII without spaces, at most this long.
+IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]+$"
+IDEMPOTENCY_KEY_MAX = 255
+_IDEMPOTENCY_KEY = re.compile(rf"[\x21-\x7e]{{1,{IDEMPOTENCY_KEY_MAX}}}")
+
 IdempotencyKey = Annotated[
     str | None,
     Header(
         alias="Idempotency-Key",
         min_length=1,
-        max_length=255,
-        pattern=r"^[\x21-\x7e]+$",
+        max_length=IDEMPOTENCY_KEY_MAX,
+        pattern=IDEMPOTENCY_KEY_PATTERN,
         description="Repeats with the same key and body within 24 h get the job the first one made (as it is now)",
     ),
 ]
@@ -134,6 +143,25 @@ CREATE_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+async def create_job_lean(request: Request) -> Response | None:
+    """The common case of :func:`create_job` without FastAPI's routing and dependency resolution
+    (:mod:`karlo_api.lean_route`): a Bearer key of a known
+    tenant and, if any, an Idempotency-Key within its rules. Anything else (no key, an unknown one, a key
+    header breaking its rules) gives None: the declared dependencies then answer it, 401 or 422 as always."""
+    headers = request.headers
+    scheme, secret = get_authorization_scheme_param(headers.get("authorization"))
+    if not secret or scheme.lower() != "bearer":
+        return None
+    idempotency_key = headers.get("idempotency-key")
+    if idempotency_key is not None and _IDEMPOTENCY_KEY.fullmatch(idempotency_key) is None:
+        return None
+    state: ApiState = request.app.state.karloq
+    tenant = await state.tenant_cache.tenant(secret)
+    if tenant is None:
+        return None
+    return await _create_job(request, state, tenant, idempotency_key, headers.get("prefer"))
+
+
 @router.post(
     "",
     status_code=status.HTTP_202_ACCEPTED,
@@ -143,19 +171,30 @@ CREATE_RESPONSES: dict[int | str, dict[str, Any]] = {
 )
 async def create_job(
     request: Request, state: StateDep, tenant: TenantDep, idempotency_key: IdempotencyKey = None, prefer: Prefer = None
-) -> JSONResponse:
+) -> Response:
     """Accept a job (JSON, or multipart with ``image``/``mask`` file parts); it runs in the background.
 
     Poll ``urls.get`` for its result, or ask for it to be awaited with ``Prefer: wait=N``.
     """
+    return await _create_job(request, state, tenant, idempotency_key, prefer)
+
+
+def route_of(endpoint: Callable[..., Any]) -> APIRoute:
+    """This router's route of ``endpoint``."""
+    return next(r for r in router.routes if isinstance(r, APIRoute) and r.endpoint is endpoint)
+
+
+async def _create_job(
+    request: Request, state: ApiState, tenant: str, idempotency_key: str | None, prefer: str | None
+) -> Response:
     raw = await read_job_request(request)
 
-    async def accept(claimed: Claimed | None = None) -> Answer:
+    async def accept(claimed: Claimed | None = None) -> Answer[JobView]:
         return await _accept(request, state, tenant, raw, claimed)
 
-    def replay(job_id: str) -> Answer:
+    def replay(job_id: str) -> Answer[JobView]:
         view = _view(state, get_own_job(job_id, state, tenant))
-        return Answer(status.HTTP_202_ACCEPTED, view.model_dump(mode="json"), {"Location": view.urls.get})
+        return Answer(status.HTTP_202_ACCEPTED, view, {"Location": view.urls.get})
 
     if idempotency_key:
         answer = await answer_once(state, tenant, idempotency_key, raw, accept, replay)
@@ -164,16 +203,16 @@ async def create_job(
     wait = requested_wait(prefer, state.settings.max_wait_seconds)
     if wait is None or answer.status_code != status.HTTP_202_ACCEPTED:
         return answer.response()
-    job = await wait_until_finished(state.events, state.aredis, tenant, answer.body["id"], wait)
+    job = await wait_until_finished(state.events, state.aredis, tenant, answer.body.id, wait)
     headers = {**answer.headers, "Preference-Applied": f"wait={wait}"}
     if job is None or not job.status.is_terminal:
         return Answer(answer.status_code, answer.body, headers).response()
-    return Answer(status.HTTP_200_OK, _view(state, job).model_dump(mode="json"), headers).response()
+    return Answer(status.HTTP_200_OK, _view(state, job), headers).response()
 
 
 async def _accept(
     request: Request, state: ApiState, tenant: str, raw: dict[str, Any], claimed: Claimed | None
-) -> Answer:
+) -> Answer[JobView]:
     if _light(raw):  # on the event loop: a thread-pool hop would cost more than the checks
         parsed = state.parser.parse(state.parser.validate(raw), {}, tenant=tenant)
     else:
@@ -184,7 +223,7 @@ async def _accept(
     accepted = await accept_job(state, tenant, parsed, claimed)
     view = _view(state, accepted.job, place=not accepted.handed_out)
     headers = {"Location": view.urls.get, **rate_limit_headers(tightest(accepted.usages), state.minute_seconds)}
-    return Answer(status.HTTP_202_ACCEPTED, view.model_dump(mode="json"), headers)
+    return Answer(status.HTTP_202_ACCEPTED, view, headers)
 
 
 def _light(raw: dict[str, Any]) -> bool:
