@@ -75,7 +75,7 @@ for i = 1, #fields, 2 do
 end
 local tenant = cjson.decode(ARGV[2])['tenant'] or 'default'
 local score = clock - tonumber(ARGV[6])
-for _, value in ipairs(sched_place(backend, tenant, score, images, clock)) do fields[#fields + 1] = value end
+for _, value in ipairs(sched_place_fields(backend, tenant, score, images, clock)) do fields[#fields + 1] = value end
 admit_jobs(KEYS[3], KEYS[4], cap, {job_id}, clock)
 local written = job_record_write(job_key, KEYS[2], KEYS[5], job_id, ARGV[2], 'queued', nil, ARGV[3], keep, fields,
   clock)

@@ -17,7 +17,7 @@ local function job_record_check(job_key, idem_key, idem_record, token)
 end
 
 -- ``fields``: more field/value pairs (a flat list: the job's webhook target, its event streams, its batch; a
--- queued job's place in its tenant's queue, ``sched_place``). ``due_in``: seconds until the job's dispatch
+-- queued job's place in its tenant's queue, ``sched_place_fields``). ``due_in``: seconds until the job's dispatch
 -- deadline; nil for a job put in its tenant's scheduler queue instead (``job_record_enqueue``, or the place
 -- among ``fields`` and ``sched_enter``), since the dispatcher gives it a deadline as it hands it out.
 -- The hash is written in one command; returns what was written (field/value pairs, values as strings).
