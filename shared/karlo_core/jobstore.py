@@ -93,6 +93,17 @@ class Claim:
     reason: str
     attempts: int = 0
     job: Job | None = None
+    #: With ``restamp``: whether the reservation made for this attempt was restamped (None: it has none).
+    restamped: bool | None = None
+
+
+@dataclass(frozen=True)
+class Restamp:
+    """Restamp, in the claim, the quota reservation the scheduler made for the claiming attempt (see
+    ``lua/quota_restamp_lib.lua``): the minute window and whether the test clock may stand in for Redis's."""
+
+    minute_seconds: float
+    clock_override: str
 
 
 class LeaseState(StrEnum):
@@ -280,13 +291,18 @@ class JobStore:
             pipe.zrem(keys.job_deadlines(), job_id)
             pipe.execute()
 
-    def claim(self, job_id: str, token: str, *, lease_seconds: float) -> Claim:
+    def claim(self, job_id: str, token: str, *, lease_seconds: float, restamp: Restamp | None = None) -> Claim:
+        """Claim the job under a lease; with ``restamp``, also restamp the quota reservation made for this
+        attempt, in the same step (the call follows at once)."""
         statuses = [s.value for s in CLAIMABLE_STATUSES]
-        reply = self._claim(keys=_transition_keys(job_id), args=[job_id, token, lease_seconds, *statuses])
+        quota: list[str] = ["", "0"] if restamp is None else [repr(restamp.minute_seconds), restamp.clock_override]
+        args: list[str | float] = [job_id, token, lease_seconds, *quota, keys.quota_reservation(""), *statuses]
+        reply = self._claim(keys=[*_transition_keys(job_id), keys.quota_clock()], args=args)
         if reply[0] == "claimed":
             flat = [str(item) for item in reply[2]]
             job = job_from_hash(dict(zip(flat[::2], flat[1::2], strict=True)))
-            return Claim(True, "claimed", int(reply[1]), job)
+            restamped = None if reply[3] == "" else reply[3] == "1"
+            return Claim(True, "claimed", int(reply[1]), job, restamped)
         return Claim(False, str(reply[0]))
 
     def extend_leases(self, leases: Sequence[tuple[str, str]], *, lease_seconds: float) -> list[LeaseState]:

@@ -27,7 +27,7 @@ from karlo_core.backends.catalogue import KARLO
 from karlo_core.backoff import backoff_seconds
 from karlo_core.errors import KarloQueueError, StorageError, UpstreamError, UpstreamQuotaExceeded
 from karlo_core.jobs import Job, JobError, JobProgress, JobStatus
-from karlo_core.jobstore import SettleOutcome
+from karlo_core.jobstore import Claim, Restamp, SettleOutcome
 from karlo_core.logs import bind_log_fields, log_context
 from karlo_core.quota.policy import generated_nothing
 from karlo_worker import job_metrics
@@ -57,7 +57,8 @@ def run_job(job_id: str, rt: WorkerRuntime) -> Ran:
 
 def _claim_and_run(job_id: str, rt: WorkerRuntime) -> Ran:
     token = uuid.uuid4().hex
-    claim = rt.store.claim(job_id, token, lease_seconds=rt.settings.job_lease_seconds)
+    restamp = Restamp(rt.quota.minute_seconds, rt.quota.override)
+    claim = rt.store.claim(job_id, token, lease_seconds=rt.settings.job_lease_seconds, restamp=restamp)
     job = claim.job
     if job is None:
         log.info("job not claimed", extra={"job_id": job_id, "reason": claim.reason})
@@ -67,7 +68,7 @@ def _claim_and_run(job_id: str, rt: WorkerRuntime) -> Ran:
     log.info("job started", extra={"job_id": job_id, "attempt": claim.attempts, "tenant": job.tenant})
     try:
         with rt.leases.hold(job_id, token):
-            succeeded = _run_claimed(job, token, claim.attempts, rt)
+            succeeded = _run_claimed(job, token, claim, rt)
     except (redis.ConnectionError, redis.TimeoutError):  # the job store is unreachable: the lease runs out,
         raise  # and the job runs again (from the spool, if Karlo answered)
     except Exception:
@@ -78,8 +79,10 @@ def _claim_and_run(job_id: str, rt: WorkerRuntime) -> Ran:
     return Ran(job.backend, freed=job.backend != KARLO or not succeeded)
 
 
-def _run_claimed(job: Job, token: str, attempt: int, rt: WorkerRuntime) -> bool:
-    """Run the claimed job to its settle; whether it settled as succeeded."""
+def _run_claimed(job: Job, token: str, claim: Claim, rt: WorkerRuntime) -> bool:
+    """Run the claimed job to its settle; whether it settled as succeeded. The claim restamped the reservation
+    made for this attempt, if there is one."""
+    attempt = claim.attempts
     backend = rt.backends.get(job.backend)
     if backend is None:
         error = JobError("backend_unavailable", f"this worker does not run backend {job.backend}")
@@ -100,7 +103,7 @@ def _run_claimed(job: Job, token: str, attempt: int, rt: WorkerRuntime) -> bool:
         _settle(job, JobStatus.FAILED, failed, "job failed: larger than the quota", level=logging.WARNING)
         return False
     reservation_id = job.reservation
-    if reservation_id is not None and job.reservation_attempt == attempt and not rt.quota.restamp(reservation_id):
+    if reservation_id is not None and job.reservation_attempt == attempt and not claim.restamped:
         rt.quota.refund(reservation_id)  # handed out over a window ago: its room in that window is gone unused
         reservation_id = None
     if reservation_id is None or job.reservation_attempt != attempt:
