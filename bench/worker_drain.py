@@ -217,6 +217,34 @@ def _start_noop(workdir: Path, env: dict[str, str], concurrency: int) -> Managed
     return proc
 
 
+def drain_env(workdir: Path, redis_url: str, sim_url: str, concurrency: int) -> tuple[dict[str, str], Settings]:
+    """The workers' environment (no quota limit in reach, ``concurrency`` threads, the jobs queue, a local
+    store), and the same settings for this process (its floor writes to a store of its own)."""
+    env = {
+        "KARLOQ_REDIS_URL": redis_url,
+        "KAKAO_REST_API_KEY": DEFAULT_SIM_KEY,
+        "KARLOQ_KARLO_BASE_URL": sim_url,
+        "KARLOQ_STORAGE_URL": f"file://{workdir / 'storage'}",
+        "KARLOQ_MAX_ACTIVE_JOBS_PER_TENANT": "0",
+        "KARLOQ_QUOTA_PER_MINUTE": str(QUOTA),
+        "KARLOQ_QUOTA_PER_DAY": str(QUOTA),
+        "KARLOQ_QUOTA_PER_MONTH": str(QUOTA),
+        "KARLOQ_WORKER_CONCURRENCY": str(concurrency),
+        "KARLOQ_WORKER_QUEUES": "jobs",
+    }
+    settings = Settings(
+        redis_url=redis_url,
+        kakao_rest_api_key=SecretStr(DEFAULT_SIM_KEY),
+        karlo_base_url=sim_url,
+        storage_url=f"file://{workdir / 'floor-storage'}",
+        max_active_jobs_per_tenant=0,
+        quota_per_minute=QUOTA,
+        quota_per_day=QUOTA,
+        quota_per_month=QUOTA,
+    )
+    return env, settings
+
+
 def run(workdir: Path, *, jobs: int, rounds: int, concurrency: int = 8) -> str:
     processes: list[ManagedProcess] = []
     try:
@@ -225,28 +253,7 @@ def run(workdir: Path, *, jobs: int, rounds: int, concurrency: int = 8) -> str:
         sim_proc, sim_url = start_simulator(workdir, {"KARLO_SIM_API_KEY": DEFAULT_SIM_KEY})
         processes.append(sim_proc)
         sim_control(sim_url, latency_ms=0)
-        env = {
-            "KARLOQ_REDIS_URL": redis_url,
-            "KAKAO_REST_API_KEY": DEFAULT_SIM_KEY,
-            "KARLOQ_KARLO_BASE_URL": sim_url,
-            "KARLOQ_STORAGE_URL": f"file://{workdir / 'storage'}",
-            "KARLOQ_MAX_ACTIVE_JOBS_PER_TENANT": "0",
-            "KARLOQ_QUOTA_PER_MINUTE": str(QUOTA),
-            "KARLOQ_QUOTA_PER_DAY": str(QUOTA),
-            "KARLOQ_QUOTA_PER_MONTH": str(QUOTA),
-            "KARLOQ_WORKER_CONCURRENCY": str(concurrency),
-            "KARLOQ_WORKER_QUEUES": "jobs",
-        }
-        settings = Settings(
-            redis_url=redis_url,
-            kakao_rest_api_key=SecretStr(DEFAULT_SIM_KEY),
-            karlo_base_url=sim_url,
-            storage_url=f"file://{workdir / 'floor-storage'}",
-            max_active_jobs_per_tenant=0,
-            quota_per_minute=QUOTA,
-            quota_per_day=QUOTA,
-            quota_per_month=QUOTA,
-        )
+        env, settings = drain_env(workdir, redis_url, sim_url, concurrency)
         api_proc, api_url = start_api(workdir, env)
         processes.append(api_proc)
         worker = start_worker(workdir, env, name="worker")
