@@ -245,15 +245,24 @@ def drain_env(workdir: Path, redis_url: str, sim_url: str, concurrency: int) -> 
     return env, settings
 
 
+def start_drain_stack(
+    workdir: Path, processes: list[ManagedProcess], concurrency: int
+) -> tuple[str, dict[str, str], Settings]:
+    """A private redis-server and the simulator answering at once (added to ``processes``); the Redis URL, the
+    workers' environment and this process's settings (:func:`drain_env`)."""
+    redis_proc, redis_url = start_redis(workdir, persist=False)
+    processes.append(redis_proc)
+    sim_proc, sim_url = start_simulator(workdir, {"KARLO_SIM_API_KEY": DEFAULT_SIM_KEY})
+    processes.append(sim_proc)
+    sim_control(sim_url, latency_ms=0)
+    env, settings = drain_env(workdir, redis_url, sim_url, concurrency)
+    return redis_url, env, settings
+
+
 def run(workdir: Path, *, jobs: int, rounds: int, concurrency: int = 8) -> str:
     processes: list[ManagedProcess] = []
     try:
-        redis_proc, redis_url = start_redis(workdir, persist=False)
-        processes.append(redis_proc)
-        sim_proc, sim_url = start_simulator(workdir, {"KARLO_SIM_API_KEY": DEFAULT_SIM_KEY})
-        processes.append(sim_proc)
-        sim_control(sim_url, latency_ms=0)
-        env, settings = drain_env(workdir, redis_url, sim_url, concurrency)
+        redis_url, env, settings = start_drain_stack(workdir, processes, concurrency)
         api_proc, api_url = start_api(workdir, env)
         processes.append(api_proc)
         worker = start_worker(workdir, env, name="worker")

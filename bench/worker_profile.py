@@ -24,10 +24,9 @@ from pathlib import Path
 import redis
 
 from bench.queued_jobs import Held, JobQueuer, cpu_seconds, wait_drained
-from bench.worker_drain import PARAMS, drain_env
+from bench.worker_drain import PARAMS, start_drain_stack
 from karlo_devstack.processes import ManagedProcess
-from karlo_devstack.services import sim_control, start_redis, start_simulator, start_worker
-from karlo_sim.config import DEFAULT_SIM_KEY
+from karlo_devstack.services import start_worker
 
 #: The parts of the path, each by a pattern its frames match; a sample goes to the first that matches.
 PARTS = (
@@ -67,12 +66,7 @@ def profile(workdir: Path, *, jobs: int, rounds: int, concurrency: int, out: Pat
         raise SystemExit("py-spy is not installed: pip install py-spy")
     processes: list[ManagedProcess] = []
     try:
-        redis_proc, redis_url = start_redis(workdir, persist=False)
-        processes.append(redis_proc)
-        sim_proc, sim_url = start_simulator(workdir, {"KARLO_SIM_API_KEY": DEFAULT_SIM_KEY})
-        processes.append(sim_proc)
-        sim_control(sim_url, latency_ms=0)
-        env, settings = drain_env(workdir, redis_url, sim_url, concurrency)
+        redis_url, env, settings = start_drain_stack(workdir, processes, concurrency)
         worker = start_worker(workdir, env, name="worker")
         processes.append(worker)
         client = redis.Redis.from_url(redis_url, decode_responses=True)

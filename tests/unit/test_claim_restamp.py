@@ -57,7 +57,8 @@ def parts(services: Services) -> Iterator[Parts]:
     client.close()
 
 
-def _queued(store: JobStore) -> str:
+def _queued(store: JobStore, *, scheduled: bool = True) -> str:
+    """A new job in its tenant's scheduler queue, or (not ``scheduled``) due for dispatch as before there was one."""
     job = Job(
         id=new_job_id(),
         kind=JobKind.GENERATE,
@@ -65,7 +66,7 @@ def _queued(store: JobStore) -> str:
         params=GenerateParams(prompt="p"),
         created_at=time.time(),
     )
-    assert store.create(job, dispatch_grace=60, schedule_offset=0.0)
+    assert store.create(job, dispatch_grace=60, schedule_offset=0.0 if scheduled else None)
     return job.id
 
 
@@ -97,14 +98,7 @@ def test_a_claim_without_a_reservation_for_its_attempt_restamps_nothing(
     parts: Parts,
 ) -> None:
     store, quota = parts.store, parts.quota
-    job = Job(
-        id=new_job_id(),
-        kind=JobKind.GENERATE,
-        status=JobStatus.QUEUED,
-        params=GenerateParams(prompt="p"),
-        created_at=time.time(),
-    )
-    assert store.create(job, dispatch_grace=60)
-    claim = store.claim(job.id, "t", lease_seconds=30, restamp=Restamp(WINDOW, quota.override))
+    job_id = _queued(store, scheduled=False)
+    claim = store.claim(job_id, "t", lease_seconds=30, restamp=Restamp(WINDOW, quota.override))
     assert claim.claimed and claim.restamped is None
-    assert store.claim(job.id, "u", lease_seconds=30).reason == "leased"
+    assert store.claim(job_id, "u", lease_seconds=30).reason == "leased"
