@@ -5,8 +5,9 @@ queued job never waits on a request or a settle that does not come.
 A step after a job is skipped when it could hand out nothing the last step left: the job freed no capacity (a
 hosted-Karlo job that succeeded keeps its quota spent; only a refund, a requeue or a local backend's slot frees
 any) and the last step this process ran for that backend handed out less than a full batch (everything that
-fit went then; what did not fit waits for the time the tick wakes at). An accept runs its own step, and work
-queued without one (a batch) is found by the tick. The skipped step would be one round trip per job.
+fit went then; what did not fit waits for the time the tick wakes at). Accepts and batches run steps of their
+own; when one leaves more than a full batch waiting, this process's next tick finds a full batch, and its steps
+after jobs run again. The skipped step would be one round trip per job.
 """
 
 from __future__ import annotations
