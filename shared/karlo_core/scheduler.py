@@ -6,8 +6,8 @@ plan, before handing it out) and slots for a local backend. Celery's queue stays
 can run now, in the order decided here. A job is in its tenant queue, or handed out with a dispatch deadline
 (the sweeper resends a message lost after the step), or finished: never two of these.
 
-Dispatch runs after every accept, after every settle in a worker, and on each worker's tick, which wakes when
-quota next frees up.
+Dispatch runs after every accept, after a settle in a worker that can hand out something new
+(``karlo_worker.dispatching``), and on each worker's tick, which wakes when quota next frees up.
 """
 
 from __future__ import annotations
