@@ -48,6 +48,7 @@ from bench.queued_jobs import (
     round_trips,
     wait_drained,
 )
+from bench.stack_env import local_stack_env
 from karlo_core import keys, tenants
 from karlo_core.job_inputs import GenerateParams
 from karlo_core.karlo.client import KarloClient
@@ -220,15 +221,7 @@ def _start_noop(workdir: Path, env: dict[str, str], concurrency: int) -> Managed
 def drain_env(workdir: Path, redis_url: str, sim_url: str, concurrency: int) -> tuple[dict[str, str], Settings]:
     """The workers' environment (no quota limit in reach, ``concurrency`` threads, the jobs queue, a local
     store), and the same settings for this process (its floor writes to a store of its own)."""
-    env = {
-        "KARLOQ_REDIS_URL": redis_url,
-        "KAKAO_REST_API_KEY": DEFAULT_SIM_KEY,
-        "KARLOQ_KARLO_BASE_URL": sim_url,
-        "KARLOQ_STORAGE_URL": f"file://{workdir / 'storage'}",
-        "KARLOQ_MAX_ACTIVE_JOBS_PER_TENANT": "0",
-        "KARLOQ_QUOTA_PER_MINUTE": str(QUOTA),
-        "KARLOQ_QUOTA_PER_DAY": str(QUOTA),
-        "KARLOQ_QUOTA_PER_MONTH": str(QUOTA),
+    env = local_stack_env(workdir, redis_url, sim_url, quota=QUOTA) | {
         "KARLOQ_WORKER_CONCURRENCY": str(concurrency),
         "KARLOQ_WORKER_QUEUES": "jobs",
     }

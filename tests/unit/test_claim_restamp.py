@@ -4,7 +4,6 @@ so the worker gives it back and queues the job again."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -12,14 +11,12 @@ import pytest
 import redis
 
 from karlo_core import keys
-from karlo_core.ids import new_job_id
-from karlo_core.job_inputs import GenerateParams
-from karlo_core.jobs import Job, JobKind, JobStatus
 from karlo_core.jobstore import JobStore, Restamp
 from karlo_core.quota.buckets import QuotaBuckets
 from karlo_core.quota.policy import make_buckets, upstream_scope
 from karlo_core.scheduler import Scheduler
 from karlo_core.settings import Settings
+from support.jobs import new_job
 from support.stacks import Services
 
 START = 1_795_000_000.0
@@ -59,13 +56,7 @@ def parts(services: Services) -> Iterator[Parts]:
 
 def _queued(store: JobStore, *, scheduled: bool = True) -> str:
     """A new job in its tenant's scheduler queue, or (not ``scheduled``) due for dispatch as before there was one."""
-    job = Job(
-        id=new_job_id(),
-        kind=JobKind.GENERATE,
-        status=JobStatus.QUEUED,
-        params=GenerateParams(prompt="p"),
-        created_at=time.time(),
-    )
+    job = new_job()
     assert store.create(job, dispatch_grace=60, schedule_offset=0.0 if scheduled else None)
     return job.id
 
