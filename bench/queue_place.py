@@ -20,6 +20,7 @@ from typing import Any
 
 import redis
 
+from bench.redis_counts import commands_and_scripts
 from karlo_core import keys
 from karlo_core.backends.catalogue import KARLO
 from karlo_core.ids import new_job_id
@@ -66,22 +67,14 @@ def _round_trips(client: redis.Redis, call: Callable[[], object], calls: int) ->
     """Per call: round trips (requests sent on ``_Counting`` connections), commands Redis ran outside scripts
     (``MONITOR``: a script's own commands show as ``lua``), and ``evalsha`` calls (``INFO commandstats``)."""
     call()  # scripts loaded
-    before = client.info("commandstats").get("cmdstat_evalsha", {}).get("calls", 0)
-    commands = 0
-    with client.monitor() as monitor:  # type: ignore[no-untyped-call]
-        sent = _Counting.sent
+    sent = _Counting.sent
+
+    def call_all() -> None:
         for _ in range(calls):
             call()
-        sent = _Counting.sent - sent
-        marker = "bench-monitor-end"
-        client.echo(marker)
-        for command in monitor.listen():
-            if marker in str(command.get("command", "")):
-                break
-            if command.get("client_type") != "lua":
-                commands += 1
-    after = client.info("commandstats").get("cmdstat_evalsha", {}).get("calls", 0)
-    return sent / calls, commands / calls, (after - before) / calls
+
+    commands, evalsha = commands_and_scripts(client, call_all)
+    return (_Counting.sent - sent) / calls, commands / calls, evalsha / calls
 
 
 def _rate(call: Callable[[], object], calls: int) -> float:
