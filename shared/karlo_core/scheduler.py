@@ -57,9 +57,10 @@ DISPATCH_LAG = 0.1
 FILL_LAG = 0.3
 #: The estimate replays each pair of these (a prompt step sooner or later, a filling step soon or late) and
 #: shows the middle of the starts they give: whether a job fills a remainder, or is passed by ones that do,
-#: turns on steps and releases hundredths of a second apart. Set from 1,386 queue reads recorded in eleven
-#: 53-job order runs, replayed offline against the jobs' real starts: 3 more than a window off with these, 6
-#: with one prompt lag (0.1 s) and two filling ones, 19 with prompt lags of 0.05 and 0.3 s.
+#: turns on steps and releases hundredths of a second apart. Set from 1,670 queue reads recorded in fourteen
+#: 53-job order runs, replayed offline against the jobs' real starts: 4 more than a window off with these, 10
+#: with one prompt lag (0.1 s) and two filling ones, 20 with prompt lags of 0.05 and 0.3 s, 28 with the
+#: earlier of one in-order and one filled replay.
 DISPATCH_LAGS = (0.02, 0.2)
 FILL_LAGS = (0.05, 0.3, 0.8)
 #: Steps the replay takes at most (each is one dispatch at a moment the minute log frees images).
