@@ -31,6 +31,7 @@ import httpx
 import redis
 
 from bench import loadgen
+from bench.redis_counts import commands_and_scripts
 from bench.stack_env import local_stack_env
 from karlo_core import keys, tenants
 from karlo_devstack.processes import ManagedProcess, free_port
@@ -100,20 +101,13 @@ def _round_trips(client: redis.Redis, url: str, headers: dict[str, str], jobs: i
     made one after another (the key's tenant already cached)."""
     with httpx.Client(headers=headers, timeout=30) as http:
         http.post(f"{url}/v1/jobs", json=BODY).raise_for_status()
-        before = client.info("commandstats").get("cmdstat_evalsha", {}).get("calls", 0)
-        counted = 0
-        with client.monitor() as monitor:  # type: ignore[no-untyped-call]
+
+        def accept_all() -> None:
             for _ in range(jobs):
                 http.post(f"{url}/v1/jobs", json=BODY).raise_for_status()
-            marker = "bench-monitor-end"
-            client.echo(marker)
-            for command in monitor.listen():
-                if marker in str(command.get("command", "")):
-                    break
-                if command.get("client_type") != "lua":
-                    counted += 1
-        after = client.info("commandstats").get("cmdstat_evalsha", {}).get("calls", 0)
-    return counted / jobs, (after - before) / jobs
+
+        counted, evalsha = commands_and_scripts(client, accept_all)
+    return counted / jobs, evalsha / jobs
 
 
 def _prefer_delays(url: str, headers: dict[str, str], jobs: int) -> list[float]:
