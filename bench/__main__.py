@@ -16,6 +16,7 @@ from bench import (
     dispatch,
     event_streams,
     open_karlo_queue,
+    queue_place,
     quota_reserve,
     webhook_isolation,
     worker_drain,
@@ -42,6 +43,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--connections", type=int, default=64, help="open connections in the accept benchmark")
     parser.add_argument("--accept-seconds", type=float, default=4.0, help="seconds per case per accept round")
     parser.add_argument("--backlog-calls", type=int, default=500, help="timed accepts per backlog size (backlog)")
+    parser.add_argument("--place-jobs", type=int, default=200, help="queued jobs of the tenant read (place)")
+    parser.add_argument("--place-calls", type=int, default=500, help="calls per case per round (place)")
     parser.add_argument("--prefer-jobs", type=int, default=20, help="Prefer: wait jobs timed in the accept benchmark")
     parser.add_argument(
         "--only",
@@ -55,6 +58,7 @@ def main(argv: list[str]) -> int:
             "streams",
             "batches",
             "dispatch",
+            "place",
             "worker",
             "memory",
         ],
@@ -98,6 +102,11 @@ def _benchmarks(args: argparse.Namespace, workdir: Path) -> list[tuple[str, str,
             "dispatch",
             "Fair dispatch decisions against plain FIFO",
             lambda: dispatch.run(workdir / "dispatch", decisions=args.decisions, rounds=rounds),
+        ),
+        (
+            "place",
+            "Reading a queued job's place and estimated start",
+            lambda: queue_place.run(workdir / "place", jobs=args.place_jobs, calls=args.place_calls, rounds=rounds),
         ),
         (
             "webhooks",

@@ -31,6 +31,8 @@ import httpx
 import redis
 
 from bench import loadgen
+from bench.redis_counts import commands_and_scripts
+from bench.stack_env import local_stack_env
 from karlo_core import keys, tenants
 from karlo_devstack.processes import ManagedProcess, free_port
 from karlo_devstack.services import start_api, start_redis, start_simulator, start_worker
@@ -99,20 +101,13 @@ def _round_trips(client: redis.Redis, url: str, headers: dict[str, str], jobs: i
     made one after another (the key's tenant already cached)."""
     with httpx.Client(headers=headers, timeout=30) as http:
         http.post(f"{url}/v1/jobs", json=BODY).raise_for_status()
-        before = client.info("commandstats").get("cmdstat_evalsha", {}).get("calls", 0)
-        counted = 0
-        with client.monitor() as monitor:  # type: ignore[no-untyped-call]
+
+        def accept_all() -> None:
             for _ in range(jobs):
                 http.post(f"{url}/v1/jobs", json=BODY).raise_for_status()
-            marker = "bench-monitor-end"
-            client.echo(marker)
-            for command in monitor.listen():
-                if marker in str(command.get("command", "")):
-                    break
-                if command.get("client_type") != "lua":
-                    counted += 1
-        after = client.info("commandstats").get("cmdstat_evalsha", {}).get("calls", 0)
-    return counted / jobs, (after - before) / jobs
+
+        counted, evalsha = commands_and_scripts(client, accept_all)
+    return counted / jobs, evalsha / jobs
 
 
 def _prefer_delays(url: str, headers: dict[str, str], jobs: int) -> list[float]:
@@ -145,17 +140,9 @@ def run(workdir: Path, *, connections: int, seconds: float, rounds: int, prefer_
         client = redis.Redis.from_url(redis_url, decode_responses=True)
         tenant = tenants.create_tenant(client, "bench")
         headers = {"Authorization": f"Bearer {tenants.issue_key(client, tenant).secret_key}"}
-        big = str(10**9)
-        env = {
-            "KARLOQ_REDIS_URL": redis_url,
-            "KAKAO_REST_API_KEY": DEFAULT_SIM_KEY,
-            "KARLOQ_KARLO_BASE_URL": sim_url,
-            "KARLOQ_STORAGE_URL": f"file://{workdir / 'storage'}",
-            "KARLOQ_MAX_ACTIVE_JOBS_PER_TENANT": "0",
-            "KARLOQ_QUOTA_PER_MINUTE": big,
-            "KARLOQ_QUOTA_PER_DAY": big,
-            "KARLOQ_QUOTA_PER_MONTH": big,
-            "KARLOQ_TENANT_QUOTA_PER_DAY": big,  # a tenant share, so each accept checks it
+        big = 10**9
+        env = local_stack_env(workdir, redis_url, sim_url, quota=big) | {
+            "KARLOQ_TENANT_QUOTA_PER_DAY": str(big),  # a tenant share, so each accept checks it
         }
         api_proc, api_url = start_api(workdir, env)
         processes.append(api_proc)

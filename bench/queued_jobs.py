@@ -1,5 +1,6 @@
-"""Helpers of the worker benchmarks: jobs queued straight through the job store (as the API queues them, minus
-HTTP), a worker held still while they are queued, and waiting until all have finished."""
+"""Helpers of the worker benchmarks: jobs queued as the API accepts them, minus HTTP (into their tenant's
+scheduler queue, then handed out by dispatch steps with their quota reservations and Celery messages), a worker
+held still while they are queued, and waiting until all have finished."""
 
 from __future__ import annotations
 
@@ -14,29 +15,48 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import redis
-from celery import Celery
 
 from karlo_core import keys
+from karlo_core.backends.catalogue import KARLO
 from karlo_core.ids import new_job_id
 from karlo_core.job_inputs import GenerateParams
 from karlo_core.jobs import Job, JobKind, JobStatus
 from karlo_core.jobstore import JobStore
-from karlo_core.queue import enqueue_job
+from karlo_core.queue import make_celery
+from karlo_core.quota.policy import make_buckets
+from karlo_core.redis_client import make_redis
+from karlo_core.scheduler import Scheduler, dispatch_and_send
+from karlo_core.settings import Settings
 from karlo_devstack.processes import wait_until
 
 
-def queue_jobs(store: JobStore, celery: Celery, params: GenerateParams, count: int) -> list[str]:
-    """``count`` generate jobs, stored and sent to the jobs queue."""
-    ids = []
-    for _ in range(count):
-        job = Job(
-            id=new_job_id(), kind=JobKind.GENERATE, status=JobStatus.QUEUED, params=params, created_at=time.time()
-        )
-        store.create(job, dispatch_grace=60.0)
-        enqueue_job(celery, job.id)
-        store.dispatched(job.id, grace=60.0)
-        ids.append(job.id)
-    return ids
+class JobQueuer:
+    """Queues generate jobs the way an accept does: each into its tenant's scheduler queue, then dispatch steps
+    (with the workers' settings, so the same quota limits) hand them out, reserving their quota and pushing
+    their Celery messages."""
+
+    def __init__(self, settings: Settings) -> None:
+        client = make_redis(settings)
+        self.store = JobStore(client)
+        self._settings = settings
+        self._scheduler = Scheduler(client, settings, make_buckets(settings, client))
+        self._celery = make_celery(settings, "bench")
+
+    def queue(self, params: GenerateParams, count: int) -> list[str]:
+        """``count`` generate jobs, queued and all handed out (capacity allowing)."""
+        ids = []
+        for _ in range(count):
+            job = Job(
+                id=new_job_id(), kind=JobKind.GENERATE, status=JobStatus.QUEUED, params=params, created_at=time.time()
+            )
+            self.store.create(job, dispatch_grace=self._settings.dispatch_grace_seconds, schedule_offset=0.0)
+            ids.append(job.id)
+        grace = self._settings.dispatch_grace_seconds
+        while True:  # a step hands out at most KARLOQ_DISPATCH_BATCH jobs
+            sent = dispatch_and_send(self._scheduler, self.store, self._celery, [KARLO], grace=grace)
+            if not any(step.handed for step in sent.steps):
+                break
+        return ids
 
 
 def wait_drained(client: redis.Redis, *, timeout: float = 600.0) -> int:

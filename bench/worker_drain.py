@@ -13,7 +13,12 @@ cases in turn, so drift in machine load hits them alike:
   and after;
 - bare Celery: as many no-op tasks, queued and drained the same way, read the same way.
 
-Whichever worker is not being measured is held still meanwhile, so its idle chores do not count.
+- submit: as many jobs submitted through the API (one ``POST /v1/jobs`` each, from as many threads of this
+  process) while the worker runs, timed from the first submission until the last job finished.
+
+Jobs are queued as the API accepts them: into their tenant's scheduler queue, handed out by a dispatch step
+with their quota reservation (:class:`bench.queued_jobs.JobQueuer`). Whichever worker is not being measured is
+held still meanwhile, so its idle chores do not count.
 """
 
 from __future__ import annotations
@@ -35,16 +40,17 @@ from pydantic import SecretStr
 from bench.celery_noop import NOOP_QUEUE, NOOP_TASK
 from bench.queued_jobs import (
     Held,
+    JobQueuer,
     calls_between,
     command_calls,
     cpu_seconds,
     failed_jobs,
-    queue_jobs,
     round_trips,
     wait_drained,
 )
+from bench.stack_env import local_stack_env
+from karlo_core import keys, tenants
 from karlo_core.job_inputs import GenerateParams
-from karlo_core.jobstore import JobStore
 from karlo_core.karlo.client import KarloClient
 from karlo_core.karlo.wire import T2I_PATH, t2i_body
 from karlo_core.queue import make_celery
@@ -52,10 +58,12 @@ from karlo_core.settings import Settings
 from karlo_core.storage import image_key
 from karlo_core.storage.factory import make_storage
 from karlo_devstack.processes import ManagedProcess, wait_until
-from karlo_devstack.services import sim_control, start_redis, start_simulator, start_worker
+from karlo_devstack.services import sim_control, start_api, start_redis, start_simulator, start_worker
 from karlo_sim.config import DEFAULT_SIM_KEY
 
 PARAMS = GenerateParams(prompt="a benchmark", width=384, height=384)
+#: Every quota limit of the run: high enough that no job waits for quota.
+QUOTA = 100_000_000
 
 
 @dataclass(frozen=True)
@@ -107,28 +115,51 @@ def _reading(client: redis.Redis, pid: int, result: list[Drain]) -> Iterator[Non
     result.append(Drain(seconds, cpu_seconds(pid) - cpu, sum(spent.values()), spent))
 
 
-def _queue_round(client: redis.Redis, settings: Settings, worker: ManagedProcess, jobs: int) -> Drain:
-    store = JobStore(client)
-    celery = make_celery(settings, "bench")
+def _queue_round(client: redis.Redis, queuer: JobQueuer, worker: ManagedProcess, jobs: int) -> Drain:
     with Held(worker.pid):
-        ids = queue_jobs(store, celery, PARAMS, jobs)
+        ids = queuer.queue(PARAMS, jobs)
     found: list[Drain] = []
     with _reading(client, worker.pid, found):
         polls = wait_drained(client)
-    if failed_jobs(store, ids):
-        raise RuntimeError(f"{failed_jobs(store, ids)} of {jobs} jobs did not succeed; see {worker.log_path}")
+    if failed_jobs(queuer.store, ids):
+        raise RuntimeError(f"{failed_jobs(queuer.store, ids)} of {jobs} jobs did not succeed; see {worker.log_path}")
     return found[0].less("zcard", polls)
 
 
-def _queue_round_trips(client: redis.Redis, settings: Settings, worker: ManagedProcess, jobs: int) -> Counter[str]:
+def _queue_round_trips(
+    client: redis.Redis, settings: Settings, queuer: JobQueuer, worker: ManagedProcess, jobs: int
+) -> Counter[str]:
     """Round trips by command of a drain of ``jobs`` jobs (not timed), less this benchmark's own polls."""
-    store = JobStore(client)
     with Held(worker.pid):
-        queue_jobs(store, make_celery(settings, "bench"), PARAMS, jobs)
+        queuer.queue(PARAMS, jobs)
     with round_trips(settings.redis_url) as counts:
         polls = wait_drained(client)
     counts["zcard"] -= polls
     return counts
+
+
+def _submit_round(api: httpx.Client, client: redis.Redis, queuer: JobQueuer, jobs: int, concurrency: int) -> Drain:
+    """Seconds from the first ``POST /v1/jobs`` of ``jobs`` (from ``concurrency`` threads) until all finished."""
+    body = {"input": {"prompt": PARAMS.prompt, "width": PARAMS.width, "height": PARAMS.height}}
+
+    def submit(_: int) -> str:
+        job_id: str = api.post("/v1/jobs", json=body).raise_for_status().json()["id"]
+        return job_id
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        ids = list(pool.map(submit, range(jobs)))
+
+    def finished() -> bool:  # no job active, then every one of these finished (not waiting in a tenant queue)
+        if int(client.zcard(keys.job_deadlines())):
+            return False
+        return all(job is not None and job.status.is_terminal for job in queuer.store.get_many(ids))
+
+    wait_until(finished, timeout=600, what="the submitted jobs to finish", interval=0.01)
+    seconds = time.perf_counter() - start
+    if failed_jobs(queuer.store, ids):
+        raise RuntimeError(f"{failed_jobs(queuer.store, ids)} of {jobs} submitted jobs did not succeed")
+    return Drain(seconds)
 
 
 def _noop_round_trips(client: redis.Redis, settings: Settings, worker: ManagedProcess, tasks: int) -> Counter[str]:
@@ -187,54 +218,78 @@ def _start_noop(workdir: Path, env: dict[str, str], concurrency: int) -> Managed
     return proc
 
 
+def drain_env(workdir: Path, redis_url: str, sim_url: str, concurrency: int) -> tuple[dict[str, str], Settings]:
+    """The workers' environment (no quota limit in reach, ``concurrency`` threads, the jobs queue, a local
+    store), and the same settings for this process (its floor writes to a store of its own)."""
+    env = local_stack_env(workdir, redis_url, sim_url, quota=QUOTA) | {
+        "KARLOQ_WORKER_CONCURRENCY": str(concurrency),
+        "KARLOQ_WORKER_QUEUES": "jobs",
+    }
+    settings = Settings(
+        redis_url=redis_url,
+        kakao_rest_api_key=SecretStr(DEFAULT_SIM_KEY),
+        karlo_base_url=sim_url,
+        storage_url=f"file://{workdir / 'floor-storage'}",
+        max_active_jobs_per_tenant=0,
+        quota_per_minute=QUOTA,
+        quota_per_day=QUOTA,
+        quota_per_month=QUOTA,
+    )
+    return env, settings
+
+
+def start_drain_stack(
+    workdir: Path, processes: list[ManagedProcess], concurrency: int
+) -> tuple[str, dict[str, str], Settings]:
+    """A private redis-server and the simulator answering at once (added to ``processes``); the Redis URL, the
+    workers' environment and this process's settings (:func:`drain_env`)."""
+    redis_proc, redis_url = start_redis(workdir, persist=False)
+    processes.append(redis_proc)
+    sim_proc, sim_url = start_simulator(workdir, {"KARLO_SIM_API_KEY": DEFAULT_SIM_KEY})
+    processes.append(sim_proc)
+    sim_control(sim_url, latency_ms=0)
+    env, settings = drain_env(workdir, redis_url, sim_url, concurrency)
+    return redis_url, env, settings
+
+
 def run(workdir: Path, *, jobs: int, rounds: int, concurrency: int = 8) -> str:
     processes: list[ManagedProcess] = []
     try:
-        redis_proc, redis_url = start_redis(workdir, persist=False)
-        processes.append(redis_proc)
-        sim_proc, sim_url = start_simulator(workdir, {"KARLO_SIM_API_KEY": DEFAULT_SIM_KEY})
-        processes.append(sim_proc)
-        sim_control(sim_url, latency_ms=0)
-        env = {
-            "KARLOQ_REDIS_URL": redis_url,
-            "KAKAO_REST_API_KEY": DEFAULT_SIM_KEY,
-            "KARLOQ_KARLO_BASE_URL": sim_url,
-            "KARLOQ_STORAGE_URL": f"file://{workdir / 'storage'}",
-            "KARLOQ_MAX_ACTIVE_JOBS_PER_TENANT": "0",
-            "KARLOQ_QUOTA_PER_MINUTE": "100000000",
-            "KARLOQ_QUOTA_PER_DAY": "100000000",
-            "KARLOQ_QUOTA_PER_MONTH": "100000000",
-            "KARLOQ_WORKER_CONCURRENCY": str(concurrency),
-            "KARLOQ_WORKER_QUEUES": "jobs",
-        }
-        settings = Settings(
-            redis_url=redis_url,
-            kakao_rest_api_key=SecretStr(DEFAULT_SIM_KEY),
-            karlo_base_url=sim_url,
-            storage_url=f"file://{workdir / 'floor-storage'}",
-        )
+        redis_url, env, settings = start_drain_stack(workdir, processes, concurrency)
+        api_proc, api_url = start_api(workdir, env)
+        processes.append(api_proc)
         worker = start_worker(workdir, env, name="worker")
         processes.append(worker)
         noop = _start_noop(workdir, env, concurrency)
         processes.append(noop)
         client = redis.Redis.from_url(redis_url, decode_responses=True)
-        floor: list[Drain] = []
-        queued: list[Drain] = []
-        bare: list[Drain] = []
-        with Held(noop.pid):
-            _queue_round(client, settings, worker, concurrency)  # warm-up
-        for _ in range(rounds):
-            with Held(worker.pid), Held(noop.pid):
-                floor.append(_floor(settings, jobs, concurrency))
+        queuer = JobQueuer(settings)
+        key = tenants.issue_key(client, tenants.create_tenant(client, "bench")).secret_key
+        limits = httpx.Limits(max_connections=concurrency)
+        headers = {"Authorization": f"Bearer {key}"}
+        with httpx.Client(base_url=api_url, headers=headers, timeout=30, limits=limits) as api:
+            floor: list[Drain] = []
+            queued: list[Drain] = []
+            bare: list[Drain] = []
+            submitted: list[Drain] = []
             with Held(noop.pid):
-                queued.append(_queue_round(client, settings, worker, jobs))
-            with Held(worker.pid):
-                bare.append(_noop_round(client, settings, noop, jobs))
+                _queue_round(client, queuer, worker, concurrency)  # warm-up
+                _submit_round(api, client, queuer, concurrency, concurrency)
+            for _ in range(rounds):
+                with Held(worker.pid), Held(noop.pid):
+                    floor.append(_floor(settings, jobs, concurrency))
+                with Held(noop.pid):
+                    queued.append(_queue_round(client, queuer, worker, jobs))
+                with Held(worker.pid):
+                    bare.append(_noop_round(client, settings, noop, jobs))
+                with Held(noop.pid):
+                    submitted.append(_submit_round(api, client, queuer, jobs, concurrency))
         with Held(noop.pid):
-            trips = _queue_round_trips(client, settings, worker, jobs)
+            trips = _queue_round_trips(client, settings, queuer, worker, jobs)
         with Held(worker.pid):
             bare_trips = _noop_round_trips(client, settings, noop, jobs)
-        return _table(jobs, concurrency, floor, queued, bare) + "\n\n" + _trips_table(jobs, trips, bare_trips)
+        table = _table(jobs, concurrency, floor, queued, bare, submitted)
+        return table + "\n\n" + _trips_table(jobs, trips, bare_trips)
     finally:
         for proc in reversed(processes):
             proc.stop()
@@ -244,8 +299,11 @@ def _spread(values: list[float]) -> str:
     return f"{statistics.median(values):.2f} ({min(values):.2f}-{max(values):.2f})"
 
 
-def _table(jobs: int, concurrency: int, floor: list[Drain], queued: list[Drain], bare: list[Drain]) -> str:
-    rate = [jobs / q.seconds / (jobs / f.seconds) for f, q in zip(floor, queued, strict=True)]
+def _table(
+    jobs: int, concurrency: int, floor: list[Drain], queued: list[Drain], bare: list[Drain], submitted: list[Drain]
+) -> str:
+    rate = [f.seconds / q.seconds for f, q in zip(floor, queued, strict=True)]
+    submit_rate = [f.seconds / s.seconds for f, s in zip(floor, submitted, strict=True)]
     cpu = [q.cpu_seconds / b.cpu_seconds for q, b in zip(queued, bare, strict=True)]
     calls = [q.calls / jobs for q in queued]
     bare_calls = [b.calls / jobs for b in bare]
@@ -256,6 +314,9 @@ def _table(jobs: int, concurrency: int, floor: list[Drain], queued: list[Drain],
         "|---|---:|---:|---:|",
         f"| jobs per second vs the floor | {_median(jobs / q.seconds for q in queued):,.1f} | "
         f"{_median(jobs / f.seconds for f in floor):,.1f} | {_spread(rate)} |",
+        f"| jobs per second, submit (API) to all finished, vs the floor | "
+        f"{_median(jobs / s.seconds for s in submitted):,.1f} | "
+        f"{_median(jobs / f.seconds for f in floor):,.1f} | {_spread(submit_rate)} |",
         f"| worker CPU ms per job vs bare Celery no-op | {_median(q.cpu_seconds * 1000 / jobs for q in queued):.2f} | "
         f"{_median(b.cpu_seconds * 1000 / jobs for b in bare):.2f} | {_spread(cpu)} |",
         f"| worker CPU ms per job vs the floor's (this process, the same calls and writes) | "

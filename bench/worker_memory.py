@@ -18,10 +18,8 @@ from pathlib import Path
 import redis
 
 from bench.photo_karlo import UPSCALED_SIDE, photo_karlo
-from bench.queued_jobs import Held, failed_jobs, memory_bytes, queue_jobs, wait_drained
+from bench.queued_jobs import Held, JobQueuer, failed_jobs, memory_bytes, wait_drained
 from karlo_core.job_inputs import GenerateParams
-from karlo_core.jobstore import JobStore
-from karlo_core.queue import make_celery
 from karlo_core.settings import Settings
 from karlo_devstack.processes import ManagedProcess
 from karlo_devstack.services import start_redis, start_worker
@@ -56,10 +54,12 @@ def run(workdir: Path, *, jobs: int, samples: int, rounds: int) -> str:
             worker = start_worker(workdir, env, name="worker")
             processes.append(worker)
             client = redis.Redis.from_url(redis_url, decode_responses=True)
-            store = JobStore(client)
-            celery = make_celery(Settings(redis_url=redis_url), "bench")
+            limit = 100_000_000  # the env's quota limits: the dispatch steps reserve under the workers' own
+            queuer = JobQueuer(
+                Settings(redis_url=redis_url, quota_per_minute=limit, quota_per_day=limit, quota_per_month=limit)
+            )
             params = GenerateParams(prompt="a photo", width=1280, height=1280, samples=samples, upscale=True)
-            queue_jobs(store, celery, GenerateParams(prompt="warm-up", upscale=True), 1)
+            queuer.queue(GenerateParams(prompt="warm-up", upscale=True), 1)
             wait_drained(client)
             time.sleep(SETTLE_SECONDS)
             idle = memory_bytes(worker.pid)
@@ -68,10 +68,10 @@ def run(workdir: Path, *, jobs: int, samples: int, rounds: int) -> str:
             for _ in range(rounds):
                 _reset_peak(worker.pid)
                 with Held(worker.pid):
-                    ids = queue_jobs(store, celery, params, jobs)
+                    ids = queuer.queue(params, jobs)
                 wait_drained(client)
-                if failed_jobs(store, ids):
-                    raise RuntimeError(f"{failed_jobs(store, ids)} jobs did not succeed; see {worker.log_path}")
+                if failed_jobs(queuer.store, ids):
+                    raise RuntimeError(f"{failed_jobs(queuer.store, ids)} jobs did not succeed; see {worker.log_path}")
                 peaks.append(memory_bytes(worker.pid, "VmHWM"))
                 time.sleep(SETTLE_SECONDS)
                 afters.append(memory_bytes(worker.pid))

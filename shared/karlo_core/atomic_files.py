@@ -1,4 +1,8 @@
-"""Writing a file whole or not at all: a ``.part-*`` file beside it, renamed into place, removed on failure."""
+"""Writing a file whole or not at all: a ``.part-*`` file beside it, renamed into place, removed on failure.
+
+Every write here replaces the file (a new one renamed over it), never changes it in place, so two names may
+share one file: :func:`link_atomically` puts a file in place by a hard link, copying no bytes.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import contextlib
 import os
 import shutil
 import tempfile
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
@@ -23,6 +28,25 @@ def copy_atomically(source: Path, path: Path) -> None:
     """:func:`write_atomically` with the content of the file ``source``, copied in pieces."""
     with source.open("rb") as reader:
         write_atomically_with(path, lambda handle: shutil.copyfileobj(reader, handle))
+
+
+def link_atomically(source: Path, path: Path) -> None:
+    """:func:`copy_atomically` by a hard link to ``source``, no bytes copied; a copy where the filesystem
+    cannot link (``source`` on another one, or no hard links there). Later writes to either name replace
+    that name's file only (see the module)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    part = path.parent / f"{PART_PREFIX}{uuid.uuid4().hex}"
+    try:
+        os.link(source, part)
+    except OSError:
+        copy_atomically(source, path)
+        return
+    try:
+        os.replace(part, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(part)
+        raise
 
 
 def write_atomically_with(path: Path, write: Callable[[BinaryIO], object]) -> None:

@@ -93,6 +93,17 @@ class Claim:
     reason: str
     attempts: int = 0
     job: Job | None = None
+    #: With ``restamp``: whether the reservation made for this attempt was restamped (None: it has none).
+    restamped: bool | None = None
+
+
+@dataclass(frozen=True)
+class Restamp:
+    """Restamp, in the claim, the quota reservation the scheduler made for the claiming attempt (see
+    ``lua/quota_restamp_lib.lua``): the minute window and whether the test clock may stand in for Redis's."""
+
+    minute_seconds: float
+    clock_override: str
 
 
 class LeaseState(StrEnum):
@@ -280,13 +291,18 @@ class JobStore:
             pipe.zrem(keys.job_deadlines(), job_id)
             pipe.execute()
 
-    def claim(self, job_id: str, token: str, *, lease_seconds: float) -> Claim:
+    def claim(self, job_id: str, token: str, *, lease_seconds: float, restamp: Restamp | None = None) -> Claim:
+        """Claim the job under a lease; with ``restamp``, also restamp the quota reservation made for this
+        attempt, in the same step (the call follows at once)."""
         statuses = [s.value for s in CLAIMABLE_STATUSES]
-        reply = self._claim(keys=_transition_keys(job_id), args=[job_id, token, lease_seconds, *statuses])
+        quota: list[str] = ["", "0"] if restamp is None else [repr(restamp.minute_seconds), restamp.clock_override]
+        args: list[str | float] = [job_id, token, lease_seconds, *quota, keys.quota_reservation(""), *statuses]
+        reply = self._claim(keys=[*_transition_keys(job_id), keys.quota_clock()], args=args)
         if reply[0] == "claimed":
             flat = [str(item) for item in reply[2]]
             job = job_from_hash(dict(zip(flat[::2], flat[1::2], strict=True)))
-            return Claim(True, "claimed", int(reply[1]), job)
+            restamped = None if reply[3] == "" else reply[3] == "1"
+            return Claim(True, "claimed", int(reply[1]), job, restamped)
         return Claim(False, str(reply[0]))
 
     def extend_leases(self, leases: Sequence[tuple[str, str]], *, lease_seconds: float) -> list[LeaseState]:
@@ -351,12 +367,19 @@ class JobStore:
         confirms with :meth:`dispatched`)."""
         return [str(i) for i in self._due(keys=[keys.job_deadlines()], args=[limit, grace])]
 
-    def lost_dispatch_candidates(self, *, older_than: float) -> list[tuple[str, float]]:
+    def lost_dispatch_candidates(self, *, older_than: float, grace: float | None = None) -> list[tuple[str, float]]:
         """Jobs that should have a message somewhere: queued or waiting (and not before a retry or a wait
         ends), their message confirmed sent over ``older_than`` seconds ago, and nobody claimed them since;
-        with when it was sent. Whether the message still exists is the broker's to say."""
+        with when it was sent. Whether the message still exists is the broker's to say.
+
+        A sent message gives its job the deadline ``grace`` seconds after the sending (the last resort), so
+        with ``grace`` only deadlines up to ``grace - older_than`` ahead are read: a job sent less than
+        ``older_than`` ago is not read at all, and the read grows with the jobs sent a while ago and still
+        unclaimed rather than with all jobs in flight. (A job sent with a longer grace is found that much
+        later.)"""
         now = self.now()
-        ids = [str(i) for i in self._redis.zrangebyscore(keys.job_deadlines(), now, "+inf")]
+        until: float | str = "+inf" if grace is None else now + max(grace - older_than, 0.0)
+        ids = [str(i) for i in self._redis.zrangebyscore(keys.job_deadlines(), now, until)]
         with self._redis.pipeline(transaction=False) as pipe:
             for job_id in ids:
                 pipe.hmget(keys.job(job_id), "status", "run_after", "dispatched_at", "claimed_at")

@@ -70,6 +70,10 @@ class Plans:
         raw = {str(k): str(v) for k, v in self._redis.hgetall(keys.plan(tenant)).items()}
         return _plan(self._defaults, raw)
 
+    def parse(self, raw: dict[str, str]) -> Plan:
+        """A plan from its hash's fields as read elsewhere (a script's reply), the defaults for those unset."""
+        return _plan(self._defaults, raw)
+
     def set(self, tenant: str, changes: dict[str, str]) -> Plan:
         """Set some fields (checked by building the plan first); an empty value clears the field."""
         raw = {str(k): str(v) for k, v in self._redis.hgetall(keys.plan(tenant)).items()}

@@ -6,8 +6,8 @@ plan, before handing it out) and slots for a local backend. Celery's queue stays
 can run now, in the order decided here. A job is in its tenant queue, or handed out with a dispatch deadline
 (the sweeper resends a message lost after the step), or finished: never two of these.
 
-Dispatch runs after every accept, after every settle in a worker, and on each worker's tick, which wakes when
-quota next frees up.
+Dispatch runs after every accept, after a settle in a worker that can hand out something new
+(``karlo_worker.dispatching``), and on each worker's tick, which wakes when quota next frees up.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import socket
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import cast
 from zoneinfo import ZoneInfo
 
 import redis
@@ -31,10 +30,10 @@ from karlo_core.jobs import Job, JobStatus
 from karlo_core.jobstore import JobStore
 from karlo_core.local_eta import LocalEta
 from karlo_core.metrics import JOB_TIME_TO_START_SECONDS, QUOTA_RESERVATIONS
-from karlo_core.plans import Plans
+from karlo_core.plans import Plan, Plans
 from karlo_core.queue import RUN_JOB_TASK, enqueue_job
 from karlo_core.quota.buckets import RECORD_TTL_SECONDS, QuotaBuckets
-from karlo_core.quota.policy import scopes_for, upstream_scope
+from karlo_core.quota.policy import scopes_for, share_name, upstream_scope
 from karlo_core.quota.windows import CalendarWindow, day_window, month_window
 from karlo_core.redis_client import broker_is_store
 from karlo_core.settings import Settings
@@ -49,10 +48,22 @@ ESTIMATE_TENANTS = 200
 #: A tenant's queued jobs whose real image counts the estimate replays; a job further back is estimated from
 #: the replay's end plus full windows for the tenant's average job size beyond these.
 ESTIMATE_JOBS = 500
-#: Seconds after images free up that a dispatch step is expected to run: the workers' ticks wake for freed
-#: quota at a quarter-second poll (the first of several workers' comes sooner), and a step takes what freed
-#: meanwhile at once. Set where the 53-job order run's estimates missed least (0.05 and 0.15 both did worse).
+#: Seconds after images free up for the first waiting job that a dispatch step is expected to run: the step
+#: names that moment as its wake time and the workers' ticks wake for it at a quarter-second poll (the first
+#: of several workers' comes sooner); a settle may bring one sooner still.
 DISPATCH_LAG = 0.1
+#: Seconds after images free up that a step may come when they fit only a later, smaller job than the first
+#: waiting: no tick wakes for that moment, so a settle or a worker's periodic tick brings the step, at a moment
+#: the estimate cannot know.
+FILL_LAG = 0.3
+#: The estimate replays each pair of these (a prompt step sooner or later, a filling step soon or late) and
+#: shows the middle of the starts they give: whether a job fills a remainder, or is passed by ones that do,
+#: turns on steps and releases hundredths of a second apart. Set from 1,670 queue reads recorded in fourteen
+#: 53-job order runs, replayed offline against the jobs' real starts: 4 more than a window off with these, 10
+#: with one prompt lag (0.1 s) and two filling ones, 20 with prompt lags of 0.05 and 0.3 s, 28 with the
+#: earlier of one in-order and one filled replay.
+DISPATCH_LAGS = (0.02, 0.2)
+FILL_LAGS = (0.05, 0.3, 0.8)
 #: Steps the replay takes at most (each is one dispatch at a moment the minute log frees images).
 REPLAY_STEPS = 5000
 
@@ -120,6 +131,17 @@ class _Entry:
 
 
 @dataclass(frozen=True)
+class _Other:
+    """Another active tenant of the backend: its virtual tag, queued jobs and images, and weight."""
+
+    tenant: str
+    tag: float
+    jobs: int
+    images: int
+    weight: float
+
+
+@dataclass(frozen=True)
 class _QueueView:
     backend: str
     now: float
@@ -131,6 +153,13 @@ class _QueueView:
     head: str | None
     head_since: float | None
     blocked: float
+    #: The tenant's virtual tag (None: not active) and plan; the other active tenants by tag.
+    tag: float | None = None
+    plan: Plan | None = None
+    others: tuple[_Other, ...] = ()
+    #: Images taken in the current day and month, upstream and from the tenant's share; those windows' ends.
+    calendar_used: tuple[tuple[int, int], ...] = ()
+    calendar_ends: tuple[float, float] = (0.0, 0.0)
 
     def images_ahead(self, jobs: int) -> int:
         """Images of the first ``jobs`` queued jobs: real ones as far as read, the average of the rest beyond."""
@@ -148,6 +177,46 @@ def call_delay(log: Sequence[_Entry]) -> float:
     moves an entry to its moment, so a window really lasts the span plus this); 0 when none was called yet."""
     delays = [entry.at - entry.sent for entry in log if entry.at - entry.sent > 1e-4]
     return sum(delays) / len(delays) if delays else 0.0
+
+
+def _view_from_reply(backend: str, reply: Sequence[str], plans: Plans, ends: tuple[float, float]) -> _QueueView:
+    """A queue view from ``lua/sched_place.lua``'s reply (its layout is described there)."""
+    now, rank, total_jobs, total_images, blocked, head, head_since, tag = reply[:8]
+    used = [int(v) for v in reply[8:12]]
+    at = 13 + int(reply[12])
+    raw_plan = dict(zip(reply[13:at:2], reply[14:at:2], strict=True))
+    count = int(reply[at])
+    rows = reply[at + 1 : at + 1 + 3 * count]
+    jobs = [_Queued(rows[i], int(rows[i + 1]), float(rows[i + 2])) for i in range(0, len(rows), 3)]
+    at += 1 + 3 * count
+    count = int(reply[at])
+    rows = reply[at + 1 : at + 1 + 3 * count]
+    log = [_Entry(int(rows[i]), float(rows[i + 1]), float(rows[i + 2])) for i in range(0, len(rows), 3)]
+    at += 1 + 3 * count
+    count = int(reply[at])
+    rows = reply[at + 1 : at + 1 + 5 * count]
+    default_weight = plans.parse({}).weight
+    others = tuple(
+        _Other(rows[i], float(rows[i + 1]), int(rows[i + 2]), int(rows[i + 3]), float(rows[i + 4] or default_weight))
+        for i in range(0, len(rows), 5)
+    )
+    return _QueueView(
+        backend=backend,
+        now=float(now),
+        rank=int(rank) if rank else None,
+        jobs=jobs,
+        total_jobs=int(total_jobs),
+        total_images=int(total_images),
+        log=log,
+        head=head or None,
+        head_since=float(head_since) if head_since else None,
+        blocked=float(blocked),
+        tag=float(tag) if tag else None,
+        plan=plans.parse(raw_plan),
+        others=others,
+        calendar_used=((used[0], used[1]), (used[2], used[3])),
+        calendar_ends=ends,
+    )
 
 
 @dataclass
@@ -183,14 +252,53 @@ def _pick(
     return None
 
 
-def replay_start(view: _QueueView, rank: int, *, limit: int, span: float, others: float, fill: bool = True) -> float:
+def _next_step(
+    held: Sequence[tuple[float, float]],
+    queue: Sequence[_Queued],
+    free: float,
+    t: float,
+    *,
+    lag: float,
+    fill_lag: float | None,
+) -> float | None:
+    """When the replay's next dispatch step runs after ``t``: ``lag`` after the minute log frees enough for the
+    first job that may go (the step names that moment as its wake time, and the workers' ticks wake for it) or
+    after a retry's backoff ends; with ``fill_lag``, that long after the log next frees any image, for a later,
+    smaller job to fill (a step comes with a settle or a periodic tick). None when nothing frees and no backoff
+    ends."""
+    ready = [job for job in queue if job.run_after <= t]
+    moments = [job.run_after + lag for job in queue if job.run_after > t]
+    freed = free
+    for i, (release, images) in enumerate(sorted(h for h in held if h[0] > t)):
+        if fill_lag is not None and i == 0:
+            moments.append(release + fill_lag)
+        freed += images
+        if ready and freed >= ready[0].images - 1e-9:
+            moments.append(release + lag)
+            break
+    return min(moments) if moments else None
+
+
+def replay_start(
+    view: _QueueView,
+    rank: int,
+    *,
+    limit: int,
+    span: float,
+    others: float,
+    fill_lag: float | None = FILL_LAG,
+    lag: float = DISPATCH_LAG,
+) -> float:
     """When the tenant's ``rank``-th queued job (0 = next) is expected to be handed out, by replaying
-    ``lua/sched_dispatch.lua``'s rule (``_pick``) over its queue with the jobs' real images: a dispatch at now
-    and ``DISPATCH_LAG`` after each moment the minute log frees images (an entry leaves ``span`` after its call;
-    one not called yet is expected the measured call delay after its hand-out). Without ``fill``, strictly in
-    order. Other tenants take their part of each dispatch's free images in proportion to the ``others`` images
-    ``Scheduler._ahead_elsewhere`` expects ahead of the job. Beyond the jobs read, full windows at the
-    tenant's share for the average size of the rest."""
+    ``lua/sched_dispatch.lua``'s rule (``_pick``) over its queue with the jobs' real images: a dispatch at now,
+    then at the moments ``_next_step`` names for ``lag`` and ``fill_lag`` as the minute log frees images (an
+    entry leaves ``span`` after its call; one not called yet is expected the measured call delay after its
+    hand-out). Without ``fill_lag`` (None), strictly in order. Other tenants take their part of the images
+    freed at each dispatch in proportion to the ``others`` images ``Scheduler._ahead_elsewhere`` expects ahead
+    of the job; the tenant's part that its next job does not fit yet stays its own for the next dispatch (as
+    the virtual tags keep its turn), and while others have work, a step comes promptly after every release
+    (some tenant's job fits). Beyond the jobs read, full windows at the tenant's share for the average size of
+    the rest."""
     delay = call_delay(view.log)
     t = max(view.now, view.blocked)
     held = [((e.at if e.at - e.sent > 1e-4 else e.sent + delay) + span, float(e.images)) for e in view.log]
@@ -199,29 +307,34 @@ def replay_start(view: _QueueView, rank: int, *, limit: int, span: float, others
     mine = view.images_ahead(rank + 1)
     share_others = others / (others + mine) if others > 0 and mine > 0 else 0.0
     others_left = others
+    saved = 0.0  # freed images that are the tenant's part but that its next job did not fit yet
     head = _Head(view.head, view.head_since)
     for _ in range(REPLAY_STEPS):
         held = [h for h in held if h[0] > t]
         free = limit - sum(images for _, images in held)
-        if others_left > 0 and free > 0:
-            take = min(others_left, free * share_others)
+        if others_left > 0:
+            fresh = max(free - saved, 0.0)
+            take = min(others_left, fresh * share_others)
             others_left -= take
-            free -= take
             held.append((t + delay + span, take))
+            saved = min(saved + fresh - take, free - take)
+            free = saved
+        fill = fill_lag is not None
         while queue and (pick := _pick(queue, free, t, head, limit=limit, span=span, fill=fill)) is not None:
             job = queue.pop(pick)
             if job.images <= limit:
                 held.append((t + delay + span, float(job.images)))
                 free -= job.images
+                saved = max(saved - job.images, 0.0)
             if job.job_id == target:
                 return t
         if not queue:
             break
-        upcoming = [r for r, _ in held if r > t] + [job.run_after for job in queue if job.run_after > t]
-        t = min(upcoming) + DISPATCH_LAG if upcoming else t + span
+        step = _next_step(held, queue, free, t, lag=lag, fill_lag=lag if others_left > 0 else fill_lag)
+        t = step if step is not None else t + span
     beyond = view.images_ahead(rank + 1) - sum(job.images for job in view.jobs)
     per_window = limit * (1 - share_others)
-    return t + math.ceil(max(beyond, 0) / per_window) * (span + delay + DISPATCH_LAG)
+    return t + math.ceil(max(beyond, 0) / per_window) * (span + delay + lag)
 
 
 class Scheduler:
@@ -234,6 +347,7 @@ class Scheduler:
         self._tz = ZoneInfo(settings.quota_timezone)
         self._window = settings.quota_minute_window_seconds + settings.quota_window_guard_seconds
         self._dispatch = client.register_script(lua.load("sched_dispatch"))
+        self._place_read = client.register_script(lua.load("sched_place"))
         #: The broker is this Redis: a step pushes the Celery messages of what it hands out itself.
         self._push = broker_is_store(settings)
         # as Celery names an anonymous sender (no spaces: the accept script gets it in a space-separated string)
@@ -314,7 +428,7 @@ class Scheduler:
             return None
         rank = view.rank
         mine = view.images_ahead(rank + 1)
-        others, others_images = self._ahead_elsewhere(job.backend, job.tenant, mine)
+        others, others_images = self._ahead_elsewhere(view, mine)
         eta = self._eta(view, job.tenant, rank, mine, others_images)
         return QueuePlace(tenant=rank + 1, overall=rank + 1 + others, estimated_start_at=eta)
 
@@ -322,104 +436,86 @@ class Scheduler:
         view = self._read(backend, tenant, None)
         if view.total_jobs == 0:
             return TenantBacklog(0, 0, None)
-        _, others_images = self._ahead_elsewhere(backend, tenant, view.total_images)
+        _, others_images = self._ahead_elsewhere(view, view.total_images)
         eta = self._eta(view, tenant, view.total_jobs - 1, view.total_images, others_images)
         return TenantBacklog(view.total_images, view.total_jobs, eta)
 
     def _read(self, backend: str, tenant: str, job_id: str | None) -> _QueueView:
-        """What the estimate replays, in two pipelined round trips: the quota clock, the job's rank, the first
-        ``ESTIMATE_JOBS`` queued jobs with their images, the upstream minute log with each entry's dispatch
-        time, the blocked head and Karlo's blocked-until."""
-        queue = keys.sched_queue(backend, tenant)
-        minute_key = keys.quota_minute(upstream_scope(self._settings).name)
-        pipe = self._redis.pipeline(transaction=False)
-        pipe.zrank(queue, job_id or "")
-        pipe.zrange(queue, 0, ESTIMATE_JOBS - 1)
-        pipe.zcard(queue)
-        pipe.hget(keys.sched_images(backend), tenant)
-        pipe.zrange(minute_key, 0, -1, withscores=True)
-        pipe.hmget(keys.sched_head(backend), "job", "since")
-        pipe.get(keys.quota_blocked())
-        pipe.get(keys.quota_clock())
-        pipe.time()
-        rank, ids, total_jobs, total_images, log_raw, head, blocked, clock, redis_time = pipe.execute()
-        log_entries = [(str(member), float(score)) for member, score in log_raw]
-        pipe = self._redis.pipeline(transaction=False)
-        for queued in ids:
-            pipe.hmget(keys.job(str(queued)), "sched_images", "run_after")
-        for member, _ in log_entries:
-            pipe.hget(keys.job(member.rsplit(":", 2)[0]), "sched_dispatched_at")
-        replies = pipe.execute() if ids or log_entries else []
-        jobs = [
-            _Queued(str(queued), int(f[0] or 1), float(f[1] or 0))
-            for queued, f in zip(ids, replies[: len(ids)], strict=True)
-        ]
-        entries = [
-            _Entry(int(member.rsplit(":", 1)[1]), score, float(sent) if sent else score)
-            for (member, score), sent in zip(log_entries, replies[len(ids) :], strict=True)
-        ]
-        now = float(redis_time[0]) + float(redis_time[1]) / 1e6
-        if self._settings.quota_test_clock and clock is not None:
-            now = float(clock)
-        return _QueueView(
-            backend=backend,
-            now=now,
-            rank=None if rank is None else int(rank),
-            jobs=jobs,
-            total_jobs=int(total_jobs),
-            total_images=int(total_images or 0),
-            log=entries,
-            head=str(head[0]) if head[0] else None,
-            head_since=float(head[1]) if head[1] else None,
-            blocked=float(blocked or 0),
-        )
+        """What the estimate replays and the position counts, in one round trip (``lua/sched_place.lua``): the
+        job's rank, the first ``ESTIMATE_JOBS`` queued jobs with their images, the upstream minute log with each
+        entry's hand-out time, the blocked head, Karlo's blocked-until, the tenant's plan and its day and month
+        counters, and the other active tenants by virtual tag. The calendar windows are those of the last time
+        a script read; read again in the right ones when the day or month turned meanwhile."""
+        upstream, share = upstream_scope(self._settings).name, share_name(tenant)
+        now = self._quota.guess_now()
+        for _ in range(3):
+            day, month = self._quota.windows(now)
+            counters = [
+                keys.quota_window(scope, window.name, window.label)
+                for scope in (upstream, share)
+                for window in (day, month)
+            ]
+            reply = self._place_read(
+                keys=[
+                    keys.quota_clock(),
+                    keys.quota_blocked(),
+                    keys.quota_minute(upstream),
+                    keys.sched_queue(backend, tenant),
+                    keys.sched_images(backend),
+                    keys.sched_head(backend),
+                    keys.sched_tenants(backend),
+                    keys.plan(tenant),
+                    *counters,
+                ],
+                args=[backend, tenant, job_id or "", ESTIMATE_JOBS, ESTIMATE_TENANTS + 1, self._quota.override],
+            )
+            now = self._quota.learn_clock(float(reply[0]))
+            if day.start <= now < day.end and month.start <= now < month.end:
+                return _view_from_reply(backend, [str(v) for v in reply], self._plans, (day.end, month.end))
+        raise RuntimeError("quota windows kept moving while reading a queue place")
 
-    def _ahead_elsewhere(self, backend: str, tenant: str, images: int) -> tuple[int, float]:
+    def _ahead_elsewhere(self, view: _QueueView, images: int) -> tuple[int, float]:
         """Jobs and images of other tenants expected to be handed out before a tenant's next ``images`` images
         are, by their virtual tags: each gets (virtual time until then) x (its weight) images, at most what it
         has."""
-        tenants_key = keys.sched_tenants(backend)
-        my_tag = self._redis.zscore(tenants_key, tenant)
-        if my_tag is None:
+        if view.tag is None or view.plan is None:
             return 0, 0.0
-        weight = self._plans.get(tenant).weight
-        target = float(my_tag) + max(images - 1, 0) / weight
-        raw = self._redis.zrangebyscore(
-            tenants_key, "-inf", f"({target}", start=0, num=ESTIMATE_TENANTS, withscores=True
-        )
+        target = view.tag + max(images - 1, 0) / view.plan.weight
         ahead_jobs, ahead_images = 0, 0.0
-        for member, tag in cast(list[tuple[str, float]], raw):
-            other = str(member)
-            if other == tenant:
+        for other in view.others:
+            if other.tag >= target:
+                break
+            if not other.jobs or not other.images:
                 continue
-            queued = int(self._redis.zcard(keys.sched_queue(backend, other)))
-            images_queued = int(self._redis.hget(keys.sched_images(backend), other) or 0)
-            if not queued or not images_queued:
-                continue
-            share = min(float(images_queued), (target - float(tag)) * self._plans.get(other).weight)
+            share = min(float(other.images), (target - other.tag) * other.weight)
             ahead_images += share
-            ahead_jobs += math.ceil(share * queued / images_queued)
+            ahead_jobs += math.ceil(share * other.jobs / other.images)
         return ahead_jobs, ahead_images
 
     def _eta(self, view: _QueueView, tenant: str, rank: int, mine: int, others: float) -> float | None:
         """When the tenant's ``rank``-th queued job (0 = next) is expected to be handed out: the dispatcher's
-        rule replayed over the minute windows (``replay_start``), the earlier of the in-order and the filled
-        replay (which small job fills a remainder turns on sub-second timing: a small job may fill one earlier
-        than the filled replay finds, and a large one passed in the filled replay often is not); then, where the
-        day or month window of the upstream quota or of the tenant's plan cannot hold its ``mine`` images
-        (``others`` more upstream), that window's end; never before Karlo's blocked-until."""
-        if view.backend != KARLO:  # a local backend: its slots and measured pace
+        rule replayed over the minute windows (``replay_start``) with steps coming sooner and later after images
+        free up (``DISPATCH_LAGS`` and ``FILL_LAGS``): the middle of the earliest and the latest start they give
+        (the job goes about as one of them has it, and the middle is within a window of both while they differ
+        by less than two); then, where the day or month window of the upstream quota or
+        of the tenant's plan cannot hold its ``mine`` images (``others`` more upstream), that window's end;
+        never before Karlo's blocked-until."""
+        if view.backend != KARLO:  # a local backend: its slots and measured pace (karlo_core.local_eta)
             return self._local.start_at(view.backend, jobs=rank, images=view.images_ahead(rank), others=others)
-        scopes = scopes_for(self._settings, tenant, self._plans.get(tenant))
+        scopes = scopes_for(self._settings, tenant, view.plan)
         limit = min(scope.limits.per_minute for scope in scopes)  # a plan's own minute limit, on the upstream log
-        filled = replay_start(view, rank, limit=limit, span=self._window, others=others)
-        strict = replay_start(view, rank, limit=limit, span=self._window, others=others, fill=False)
-        eta = min(filled, strict)
+        starts = [
+            replay_start(view, rank, limit=limit, span=self._window, others=others, fill_lag=fill_lag, lag=lag)
+            for lag in DISPATCH_LAGS
+            for fill_lag in FILL_LAGS
+        ]
+        eta = (min(starts) + max(starts)) / 2
         totals = (mine + others, mine)
-        for scope, images in zip(scopes, totals, strict=False):
-            for usage in self._quota.usage(scope)[1:]:
-                if images > usage.remaining:
-                    eta = max(eta, usage.resets_at)
+        for scope, images, used in zip(scopes, totals, view.calendar_used, strict=False):
+            limits = (scope.limits.per_day, scope.limits.per_month)
+            for window_limit, window_used, resets_at in zip(limits, used, view.calendar_ends, strict=True):
+                if images > max(window_limit - window_used, 0):
+                    eta = max(eta, resets_at)
         return max(eta, view.blocked)
 
 

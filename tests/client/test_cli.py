@@ -141,7 +141,8 @@ def test_a_failed_job_exits_job_failed(stack: AppStack, services: Services, tmp_
 
 
 def test_jobs_cancel_and_wait(stack: AppStack, services: Services) -> None:
-    sim_control(services.sim_url, latency_ms=4000)
+    # Karlo answers slowly enough that three command-line starts (seconds each on a loaded machine) come first.
+    sim_control(services.sim_url, latency_ms=8000)
     created = json.loads(karloq(stack, "generate", "a patient snail", *SMALL, "--no-wait", "--json").stdout)
     impatient = karloq(stack, "jobs", "wait", created["id"], "--timeout", "0.3")
     assert impatient.returncode == ExitCode.TIMED_OUT and "still" in _one_line(impatient.stderr)

@@ -8,10 +8,9 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from karlo_core.ids import new_job_id
-from karlo_core.job_inputs import GenerateParams
-from karlo_core.jobs import Job, JobError, JobKind, JobStatus
+from karlo_core.jobs import JobError, JobStatus
 from karlo_core.jobstore import JobStore
+from support.jobs import new_job
 from support.stacks import Services
 
 
@@ -23,13 +22,7 @@ def store(services: Services) -> Iterator[JobStore]:
 
 
 def test_wait_start_is_kept_while_parked_and_cleared_after(store: JobStore) -> None:
-    job = Job(
-        id=new_job_id(),
-        kind=JobKind.GENERATE,
-        status=JobStatus.QUEUED,
-        params=GenerateParams(prompt="p"),
-        created_at=time.time(),
-    )
+    job = new_job()
     assert store.create(job, dispatch_grace=60)
     assert store.claim(job.id, "a", lease_seconds=30).claimed
     assert store.wait_for_quota(job.id, "a", eta=time.time(), delay=0, since=1000.5)

@@ -303,7 +303,8 @@ def _hand_out_times(rig: Rig, jobs: list[str], until: float) -> dict[str, float]
 @pytest.fixture
 def prompt(tight: Rig, monkeypatch: pytest.MonkeyPatch) -> Rig:
     """The tight rig, with dispatch steps taken the moment images free up (as ``_hand_out_times`` takes them)."""
-    monkeypatch.setattr("karlo_core.scheduler.DISPATCH_LAG", 0.0)
+    monkeypatch.setattr("karlo_core.scheduler.DISPATCH_LAGS", (0.0,))
+    monkeypatch.setattr("karlo_core.scheduler.FILL_LAGS", (0.0,))
     return tight
 
 
@@ -312,8 +313,10 @@ def test_the_replay_follows_the_dispatcher_with_real_sizes_and_small_jobs_fillin
     jobs = [prompt.submit("a", images=n) for n in sizes]
     view = prompt.scheduler._read("karlo", "a", None)
     assert [job.images for job in view.jobs] == sizes and view.total_images == sum(sizes)
-    filled = {j: replay_start(view, rank, limit=10, span=WINDOW, others=0) for rank, j in enumerate(jobs)}
-    strict = {j: replay_start(view, rank, limit=10, span=WINDOW, others=0, fill=False) for rank, j in enumerate(jobs)}
+    filled = {j: replay_start(view, r, limit=10, span=WINDOW, others=0, fill_lag=0, lag=0) for r, j in enumerate(jobs)}
+    strict = {
+        j: replay_start(view, r, limit=10, span=WINDOW, others=0, fill_lag=None, lag=0) for r, j in enumerate(jobs)
+    }
     shown = {}
     for job_id in jobs:
         place = prompt.scheduler.place(prompt.store.get(job_id))  # type: ignore[arg-type]
@@ -323,7 +326,7 @@ def test_the_replay_follows_the_dispatcher_with_real_sizes_and_small_jobs_fillin
     assert handed[jobs[2]] == START and handed[jobs[1]] == START + WINDOW  # 1-image jobs passed the 4
     assert filled == handed
     assert strict[jobs[2]] == START + WINDOW and strict[jobs[1]] == START + WINDOW  # in order, nothing passes
-    assert all(shown[j] == min(filled[j], strict[j]) for j in jobs)
+    assert shown == filled
 
 
 def test_the_estimate_counts_the_delay_from_hand_out_to_call_that_moves_each_window(prompt: Rig) -> None:
@@ -351,3 +354,19 @@ def test_a_job_beyond_the_jobs_read_is_estimated_at_full_windows_after_them(
     assert estimates == [START, START, START + WINDOW, START + WINDOW] + [
         START + WINDOW + k * WINDOW for k in (1, 1, 2, 2, 3, 3)
     ]
+
+
+def test_a_job_its_plans_day_cannot_hold_is_estimated_at_the_days_end_and_others_ahead_counted(tight: Rig) -> None:
+    tight.plans.set("a", {"per_day": "5"})
+    first = [tight.submit("a", images=2) for _ in range(2)]
+    over = tight.submit("a", images=2)
+    assert tight.dispatch() == first
+    place = tight.scheduler.place(tight.store.get(over))  # type: ignore[arg-type]
+    day_end = datetime.fromisoformat("2026-11-26T00:00:00").replace(tzinfo=SEOUL).timestamp()
+    assert place is not None and place.estimated_start_at == day_end
+    # another tenant's queued jobs ahead by virtual tag count in the overall position, not in the tenant's
+    tight.plans.set("a", {"per_day": ""})
+    others = [tight.submit("b") for _ in range(3)]
+    place = tight.scheduler.place(tight.store.get(over))  # type: ignore[arg-type]
+    assert place is not None and place.tenant == 1 and place.overall > 1
+    assert others and place.estimated_start_at is not None and place.estimated_start_at < day_end

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from karlo_core.errors import StorageError
 from karlo_core.ids import new_job_id
 from karlo_core.storage.links import LinkSigner
 from karlo_core.storage.local import LocalStorage
-from karlo_worker.spool import Generated, GeneratedImage, Spool
+from karlo_worker.spool import ROOM_RECHECK_SECONDS, Generated, GeneratedImage, Spool
 
 
 def generated(spool: Spool, job_id: str, *sizes: int) -> Generated:
@@ -42,7 +43,23 @@ def test_the_spool_has_no_room_past_its_bound(tmp_path: Path) -> None:
     spool = Spool(tmp_path, max_bytes=100)
     assert spool.has_room()
     generated(spool, new_job_id(), 120)
+    assert not spool.has_room()  # its own write counts at once
+
+
+def test_room_freed_or_taken_by_others_shows_at_the_next_measure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spool, other = Spool(tmp_path, max_bytes=100), Spool(tmp_path, max_bytes=100)
+    job_id = new_job_id()
+    assert spool.has_room()
+    generated(other, job_id, 120)  # another worker sharing the spool
+    assert spool.has_room()  # measured a moment ago
+    clock = time.monotonic() + ROOM_RECHECK_SECONDS
+    monkeypatch.setattr(time, "monotonic", lambda: clock)
     assert not spool.has_room()
+    other.discard(job_id)
+    clock += ROOM_RECHECK_SECONDS
+    assert spool.has_room()
 
 
 def test_a_failed_write_leaves_no_file(tmp_path: Path) -> None:

@@ -10,11 +10,9 @@ import redis
 
 from karlo_core import state_metrics
 from karlo_core.exposition import make_state_collector
-from karlo_core.ids import new_job_id
-from karlo_core.job_inputs import GenerateParams
-from karlo_core.jobs import Job, JobKind, JobStatus
 from karlo_core.jobstore import JobStore
 from karlo_core.settings import Settings
+from support.jobs import new_job
 from support.stacks import Services
 
 JOBS = state_metrics.CHUNK + 500  # more than one slice
@@ -40,13 +38,7 @@ def test_active_jobs_are_counted_by_status_across_slices(client: redis.Redis, se
     store = JobStore(client)
     ids = []
     for _ in range(JOBS):
-        job = Job(
-            id=new_job_id(),
-            kind=JobKind.GENERATE,
-            status=JobStatus.QUEUED,
-            params=GenerateParams(prompt="p"),
-            created_at=time.time(),
-        )
+        job = new_job()
         assert store.create(job, dispatch_grace=900)
         ids.append(job.id)
     for job_id in ids[:5]:

@@ -3,12 +3,14 @@ past the threshold on S3), replacing what was there; and removing one object."""
 
 from __future__ import annotations
 
+import errno
 import os
 import time
 from pathlib import Path
 
 import pytest
 
+from karlo_core.atomic_files import write_atomically
 from karlo_core.storage import Storage
 from karlo_core.storage.links import LinkSigner
 from karlo_core.storage.local import LocalStorage
@@ -33,3 +35,29 @@ def test_a_file_is_stored_whole_and_replaces_the_old_object(storage: Storage, tm
     storage.delete("jobs/j/0.png")
     storage.delete("jobs/j/0.png")  # gone already: no error
     assert storage.delete_prefix("jobs/j/") == 0
+
+
+def test_a_local_store_links_the_file_and_keeps_it_when_the_source_is_replaced_or_removed(tmp_path: Path) -> None:
+    storage = LocalStorage(tmp_path / "store", public_base_url="http://x", signer=LinkSigner(b"k"))
+    source = tmp_path / "spool" / "0"
+    write_atomically(source, b"first")
+    storage.put_file("jobs/j/0.png", source, "image/png")
+    assert storage.path_of("jobs/j/0.png").stat().st_ino == source.stat().st_ino  # no bytes copied
+    write_atomically(source, b"second")  # a later write replaces the spool's name only
+    assert storage.get("jobs/j/0.png") == b"first"
+    source.unlink()
+    assert storage.get("jobs/j/0.png") == b"first"
+    assert [p.name for p in storage.path_of("jobs/j/0.png").parent.iterdir()] == ["0.png"]  # no part left
+
+
+def test_a_local_store_copies_where_it_cannot_link(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_links(*_: object) -> None:
+        raise OSError(errno.EXDEV, "cross-device link")
+
+    monkeypatch.setattr(os, "link", no_links)
+    storage = LocalStorage(tmp_path / "store", public_base_url="http://x", signer=LinkSigner(b"k"))
+    source = tmp_path / "spool" / "0"
+    write_atomically(source, b"bytes")
+    storage.put_file("jobs/j/0.png", source, "image/png")
+    assert storage.get("jobs/j/0.png") == b"bytes"
+    assert storage.path_of("jobs/j/0.png").stat().st_ino != source.stat().st_ino

@@ -20,7 +20,7 @@ from karlo_core.redis_client import make_redis
 from karlo_core.retention import purge_if_due
 from karlo_core.settings import Settings
 from karlo_worker import pipeline
-from karlo_worker.dispatching import TICK_POLL_SECONDS, DispatchTick, dispatch_step
+from karlo_worker.dispatching import TICK_POLL_SECONDS, Dispatcher, DispatchTick
 from karlo_worker.heartbeat import WorkerHeartbeat, heartbeat_step
 from karlo_worker.periodic import Periodic
 from karlo_worker.runtime import WorkerRuntime, make_runtime, worker_queues
@@ -55,15 +55,16 @@ def make_worker_app(settings: Settings) -> Celery:
     runtime = _RuntimeHolder(settings, app)
     consumed = worker_queues(settings)
     backends = [name for name in runtime.get().backends if backend_queue(name) in consumed]
+    dispatcher = Dispatcher(runtime.get())
 
     @app.task(name=RUN_JOB_TASK, queue=Queue.JOBS.value, ignore_result=True)
     def run_job(*, job_id: str) -> None:
         try:
-            pipeline.run_job(job_id, runtime.get())
+            ran = pipeline.run_job(job_id, runtime.get())
         except (redis.ConnectionError, redis.TimeoutError) as exc:  # the job store blinked: keep the message
             raise Reject(exc, requeue=True) from exc
         try:  # the settled job's capacity (slot, or refunded quota) goes to the next in fair order at once
-            dispatch_step(runtime.get())
+            dispatcher.after(ran)
         except Exception:
             log.warning("dispatch after a job failed; the tick dispatches", exc_info=True)
 
@@ -88,10 +89,10 @@ def make_worker_app(settings: Settings) -> Celery:
                 ),
                 Periodic(
                     "karloq-orphans",
-                    lambda: recover_orphans(rt.store, broker, older_than=settings.orphan_message_seconds),
+                    lambda: recover_orphans(rt.store, broker, older_than=settings.orphan_message_seconds, grace=grace),
                     interval=settings.orphan_message_seconds / 2,
                 ),
-                Periodic("karloq-dispatch", DispatchTick(rt), interval=TICK_POLL_SECONDS),
+                Periodic("karloq-dispatch", DispatchTick(rt, dispatcher), interval=TICK_POLL_SECONDS),
                 Periodic("karloq-spool", lambda: clean_spool(rt.spool, rt.store), interval=SPOOL_CLEAN_SECONDS),
                 Periodic(
                     "karloq-webhook-dispatch",

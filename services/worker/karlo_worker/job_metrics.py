@@ -42,10 +42,11 @@ def job_finished(job: Job, outcome: JobStatus) -> None:
     metrics.observe_job_finished(job.kind.value, outcome.value, created_at=job.created_at)
 
 
-def quota_granted(job: Job, *, at: float) -> None:
+def quota_granted(job: Job, *, now: Callable[[], float]) -> None:
+    """The wait for quota ends now (the quota clock, read only for a job that waited: one round trip)."""
     metrics.QUOTA_RESERVATIONS.labels("granted").inc()
     if job.quota_wait_since is not None:
-        metrics.JOB_QUOTA_WAIT_SECONDS.labels(job.kind.value).observe(max(at - job.quota_wait_since, 0.0))
+        metrics.JOB_QUOTA_WAIT_SECONDS.labels(job.kind.value).observe(max(now() - job.quota_wait_since, 0.0))
 
 
 def quota_denied() -> None:

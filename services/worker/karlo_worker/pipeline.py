@@ -9,13 +9,15 @@ A backend that runs on this worker's own device (open Karlo) takes no quota: its
 for it; it reports progress per denoising step and stops between steps when the job is canceled.
 
 Every settle goes through :func:`_settle`, which counts and logs its outcome as the job store reports it
-(settled, canceled instead, lease lost).
+(settled, canceled instead, lease lost). A run tells its caller (:class:`Ran`) whether its settle may have freed
+capacity, so the dispatch step after it is skipped when it could hand out nothing new.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import redis
@@ -25,7 +27,7 @@ from karlo_core.backends.catalogue import KARLO
 from karlo_core.backoff import backoff_seconds
 from karlo_core.errors import KarloQueueError, StorageError, UpstreamError, UpstreamQuotaExceeded
 from karlo_core.jobs import Job, JobError, JobProgress, JobStatus
-from karlo_core.jobstore import SettleOutcome
+from karlo_core.jobstore import Claim, Restamp, SettleOutcome
 from karlo_core.logs import bind_log_fields, log_context
 from karlo_core.quota.policy import generated_nothing
 from karlo_worker import job_metrics
@@ -37,64 +39,78 @@ from karlo_worker.storing import drop_stored, store_generated, take_generation
 log = logging.getLogger(__name__)
 
 
-def run_job(job_id: str, rt: WorkerRuntime) -> None:
+@dataclass(frozen=True)
+class Ran:
+    """What a run leaves for the dispatcher: the job's backend (None when no job was claimed), and whether its
+    settle may have freed capacity or queued work (a local backend's slot, refunded quota, the job back in its
+    tenant queue). Only a hosted-Karlo job that succeeded frees nothing: its quota stays spent."""
+
+    backend: str | None
+    freed: bool
+
+
+def run_job(job_id: str, rt: WorkerRuntime) -> Ran:
     """Every line logged while the job runs carries its id, tenant and (once known) Karlo's request id."""
     with log_context(job_id=job_id):
-        _claim_and_run(job_id, rt)
+        return _claim_and_run(job_id, rt)
 
 
-def _claim_and_run(job_id: str, rt: WorkerRuntime) -> None:
+def _claim_and_run(job_id: str, rt: WorkerRuntime) -> Ran:
     token = uuid.uuid4().hex
-    claim = rt.store.claim(job_id, token, lease_seconds=rt.settings.job_lease_seconds)
+    restamp = Restamp(rt.quota.minute_seconds, rt.quota.override)
+    claim = rt.store.claim(job_id, token, lease_seconds=rt.settings.job_lease_seconds, restamp=restamp)
     job = claim.job
     if job is None:
         log.info("job not claimed", extra={"job_id": job_id, "reason": claim.reason})
-        return
+        return Ran(None, freed=True)
     bind_log_fields(tenant=job.tenant, kind=job.kind.value)
     job_metrics.job_started(job, attempt=claim.attempts)
     log.info("job started", extra={"job_id": job_id, "attempt": claim.attempts, "tenant": job.tenant})
     try:
         with rt.leases.hold(job_id, token):
-            _run_claimed(job, token, claim.attempts, rt)
+            succeeded = _run_claimed(job, token, claim, rt)
     except (redis.ConnectionError, redis.TimeoutError):  # the job store is unreachable: the lease runs out,
         raise  # and the job runs again (from the spool, if Karlo answered)
     except Exception:
         log.exception("job crashed", extra={"job_id": job_id})
         error = JobError("internal_error", "an internal error stopped this job")
         _settle(job, JobStatus.FAILED, rt.store.fail(job_id, token, error), "job failed after a crash")
+        succeeded = False
+    return Ran(job.backend, freed=job.backend != KARLO or not succeeded)
 
 
-def _run_claimed(job: Job, token: str, attempt: int, rt: WorkerRuntime) -> None:
+def _run_claimed(job: Job, token: str, claim: Claim, rt: WorkerRuntime) -> bool:
+    """Run the claimed job to its settle; whether it settled as succeeded. The claim restamped the reservation
+    made for this attempt, if there is one."""
+    attempt = claim.attempts
     backend = rt.backends.get(job.backend)
     if backend is None:
         error = JobError("backend_unavailable", f"this worker does not run backend {job.backend}")
         failed = rt.store.fail(job.id, token, error)
         message = "job reached a worker without its backend"
         _settle(job, JobStatus.FAILED, failed, message, {"backend": job.backend}, level=logging.ERROR)
-        return
+        return False
     kept = rt.spool.load(job.id)
     if kept is not None:  # the backend answered an earlier attempt whose worker died before settling: no new call
         log.info("storing images made in an earlier attempt", extra={"job_id": job.id})
-        _store_and_settle(job, token, kept, rt)
-        return
+        return _store_and_settle(job, token, kept, rt)
     if backend.name != KARLO:
-        _run_on_device(job, token, backend, rt)
-        return
+        return _run_on_device(job, token, backend, rt)
     images_wanted = job.images_wanted
     if job.quota_denied is not None:
         error = JobError("quota_too_small", f"the job needs more images than the {job.quota_denied} quota allows")
         failed = rt.store.fail(job.id, token, error)
         _settle(job, JobStatus.FAILED, failed, "job failed: larger than the quota", level=logging.WARNING)
-        return
+        return False
     reservation_id = job.reservation
-    if reservation_id is not None and job.reservation_attempt == attempt and not rt.quota.restamp(reservation_id):
+    if reservation_id is not None and job.reservation_attempt == attempt and not claim.restamped:
         rt.quota.refund(reservation_id)  # handed out over a window ago: its room in that window is gone unused
         reservation_id = None
     if reservation_id is None or job.reservation_attempt != attempt:
         requeued = rt.store.requeue(job.id, token, status=JobStatus.QUEUED, images=images_wanted)
         _settle(job, JobStatus.QUEUED, requeued, "job back in its queue for a reservation of its own")
-        return
-    job_metrics.quota_granted(job, at=rt.quota.now())
+        return False
+    job_metrics.quota_granted(job, now=rt.quota.now)
     try:
         generated = _generate(job, token, backend, rt)
     except KarloQueueError as exc:
@@ -108,11 +124,11 @@ def _run_claimed(job: Job, token: str, attempt: int, rt: WorkerRuntime) -> None:
             _settle(job, JobStatus.WAITING_FOR_QUOTA, waiting, "job back at the head of its queue: Karlo's quota spent")
         else:
             _settle_failure(job, token, exc, rt)
-        return
-    _store_unless_canceled(job, token, generated, rt)
+        return False
+    return _store_unless_canceled(job, token, generated, rt)
 
 
-def _run_on_device(job: Job, token: str, backend: Backend, rt: WorkerRuntime) -> None:
+def _run_on_device(job: Job, token: str, backend: Backend, rt: WorkerRuntime) -> bool:
     """A backend on this worker's device: no quota; a cancel stops it between denoising steps."""
     try:
         generated = _generate(job, token, backend, rt)
@@ -120,16 +136,16 @@ def _run_on_device(job: Job, token: str, backend: Backend, rt: WorkerRuntime) ->
         generated = None
     except KarloQueueError as exc:
         _settle_failure(job, token, exc, rt)
-        return
-    _store_unless_canceled(job, token, generated, rt)
+        return False
+    return _store_unless_canceled(job, token, generated, rt)
 
 
-def _store_unless_canceled(job: Job, token: str, generated: Generated | None, rt: WorkerRuntime) -> None:
+def _store_unless_canceled(job: Job, token: str, generated: Generated | None, rt: WorkerRuntime) -> bool:
     if generated is None:
         canceled = rt.store.end_canceled(job.id, token)
         _settle(job, JobStatus.CANCELED, canceled, "job canceled while running; its images were not kept")
-        return
-    _store_and_settle(job, token, generated, rt)
+        return False
+    return _store_and_settle(job, token, generated, rt)
 
 
 def _settle(
@@ -183,8 +199,10 @@ def _progress_hook(job_id: str, token: str, rt: WorkerRuntime) -> ProgressHook:
     return on_progress
 
 
-def _store_and_settle(job: Job, token: str, generated: Generated, rt: WorkerRuntime) -> None:
-    """Store the backend's images (waiting out a storage outage) and settle; the spool goes once the job settled."""
+def _store_and_settle(job: Job, token: str, generated: Generated, rt: WorkerRuntime) -> bool:
+    """Store the backend's images (waiting out a storage outage) and settle; the spool goes once the job settled.
+    Whether it settled as succeeded."""
+    succeeded = False
     try:
         images = store_generated(job.id, token, generated, rt)
     except StorageError as exc:
@@ -200,8 +218,10 @@ def _store_and_settle(job: Job, token: str, generated: Generated, rt: WorkerRunt
             outcome = _settle(job, JobStatus.SUCCEEDED, settled, "job succeeded", {"images": len(images)})
             if outcome is SettleOutcome.CANCELED:  # canceled after the lease last looked: not kept
                 drop_stored(images, rt)
+            succeeded = outcome is SettleOutcome.SETTLED
     if outcome is SettleOutcome.SETTLED:  # a lost lease means another worker holds the job, and may be reading
         rt.spool.discard(job.id)  # the spool
+    return succeeded
 
 
 def _settle_failure(job: Job, token: str, exc: KarloQueueError, rt: WorkerRuntime) -> None:

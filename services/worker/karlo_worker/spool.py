@@ -9,7 +9,9 @@ to claim the job on this machine (the same process restarted, or another sharing
 images instead of asking Karlo again. The spool is bounded (``KARLOQ_WORKER_SPOOL_MAX_BYTES``): a job that
 starts past the bound, or whose disk write fails, keeps its images in the worker's memory for its storage
 retries instead. Directories of finished or forgotten jobs and part files of interrupted writes are cleaned by
-the sweeper.
+the sweeper. The spool's size is measured (a walk over its files) at most every
+:data:`ROOM_RECHECK_SECONDS`, with this process's own writes added meanwhile, so a job's check costs no walk
+over a spool grown large while storage is down.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import json
 import logging
 import os
 import shutil
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,6 +36,8 @@ log = logging.getLogger(__name__)
 MANIFEST = "manifest.json"
 #: A part file this old belongs to a write that was interrupted (its process died).
 STALE_PART_SECONDS = 600.0
+#: How long a measure of the spool's size stands (other workers sharing it, and removals, show by then).
+ROOM_RECHECK_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -67,16 +72,29 @@ class Spool:
     def __init__(self, root: Path, *, max_bytes: int) -> None:
         self.root = root
         self._max_bytes = max_bytes
+        self._lock = threading.Lock()
+        self._used = 0
+        self._measured_at: float | None = None
 
     def has_room(self) -> bool:
-        """Whether a new job's images may be spooled: the spool is under its bound."""
-        return self.used_bytes() < self._max_bytes
+        """Whether a new job's images may be spooled: the spool is under its bound (as last measured, with
+        this process's writes since)."""
+        now = time.monotonic()
+        with self._lock:
+            if self._measured_at is not None and now - self._measured_at < ROOM_RECHECK_SECONDS:
+                return self._used < self._max_bytes
+        used = self.used_bytes()
+        with self._lock:
+            self._used, self._measured_at = used, now
+        return used < self._max_bytes
 
     def write(self, job_id: str, index: int, write: Callable[[BinaryIO], object]) -> Path:
         """Write one image of the job with ``write`` (in pieces, as they come), whole or not at all; its path.
         OSError when the disk fails; whatever ``write`` raises leaves no file behind either."""
         path = self._directory(job_id) / str(index)
         write_atomically_with(path, write)
+        with self._lock:
+            self._used += path.stat().st_size
         return path
 
     def seal(self, job_id: str, generated: Generated) -> None:

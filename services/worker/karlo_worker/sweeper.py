@@ -49,14 +49,17 @@ def _needs_quota_first(store: JobStore, job_id: str) -> bool:
     return outcome != "send"
 
 
-def recover_orphans(store: JobStore, broker: redis.Redis, *, older_than: float) -> list[str]:
+def recover_orphans(
+    store: JobStore, broker: redis.Redis, *, older_than: float, grace: float | None = None
+) -> list[str]:
     """Jobs whose message died with a worker, made due again (the next sweep sends them a new message).
 
     A live worker claims a job the moment it takes its message, so a run-job message held over ``older_than``
     seconds by a worker while its job was not claimed went down with that worker; held messages no job needs
     are dropped. And a job whose message was sent over ``older_than`` seconds ago, was never claimed since,
     and has no message left at all lost it in the instant between a worker taking it off the queue and
-    holding it (kombu's two steps, which a SIGKILL can split).
+    holding it (kombu's two steps, which a SIGKILL can split). ``grace`` (the last-resort deadline a sent
+    message gives its job) narrows that look to jobs sent ``older_than`` ago or more.
     """
     rescheduled = []
     for held in held_messages(broker, delivered_before=time.time() - older_than, limit=BATCH):
@@ -69,7 +72,7 @@ def recover_orphans(store: JobStore, broker: redis.Redis, *, older_than: float) 
         forget_held(broker, held.tag)
         if outcome == "rescheduled":
             rescheduled.append(job_id)
-    candidates = store.lost_dispatch_candidates(older_than=older_than)
+    candidates = store.lost_dispatch_candidates(older_than=older_than, grace=grace)
     if candidates:
         alive = set().union(*(jobs_with_messages(broker, queue) for queue in BACKEND_QUEUES))
         for job_id, sent_at in candidates:

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
-from karlo_core.atomic_files import copy_atomically, write_atomically
+from karlo_core.atomic_files import link_atomically, write_atomically
 from karlo_core.errors import StorageError
 from karlo_core.storage.links import LinkSigner
 
@@ -44,9 +44,11 @@ class LocalStorage:
             raise StorageError(f"cannot store {key}: {exc.strerror}") from exc
 
     def put_file(self, key: str, path: Path, content_type: str) -> None:
+        """A hard link to ``path`` where the filesystem allows (the worker's spool beside the store copies no
+        bytes), else a copy."""
         target = self.path_of(key)
         try:
-            copy_atomically(path, target)
+            link_atomically(path, target)
         except OSError as exc:
             raise StorageError(f"cannot store {key}: {exc.strerror}") from exc
 
