@@ -3,7 +3,8 @@
 -- Minute windows are sliding logs (a zset of "reservation:images" scored by time). An entry made at t counts
 -- during [t, t+W); a grant is made only if the entries still counting plus N stay within the limit, so no
 -- W-second span ever holds more than the limit. A running total beside the log keeps checks and reads O(1)
--- amortized, whatever the log's length: each entry is subtracted once, when it leaves the window.
+-- amortized, whatever the log's length: each entry is subtracted once, when it leaves the window; a denial
+-- reads the log only as far as the oldest entries that free enough for its retry time.
 -- Day and month windows are calendar counters whose keys expire an hour after their window ends, counted
 -- on the caller's clock (so a test clock set in the past does not expire them at once); a counter's expiry is
 -- fixed (its window's end), so it is set once, when the counter starts.
