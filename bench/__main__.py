@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench import (
+    accept_backlog,
     accept_durability,
     accept_path,
     batch_accept,
@@ -41,6 +42,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--decisions", type=int, default=2000, help="dispatch decisions per round (dispatch)")
     parser.add_argument("--connections", type=int, default=64, help="open connections in the accept benchmark")
     parser.add_argument("--accept-seconds", type=float, default=4.0, help="seconds per case per accept round")
+    parser.add_argument("--backlog-calls", type=int, default=500, help="timed accepts per backlog size (backlog)")
     parser.add_argument("--place-jobs", type=int, default=200, help="queued jobs of the tenant read (place)")
     parser.add_argument("--place-calls", type=int, default=500, help="calls per case per round (place)")
     parser.add_argument("--prefer-jobs", type=int, default=20, help="Prefer: wait jobs timed in the accept benchmark")
@@ -49,6 +51,7 @@ def main(argv: list[str]) -> int:
         choices=[
             "quota",
             "accept",
+            "backlog",
             "webhooks",
             "durability",
             "open-karlo",
@@ -89,6 +92,11 @@ def _benchmarks(args: argparse.Namespace, workdir: Path) -> list[tuple[str, str,
                 rounds=rounds,
                 prefer_jobs=args.prefer_jobs,
             ),
+        ),
+        (
+            "backlog",
+            "The accept script's cost as the backlog grows",
+            lambda: accept_backlog.run(workdir / "backlog", rounds=rounds, calls=args.backlog_calls),
         ),
         (
             "dispatch",

@@ -65,6 +65,20 @@ def test_a_denial_says_when_quota_frees_up_and_takes_nothing(buckets: QuotaBucke
     assert isinstance(buckets.reserve([KARLO], 4, "c"), Granted)
 
 
+def test_a_denial_in_a_long_minute_log_finds_the_entries_that_free_enough(buckets: QuotaBuckets) -> None:
+    """The log is read oldest first, a page at a time, only as far as needed: the answer is the one a whole
+    read gives, across page bounds and past the log's end."""
+    start = at("2026-11-25T12:00:00")
+    scope = Scope("long", QuotaLimits(per_minute=100, per_day=10**6, per_month=10**6))
+    for i in range(100):  # one image a tenth of a second apart: a full window of 100 entries
+        buckets.set_test_clock(start + i / 10)
+        assert isinstance(buckets.reserve([scope], 1, f"r{i}"), Granted)
+    buckets.set_test_clock(start + 30)
+    for images in (1, 8, 9, 24, 25, 57, 100):  # the entries to leave first: within and across pages of 8, 16, 32
+        assert buckets.reserve([scope], images, "x") == Denied("long", "minute", start + (images - 1) / 10 + 60)
+    assert buckets.reserve([scope], 101, "x") == Denied("long", "minute", float("inf"))
+
+
 def test_day_and_month_reset_at_seoul_midnight_and_month_end(buckets: QuotaBuckets) -> None:
     buckets.set_test_clock(at("2026-11-30T10:00:00"))
     for i in range(5):

@@ -36,7 +36,10 @@ for word in string.gmatch(ARGV[7], '%S+') do cfg[#cfg + 1] = word end
 local job_prefix, grace, keep = cfg[1], tonumber(cfg[2]), tonumber(cfg[3])
 local window, day_start, day_end = tonumber(cfg[4]), tonumber(cfg[5]), tonumber(cfg[6])
 local month_start, month_end, overrides = tonumber(cfg[7]), tonumber(cfg[8]), cfg[9]
-local now = quota_clock(KEYS[6], overrides)
+local t = redis.call('TIME')
+local clock = tonumber(t[1]) + tonumber(t[2]) / 1e6  -- job times are Redis TIME, whatever the quota clock says
+local now = clock  -- the quota clock: Redis TIME, or the test-only override when enabled and set
+if overrides == '1' then now = tonumber(redis.call('GET', KEYS[6]) or clock) end
 if now < day_start or now >= day_end or now < month_start or now >= month_end then
   return {'stale', quota_fmt(now)}
 end
@@ -57,8 +60,6 @@ if ARGV[10] == '1' and plan.shared then
   end
 end
 local cap = plan.max_active
-local t = redis.call('TIME')
-local clock = tonumber(t[1]) + tonumber(t[2]) / 1e6  -- job times are Redis TIME, whatever the quota clock says
 if not cap_has_room(KEYS[4], cap, 1, job_prefix, grace, clock) then
   return {'cap', tostring(cap)}
 end
@@ -66,15 +67,24 @@ local recordable = job_record_check(job_key, KEYS[5], ARGV[3], ARGV[4])
 if recordable == 0 then return {'exists'} end
 if recordable == -1 then return {'key_taken'} end
 
--- 2. Writes: the job, its place in its tenant's queue, then its job.queued event.
+-- 2. Writes: the job with its place in its tenant's queue (one HSET), the queue, then its job.queued event.
+local fields = {unpack(ARGV, 11)}
+local backend = 'karlo'
+for i = 1, #fields, 2 do
+  if fields[i] == 'backend' then backend = fields[i + 1] end
+end
+local tenant = cjson.decode(ARGV[2])['tenant'] or 'default'
+local score = clock - tonumber(ARGV[6])
+for _, value in ipairs(sched_place_fields(backend, tenant, score, images, clock)) do fields[#fields + 1] = value end
 admit_jobs(KEYS[3], KEYS[4], cap, {job_id}, clock)
-job_record_write(job_key, KEYS[2], KEYS[5], job_id, ARGV[2], 'queued', nil, ARGV[3], keep, {unpack(ARGV, 11)}, clock)
+local written = job_record_write(job_key, KEYS[2], KEYS[5], job_id, ARGV[2], 'queued', nil, ARGV[3], keep, fields,
+  clock)
 
 -- ENQUEUE: the one place an accepted job is handed on to run.
-job_record_enqueue(job_key, job_id, ARGV[2], tonumber(ARGV[6]), images, clock)
+sched_enter(backend, tenant, job_id, score, images)
 -- END ENQUEUE
 
-job_record_announce(job_key, job_id, ARGV[2], clock)
+job_record_announce(job_key, job_id, ARGV[2], clock, written)
 
 -- 3. Hand out what can run now.
 local step_args = {}

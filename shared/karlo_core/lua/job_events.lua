@@ -23,27 +23,30 @@ local function job_snapshot(job_key)
   return snapshot
 end
 
--- Append an event to the tenant's stream named by the job (jobs created before streams name none), trimmed
--- to its length and age, and note it on the live stream the API processes block on. Returns the entry id and
--- the note's id.
-local function append_stream_event(job_key, job_id, event, body_kind, body, batch_id, now)
-  local stream = redis.call('HGET', job_key, 'events_stream')
-  if not stream or stream == '' then return nil end
-  local keep = redis.call('HGET', job_key, 'events_keep') or ''
-  local max_len, max_age, live_len = string.match(keep, '^(%d+) (%d+) (%d+)$')
-  local spec = cjson.decode(redis.call('HGET', job_key, 'spec'))
+-- Append an event to ``stream`` (a tenant's), trimmed to its length and age as ``keep`` says ('max_len max_age
+-- live_len'), and note it on the live stream ``live`` (none when '') the API processes block on. Returns the
+-- entry id and the note's id.
+local function stream_append(stream, keep, live, job_id, kind, event, body_kind, body, batch_id, now)
+  local max_len, max_age, live_len = string.match(keep or '', '^(%d+) (%d+) (%d+)$')
   local id = redis.call('XADD', stream, 'MAXLEN', '~', max_len or 10000, '*',
-    'event', event, 'job', job_id, 'kind', spec.kind, 'batch', batch_id or '',
+    'event', event, 'job', job_id, 'kind', kind, 'batch', batch_id or '',
     'at', string.format('%.6f', now), body_kind, cjson.encode(body))
   if max_age then
     redis.call('XTRIM', stream, 'MINID', math.floor((now - tonumber(max_age)) * 1000))
   end
-  local live = redis.call('HGET', job_key, 'events_live')
   local note = nil
   if live and live ~= '' then
     note = redis.call('XADD', live, 'MAXLEN', '~', live_len or 10000, '*', 'stream', stream, 'id', id)
   end
   return id, note
+end
+
+-- Append an event to the tenant's stream named by the job (jobs created before streams name none), as
+-- ``stream_append`` does, the stream and its settings read from the job. Returns the entry id and the note's id.
+local function append_stream_event(job_key, job_id, event, body_kind, body, batch_id, now)
+  local f = redis.call('HMGET', job_key, 'events_stream', 'events_keep', 'events_live', 'spec')
+  if not f[1] or f[1] == '' then return nil end
+  return stream_append(f[1], f[2], f[3], job_id, cjson.decode(f[4]).kind, event, body_kind, body, batch_id, now)
 end
 
 -- A webhook delivery record in the job's outbox, due now.

@@ -16,26 +16,42 @@ local function job_record_check(job_key, idem_key, idem_record, token)
   return 1
 end
 
--- ``fields``: more field/value pairs (a flat list: the job's webhook target, its event streams, its batch).
--- ``due_in``: seconds until the job's dispatch deadline; nil for a job the caller puts in its tenant's
--- scheduler queue instead (``job_record_enqueue``), since the dispatcher gives it a deadline as it hands it out.
+-- ``fields``: more field/value pairs (a flat list: the job's webhook target, its event streams, its batch; a
+-- queued job's place in its tenant's queue, ``sched_place_fields``). ``due_in``: seconds until the job's dispatch
+-- deadline; nil for a job put in its tenant's scheduler queue instead (``job_record_enqueue``, or the place
+-- among ``fields`` and ``sched_enter``), since the dispatcher gives it a deadline as it hands it out.
+-- The hash is written in one command; returns what was written (field/value pairs, values as strings).
 local function job_record_write(job_key, deadlines_key, idem_key, job_id, spec_json, status, due_in, idem_record,
                                 keep, fields, now)
   if idem_record ~= '' then
     redis.call('SET', idem_key, idem_record, 'EX', keep)
   end
-  redis.call('HSET', job_key, 'spec', spec_json, 'status', status, 'attempts', 0)
-  for i = 1, #fields, 2 do
-    redis.call('HSET', job_key, fields[i], fields[i + 1])
-  end
+  local written = {'spec', spec_json, 'status', status, 'attempts', '0'}
+  for i = 1, #fields do written[#written + 1] = tostring(fields[i]) end
+  redis.call('HSET', job_key, unpack(written))
   if due_in then redis.call('ZADD', deadlines_key, now + due_in, job_id) end
+  return written
 end
 
 -- The new job's job.queued event (with the job as written, its queue place included), once it is written.
-local function job_record_announce(job_key, job_id, spec_json, now)
-  local snapshot = job_snapshot(job_key)
+-- ``written``: everything the new job's hash holds (``job_record_write``'s answer, its place included), so
+-- the snapshot and the stream's settings come from it instead of being read back; nil reads them.
+local function job_record_announce(job_key, job_id, spec_json, now, written)
   local spec = cjson.decode(spec_json)
-  local entry, note = append_stream_event(job_key, job_id, 'job.queued', 'job_snapshot', snapshot, spec.batch, now)
+  local entry, note
+  if written then
+    local snapshot, f = {}, {}
+    for i = 1, #written, 2 do
+      f[written[i]] = written[i + 1]
+      if not NOT_IN_SNAPSHOT[written[i]] then snapshot[written[i]] = written[i + 1] end
+    end
+    if not f.events_stream or f.events_stream == '' then return end
+    entry, note = stream_append(f.events_stream, f.events_keep, f.events_live, job_id, spec.kind, 'job.queued',
+      'job_snapshot', snapshot, spec.batch, now)
+  else
+    entry, note = append_stream_event(job_key, job_id, 'job.queued', 'job_snapshot', job_snapshot(job_key),
+      spec.batch, now)
+  end
   if entry then
     -- kept so that withdrawing the job (job_withdraw.lua) can take its event back
     redis.call('HSET', job_key, 'events_entry', entry, 'events_note', note or '')

@@ -3,7 +3,8 @@
 -- Minute windows are sliding logs (a zset of "reservation:images" scored by time). An entry made at t counts
 -- during [t, t+W); a grant is made only if the entries still counting plus N stay within the limit, so no
 -- W-second span ever holds more than the limit. A running total beside the log keeps checks and reads O(1)
--- amortized, whatever the log's length: each entry is subtracted once, when it leaves the window.
+-- amortized, whatever the log's length: each entry is subtracted once, when it leaves the window; a denial
+-- reads the log only as far as the oldest entries that free enough for its retry time.
 -- Day and month windows are calendar counters whose keys expire an hour after their window ends, counted
 -- on the caller's clock (so a test clock set in the past does not expire them at once); a counter's expiry is
 -- fixed (its window's end), so it is set once, when the counter starts.
@@ -39,21 +40,26 @@ end
 -- Returns nil when they fit, else {scope index (0-based), window name, retry_at (number; math.huge: never)}.
 local function quota_check(scopes, n, now, window, day_end, month_end)
   for s, scope in ipairs(scopes) do
-    local used = tonumber(redis.call('GET', scope.total) or '0')
+    local counts = redis.call('MGET', scope.total, scope.day, scope.month)
+    local used = tonumber(counts[1] or '0')
     if used + n > scope.minute_limit then
       if n > scope.minute_limit then return {s - 1, 'minute', math.huge} end
-      local need, freed = used + n - scope.minute_limit, 0
-      local entries = redis.call('ZRANGE', scope.minute, 0, -1, 'WITHSCORES')
-      for i = 1, #entries, 2 do
-        freed = freed + quota_images_of(entries[i])
-        if freed >= need then return {s - 1, 'minute', tonumber(entries[i + 1]) + window} end
+      -- the log read oldest first, in doubling pages, only as far as the entries that free enough
+      local need, freed, from, page = used + n - scope.minute_limit, 0, 0, 8
+      while true do
+        local entries = redis.call('ZRANGE', scope.minute, from, from + page - 1, 'WITHSCORES')
+        for i = 1, #entries, 2 do
+          freed = freed + quota_images_of(entries[i])
+          if freed >= need then return {s - 1, 'minute', tonumber(entries[i + 1]) + window} end
+        end
+        if #entries < 2 * page then return {s - 1, 'minute', now + window} end
+        from, page = from + page, page * 2
       end
-      return {s - 1, 'minute', now + window}
     end
-    if tonumber(redis.call('GET', scope.day) or '0') + n > scope.day_limit then
+    if tonumber(counts[2] or '0') + n > scope.day_limit then
       return {s - 1, 'day', n > scope.day_limit and math.huge or day_end}
     end
-    if tonumber(redis.call('GET', scope.month) or '0') + n > scope.month_limit then
+    if tonumber(counts[3] or '0') + n > scope.month_limit then
       return {s - 1, 'month', n > scope.month_limit and math.huge or month_end}
     end
   end
@@ -80,25 +86,23 @@ local function quota_take(scopes, n, reservation_id, record_key, record_ttl, now
   redis.call('EXPIRE', record_key, record_ttl)
 end
 
--- When a minute window's oldest entry leaves it (``now + window`` with none): its reset time.
-local function quota_minute_resets_at(log_key, now, window)
-  local oldest = redis.call('ZRANGE', log_key, 0, 0, 'WITHSCORES')
-  if #oldest == 0 then return now + window end
-  return tonumber(oldest[2]) + window
-end
-
 -- Each scope's {minute used, minute reset time, day used, month used} as strings (a flat list), read from the
--- running totals (minute logs expired to ``now`` on the way); ``scope_keys`` holds four keys per scope: minute
--- log, minute total, day, month.
+-- running totals (minute logs expired to ``now`` on the way, when their oldest entry has left the window);
+-- ``scope_keys`` holds four keys per scope: minute log, minute total, day, month.
 local function quota_usages(scope_keys, now, window)
   local out = {}
   for i = 1, #scope_keys, 4 do
     local scope = {minute = scope_keys[i], total = scope_keys[i + 1]}
-    quota_expire(scope, now, window)
-    out[#out + 1] = redis.call('GET', scope.total) or '0'
-    out[#out + 1] = quota_fmt(quota_minute_resets_at(scope.minute, now, window))
-    out[#out + 1] = redis.call('GET', scope_keys[i + 2]) or '0'
-    out[#out + 1] = redis.call('GET', scope_keys[i + 3]) or '0'
+    local oldest = redis.call('ZRANGE', scope.minute, 0, 0, 'WITHSCORES')
+    if #oldest > 0 and tonumber(oldest[2]) <= tonumber(quota_fmt(now - window)) then
+      quota_expire(scope, now, window)
+      oldest = redis.call('ZRANGE', scope.minute, 0, 0, 'WITHSCORES')
+    end
+    local used = redis.call('MGET', scope.total, scope_keys[i + 2], scope_keys[i + 3])
+    out[#out + 1] = used[1] or '0'
+    out[#out + 1] = quota_fmt(#oldest == 0 and now + window or tonumber(oldest[2]) + window)
+    out[#out + 1] = used[2] or '0'
+    out[#out + 1] = used[3] or '0'
   end
   return out
 end

@@ -22,15 +22,27 @@ local function sched_activate(backend, tenant)
   redis.call('ZADD', tenants, math.max(clock, finish), tenant)
 end
 
--- Put a job in its tenant's queue (or back in it, keeping nothing else of where it was).
-local function sched_push(backend, tenant, job_id, score, images, now)
-  redis.call('HSET', sched_job_key(job_id), 'sched_backend', backend, 'sched_tenant', tenant,
-    'sched_score', string.format('%.6f', score), 'sched_images', images)
-  redis.call('HSETNX', sched_job_key(job_id), 'sched_since', string.format('%.6f', now))
+-- A queued job's place (its hash's fields, as field/value pairs): its backend, tenant, order score, images,
+-- and since when it waits (kept by a job put back: ``sched_push`` writes it only when absent).
+local function sched_place_fields(backend, tenant, score, images, now)
+  return {'sched_backend', backend, 'sched_tenant', tenant, 'sched_score', string.format('%.6f', score),
+    'sched_images', tostring(images), 'sched_since', string.format('%.6f', now)}
+end
+
+-- Put a job whose hash holds its place (``sched_place_fields``) in its tenant's queue.
+local function sched_enter(backend, tenant, job_id, score, images)
   if redis.call('ZADD', sched_queue_key(backend, tenant), score, job_id) == 1 then
     redis.call('HINCRBY', sched_key(backend, 'images'), tenant, images)
   end
   sched_activate(backend, tenant)
+end
+
+-- Put a job in its tenant's queue (or back in it, keeping nothing else of where it was).
+local function sched_push(backend, tenant, job_id, score, images, now)
+  local place = sched_place_fields(backend, tenant, score, images, now)
+  redis.call('HSET', sched_job_key(job_id), unpack(place, 1, 8))
+  redis.call('HSETNX', sched_job_key(job_id), place[9], place[10])
+  sched_enter(backend, tenant, job_id, score, images)
 end
 
 -- Take a job out of its tenant's queue if it is there (a cancel); true when it was.

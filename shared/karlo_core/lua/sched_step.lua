@@ -115,6 +115,10 @@ local function sched_dispatch_step(K, A)
   local function hand_out(pick)
     local job_key = sched_job_key(pick.job)
     local queue = sched_queue_key(backend, pick.tenant)
+    local job = redis.call('HMGET', job_key, 'attempts', 'sched_since', 'priority')
+    local attempt = tonumber(job[1] or '0') + 1
+    local written = {'sched_dispatched_at', quota_fmt(now)}  -- the job's fields, written in one HSET at the end
+    local function write(field, value) written[#written + 1] = field; written[#written + 1] = value end
     redis.call('ZREM', queue, pick.job)
     if redis.call('HINCRBY', sched_key(backend, 'images'), pick.tenant, -pick.images) <= 0 then
       redis.call('HDEL', sched_key(backend, 'images'), pick.tenant)
@@ -127,11 +131,11 @@ local function sched_dispatch_step(K, A)
       redis.call('SET', sched_key(backend, 'vclock'), quota_fmt(pick.tag))
       redis.call('HINCRBY', sched_key(backend, 'served'), pick.tenant, pick.images)
       if mode == 'quota' then
-        local attempt = tonumber(redis.call('HGET', job_key, 'attempts') or '0') + 1
         local reservation = pick.job .. ':d' .. attempt
         quota_take(pick.plan.scopes, pick.images, reservation, 'karloq:quota:reservation:' .. reservation,
           tonumber(A[12]), now, window, day_end, month_end)
-        redis.call('HSET', job_key, 'reservation', reservation, 'reservation_attempt', attempt)
+        write('reservation', reservation)
+        write('reservation_attempt', attempt)
       else
         redis.call('SADD', inflight_key, pick.job)
         free = free - 1
@@ -143,21 +147,20 @@ local function sched_dispatch_step(K, A)
       redis.call('ZREM', tenants_key, pick.tenant)
       redis.call('HSET', sched_key(backend, 'finish'), pick.tenant, quota_fmt(tag))
     end
-    local since = redis.call('HGET', job_key, 'sched_since') or quota_fmt(now)
-    redis.call('HSET', job_key, 'sched_dispatched_at', quota_fmt(now))
+    local since = job[2] or quota_fmt(now)
     if push then
       -- as job_dispatched.lua records a sent message (Redis time, like a claim's, whatever the quota clock says)
       local t = redis.call('TIME')
       local clock = tonumber(t[1]) + tonumber(t[2]) / 1e6
-      local attempt = tonumber(redis.call('HGET', job_key, 'attempts') or '0') + 1
       local task_id = pick.job .. '-' .. attempt .. '-' .. string.format('%.6f', clock)  -- unique per message
       celery_push(K[10], A[27], pick.job, task_id, task_id, A[28])
       redis.call('ZADD', K[3], clock + tonumber(A[29]), pick.job)
-      redis.call('HSET', job_key, 'dispatched_at', quota_fmt(clock))
+      write('dispatched_at', quota_fmt(clock))
     else
       redis.call('ZADD', K[3], now + tonumber(A[20]), pick.job)
     end
-    return {pick.job, redis.call('HGET', job_key, 'priority') or 'normal', quota_fmt(now - tonumber(since))}
+    redis.call('HSET', job_key, unpack(written))
+    return {pick.job, job[3] or 'normal', quota_fmt(now - tonumber(since))}
   end
 
   local out = {'ok', quota_fmt(now), '', push and '1' or '0'}
