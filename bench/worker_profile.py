@@ -32,7 +32,7 @@ from karlo_devstack.services import start_worker
 PARTS = (
     ("claim (with the reservation's restamp)", r"JobStore\.claim "),
     ("Karlo t2i call (httpx)", r"KarloClient\.infer"),
-    ("image fetched into the spool (httpx, net guard, file)", r"_copy \(karlo_worker/storing"),
+    ("image fetched into the spool (httpcore, net guard, file)", r"_copy \(karlo_worker/storing"),
     ("spool: part files, header, manifest, room", r"Spool\.|_described|take_generation"),
     ("image store put", r"store_generated"),
     ("settle", r"JobStore\.succeed|_settle "),

@@ -1,7 +1,13 @@
 """The broker as kombu's Redis transport keeps it: the transport itself, with one fix, and the messages that
 workers hold unacknowledged.
 
-The fix: a channel whose connection is gone fails as a connection error.
+Two changes to kombu's channel: one Redis client object for the channel's own short commands, and a channel
+whose connection is gone fails as a connection error.
+
+kombu makes a new ``redis.Redis`` object (its constructor copies the command table) for every short command
+a channel sends outside its ``BRPOP`` connection: each delivered message's entry in the unacknowledged index,
+each acknowledgement. Here the channel keeps one, bound to its connection pool (thread-safe: each command
+takes a connection from the pool), and makes a new one only when the pool changed (after a reconnect).
 
 When the broker dies while a worker holds unacknowledged messages, the consumer closes its connection: kombu
 closes the connection's channels one after the other, and the first one's restore of unacknowledged messages
@@ -18,6 +24,8 @@ from __future__ import annotations
 import base64
 import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +37,19 @@ TRANSPORT = "karlo_core.broker:Transport"
 
 
 class Channel(kombu_redis.Channel):
+    _short_client: redis.Redis | None = None
+
+    @contextmanager
+    def conn_or_acquire(self, client: redis.Redis | None = None) -> Iterator[redis.Redis]:
+        if client:
+            yield client
+            return
+        pool = self.pool
+        short = self._short_client
+        if short is None or short.connection_pool is not pool:
+            short = self._short_client = self._create_client()  # type: ignore[attr-defined]
+        yield short
+
     def _connparams(self, asynchronous: bool = False) -> Any:
         transport = self.connection
         if transport is None or transport.client is None:
@@ -83,11 +104,28 @@ _JOB_ID_ARGUMENT = re.compile(r"'job_id': '([0-9a-z]{26})'")
 def jobs_with_messages(client: redis.Redis, queue: str) -> set[str]:
     """Ids of the jobs that have a message waiting in ``queue`` or held unacknowledged by some worker, read
     in one transaction so that no message moving from one to the other is missed."""
+    return jobs_with_messages_near(client, queue, oldest=None).ids
+
+
+@dataclass(frozen=True)
+class MessageJobs:
+    """Jobs with a message waiting or held; ``whole``: the whole queue was read (else only its oldest end)."""
+
+    ids: set[str]
+    whole: bool
+
+
+def jobs_with_messages_near(client: redis.Redis, queue: str, *, oldest: int | None) -> MessageJobs:
+    """:func:`jobs_with_messages`, reading only the ``oldest`` messages waiting in ``queue`` (the next to be
+    taken: kombu pushes at the head and takes from the tail) besides all held ones; None reads them all. One
+    transaction, so a message moving from the queue to a worker is seen in one place or the other."""
     with client.pipeline(transaction=True) as pipe:
-        pipe.lrange(queue, 0, -1)
+        pipe.llen(queue)
+        pipe.lrange(queue, 0 if oldest is None else -oldest, -1)
         pipe.hvals(UNACKED_HASH)
-        waiting, held = pipe.execute()
-    return {match.group(1) for raw in [*waiting, *held] for match in _JOB_ID_ARGUMENT.finditer(str(raw))}
+        length, waiting, held = pipe.execute()
+    ids = {match.group(1) for raw in [*waiting, *held] for match in _JOB_ID_ARGUMENT.finditer(str(raw))}
+    return MessageJobs(ids, whole=oldest is None or int(length) <= oldest)
 
 
 def forget_held(client: redis.Redis, tag: str) -> None:

@@ -367,7 +367,9 @@ class JobStore:
         confirms with :meth:`dispatched`)."""
         return [str(i) for i in self._due(keys=[keys.job_deadlines()], args=[limit, grace])]
 
-    def lost_dispatch_candidates(self, *, older_than: float, grace: float | None = None) -> list[tuple[str, float]]:
+    def lost_dispatch_candidates(
+        self, *, older_than: float, grace: float | None = None, limit: int | None = None
+    ) -> list[tuple[str, float]]:
         """Jobs that should have a message somewhere: queued or waiting (and not before a retry or a wait
         ends), their message confirmed sent over ``older_than`` seconds ago, and nobody claimed them since;
         with when it was sent. Whether the message still exists is the broker's to say.
@@ -376,10 +378,12 @@ class JobStore:
         with ``grace`` only deadlines up to ``grace - older_than`` ahead are read: a job sent less than
         ``older_than`` ago is not read at all, and the read grows with the jobs sent a while ago and still
         unclaimed rather than with all jobs in flight. (A job sent with a longer grace is found that much
-        later.)"""
+        later.) With ``limit``, only that many deadlines are read, the nearest first (with one grace, the jobs
+        sent longest ago), so one look costs the same however many jobs wait."""
         now = self.now()
         until: float | str = "+inf" if grace is None else now + max(grace - older_than, 0.0)
-        ids = [str(i) for i in self._redis.zrangebyscore(keys.job_deadlines(), now, until)]
+        start = None if limit is None else 0
+        ids = [str(i) for i in self._redis.zrangebyscore(keys.job_deadlines(), now, until, start=start, num=limit)]
         with self._redis.pipeline(transaction=False) as pipe:
             for job_id in ids:
                 pipe.hmget(keys.job(job_id), "status", "run_after", "dispatched_at", "claimed_at")

@@ -3,6 +3,12 @@
 Names are resolved here and every address is checked; the connection then goes to the checked address
 (Host header and TLS SNI keep the name), so a DNS answer that changes between check and connect
 (rebinding) cannot reach private space. Redirects are never followed by the guarded client.
+
+A :class:`CachingResolver` keeps a name's answer a few seconds, so a client fetching many links from the same
+host resolves it once per :data:`RESOLVE_TTL_SECONDS`, not once per request. Every request is still checked
+and pinned: the guard checks the (cached) addresses against its rules each time and the connection goes to a
+checked one, so an answer that changes meanwhile is only seen later, never connected to unchecked. Failures are
+not cached. A guard also remembers its verdict on each address it checked (the rules are its own and fixed).
 """
 
 from __future__ import annotations
@@ -10,6 +16,8 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from urllib.parse import urlsplit
 
@@ -49,6 +57,48 @@ def system_resolver(host: str, port: int) -> list[str]:
     return [str(info[4][0]) for info in infos]
 
 
+#: How long a :class:`CachingResolver` keeps a name's answer.
+RESOLVE_TTL_SECONDS = 5.0
+#: Names a :class:`CachingResolver` keeps at most (the oldest entry goes first past this).
+RESOLVE_CACHE_ENTRIES = 256
+#: Addresses whose verdict a guard keeps at most.
+VERDICT_CACHE_ENTRIES = 1024
+
+
+class CachingResolver:
+    """Another resolver's answers, each kept ``ttl`` seconds (by host and port); safe to share between
+    threads. An answer that failed is asked again next time."""
+
+    def __init__(
+        self,
+        inner: Resolver = system_resolver,
+        *,
+        ttl: float = RESOLVE_TTL_SECONDS,
+        max_entries: int = RESOLVE_CACHE_ENTRIES,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._inner = inner
+        self._ttl = ttl
+        self._max_entries = max_entries
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._answers: dict[tuple[str, int], tuple[float, tuple[str, ...]]] = {}
+
+    def __call__(self, host: str, port: int) -> Sequence[str]:
+        key = (host, port)
+        now = self._clock()
+        with self._lock:
+            cached = self._answers.get(key)
+        if cached is not None and now < cached[0]:
+            return cached[1]
+        answer = tuple(self._inner(host, port))
+        with self._lock:
+            if len(self._answers) >= self._max_entries:
+                self._answers.pop(next(iter(self._answers)))
+            self._answers[key] = (now + self._ttl, answer)
+        return answer
+
+
 def embedded_ipv4(address: IPAddress) -> ipaddress.IPv4Address | None:
     """The IPv4 destination an IPv6 transition address leads to: IPv4-mapped, well-known NAT64 or 6to4."""
     if not isinstance(address, ipaddress.IPv6Address):
@@ -75,6 +125,7 @@ class NetGuard:
         self._allow = list(allow_networks)
         self._allow_http = allow_http
         self._resolver = resolver
+        self._verdicts: dict[IPAddress, bool] = {}
 
     def with_networks(self, allow_networks: Sequence[IPNetwork]) -> NetGuard:
         """The same guard, allowing these networks (instead of its own) besides public space."""
@@ -89,6 +140,16 @@ class NetGuard:
             return self.is_allowed_address(embedded)
         return address.is_global and not address.is_multicast and not any(address in n for n in _ALWAYS_BLOCKED)
 
+    def _allowed(self, address: IPAddress) -> bool:
+        """:meth:`is_allowed_address`, remembered (a guard's rules never change)."""
+        verdict = self._verdicts.get(address)
+        if verdict is None:
+            verdict = self.is_allowed_address(address)
+            if len(self._verdicts) >= VERDICT_CACHE_ENTRIES:
+                self._verdicts.clear()
+            self._verdicts[address] = verdict
+        return verdict
+
     def check_url(self, url: str) -> tuple[str, int, list[IPAddress]]:
         """Host, port and the checked addresses of ``url``; BlockedDestination if any is not allowed."""
         parts = urlsplit(url)
@@ -102,7 +163,7 @@ class NetGuard:
         if not addresses:
             raise BlockedDestination(f"{parts.hostname!r} resolves to no address")
         for address in addresses:
-            if not self.is_allowed_address(address):
+            if not self._allowed(address):
                 raise BlockedDestination(f"{parts.hostname!r} resolves to a non-public address")
         return parts.hostname, port, addresses
 

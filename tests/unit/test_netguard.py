@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from karlo_core.errors import BlockedDestination
-from karlo_core.netguard import GuardedTransport, NetGuard, parse_networks
+from karlo_core.netguard import CachingResolver, GuardedTransport, NetGuard, parse_networks
 
 
 def resolver_for(table: dict[str, list[str]]):  # type: ignore[no-untyped-def]
@@ -106,3 +106,64 @@ def test_transport_connects_to_the_checked_address_and_keeps_the_host_name() -> 
     assert seen[0].extensions["sni_hostname"] == "hooks.example"
     with pytest.raises(BlockedDestination):
         httpx.Client(transport=GuardedTransport(NetGuard(), httpx.MockTransport(handler))).get("https://10.0.0.1/")
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_cached_answer_is_reused_until_it_expires_and_failures_are_asked_again() -> None:
+    asked: list[str] = []
+    answers = {"img.example": ["93.184.216.34"]}
+
+    def resolver(host: str, port: int) -> list[str]:
+        asked.append(host)
+        if host not in answers:
+            raise BlockedDestination(f"cannot resolve {host!r}")
+        return answers[host]
+
+    clock = _Clock()
+    cached = CachingResolver(resolver, ttl=5.0, clock=clock)
+    assert list(cached("img.example", 443)) == ["93.184.216.34"]
+    assert list(cached("img.example", 443)) == ["93.184.216.34"]
+    assert asked == ["img.example"]
+    for _ in range(2):
+        with pytest.raises(BlockedDestination):
+            cached("gone.example", 443)
+    assert asked == ["img.example", "gone.example", "gone.example"]
+    answers["img.example"] = ["10.1.2.3"]
+    clock.now = 5.0
+    assert list(cached("img.example", 443)) == ["10.1.2.3"]
+
+
+def test_a_cached_answer_is_still_checked_and_pinned_on_every_request() -> None:
+    """A name that comes to resolve to private space is refused once its answer is asked again; meanwhile the
+    connection goes to the address checked before, never to an unchecked one."""
+    seen: list[httpx.Request] = []
+    answers = {"img.example": ["93.184.216.34"]}
+    clock = _Clock()
+    cached = CachingResolver(lambda host, port: answers[host], ttl=5.0, clock=clock)
+    guard = NetGuard(resolver=cached)
+    client = httpx.Client(
+        transport=GuardedTransport(guard, httpx.MockTransport(lambda r: seen.append(r) or httpx.Response(200)))
+    )
+    client.get("https://img.example/a")
+    answers["img.example"] = ["127.0.0.1"]
+    client.get("https://img.example/b")
+    assert [request.url.host for request in seen] == ["93.184.216.34", "93.184.216.34"]
+    clock.now = 5.0
+    with pytest.raises(BlockedDestination):
+        client.get("https://img.example/c")
+    allowing = guard.with_networks(parse_networks(["127.0.0.0/8"]))
+    assert allowing.check_url("https://img.example/d")[2] == [ipaddress.ip_address("127.0.0.1")]
+
+
+def test_the_cache_keeps_a_bounded_number_of_names() -> None:
+    cached = CachingResolver(lambda host, port: ["93.184.216.34"], max_entries=2)
+    for host in ("a.example", "b.example", "c.example"):
+        cached(host, 443)
+    assert len(cached._answers) == 2

@@ -16,9 +16,10 @@ from karlo_core.backends.base import Backend
 from karlo_core.backends.catalogue import KARLO, KARLO_OPEN
 from karlo_core.backends.karlo import KarloBackend
 from karlo_core.errors import BlockedDestination
+from karlo_core.guarded_fetch import GuardedFetcher
 from karlo_core.jobstore import JobStore
 from karlo_core.karlo.client import KarloClient
-from karlo_core.netguard import NetGuard, guarded_client, system_resolver
+from karlo_core.netguard import CachingResolver, NetGuard, system_resolver
 from karlo_core.queue import Queue
 from karlo_core.quota.buckets import QuotaBuckets
 from karlo_core.quota.policy import make_buckets
@@ -48,7 +49,7 @@ class WorkerRuntime:
     deliverer: Deliverer
     spool: Spool
     #: Fetches the images Karlo answers with links: only from Karlo's own host or public addresses.
-    image_fetcher: httpx.Client
+    image_fetcher: GuardedFetcher
     #: Keeps the leases of all the jobs this process runs alive, on one thread.
     leases: LeaseKeeper
     scheduler: Scheduler
@@ -99,18 +100,20 @@ def _open_karlo_backend(settings: Settings) -> Backend:
     return OpenKarloBackend.load(config)
 
 
-def make_image_fetcher(settings: Settings) -> httpx.Client:
-    """A guarded client (see :mod:`karlo_core.netguard`): a link may lead to Karlo's own host (the addresses its
-    base URL resolves to now) or to public space, nowhere else; plain http only when Karlo itself is reached so."""
+def make_image_fetcher(settings: Settings) -> GuardedFetcher:
+    """A guarded fetcher (see :mod:`karlo_core.guarded_fetch`): a link may lead to Karlo's own host (the addresses its
+    base URL resolves to now) or to public space, nowhere else; plain http only when Karlo itself is reached so.
+    A link's host is resolved once per :data:`~karlo_core.netguard.RESOLVE_TTL_SECONDS` (its links all name
+    the same few hosts); each fetch is still checked and pinned to a checked address."""
     base = urlsplit(settings.karlo_base_url)
     port = base.port or (443 if base.scheme == "https" else 80)
     try:
         own = [ip_network(address) for address in system_resolver(base.hostname or "", port)]
     except BlockedDestination:  # Karlo's name does not resolve now: links must lead to public space
         own = []
-    guard = NetGuard(allow_networks=own, allow_http=base.scheme == "http")
+    guard = NetGuard(allow_networks=own, allow_http=base.scheme == "http", resolver=CachingResolver())
     timeout = httpx.Timeout(connect=settings.karlo_connect_timeout_seconds, read=60.0, write=30.0, pool=10.0)
-    return guarded_client(guard, timeout=timeout)
+    return GuardedFetcher(guard, timeout=timeout)
 
 
 def make_backends(settings: Settings) -> dict[str, Backend]:

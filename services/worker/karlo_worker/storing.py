@@ -80,7 +80,7 @@ def _copy(image: BackendImage, handle: BinaryIO, *, rt: WorkerRuntime) -> None:
         handle.write(image.data)
         return
     try:
-        with rt.image_fetcher.stream("GET", image.url) as response:
+        with rt.image_fetcher.stream(image.url) as response:
             if response.status_code != 200:
                 raise UpstreamUnavailable(f"Karlo's image link answered HTTP {response.status_code}")
             size = 0

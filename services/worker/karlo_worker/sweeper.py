@@ -12,7 +12,7 @@ import redis
 from celery import Celery
 
 from karlo_core.backends.catalogue import BACKEND_QUEUES, KARLO, backend_queue
-from karlo_core.broker import forget_held, held_messages, jobs_with_messages
+from karlo_core.broker import forget_held, held_messages, jobs_with_messages, jobs_with_messages_near
 from karlo_core.jobstore import JobStore
 from karlo_core.queue import RUN_JOB_TASK, enqueue_delivery, enqueue_job
 from karlo_core.webhooks.outbox import Outbox
@@ -72,15 +72,29 @@ def recover_orphans(
         forget_held(broker, held.tag)
         if outcome == "rescheduled":
             rescheduled.append(job_id)
-    candidates = store.lost_dispatch_candidates(older_than=older_than, grace=grace)
+    candidates = store.lost_dispatch_candidates(older_than=older_than, grace=grace, limit=BATCH)
     if candidates:
-        alive = set().union(*(jobs_with_messages(broker, queue) for queue in BACKEND_QUEUES))
+        missing = _without_messages(broker, {job_id for job_id, _ in candidates})
         for job_id, sent_at in candidates:
-            if job_id not in alive and store.reschedule_if_orphaned(job_id, delivered_at=sent_at) == "rescheduled":
+            if job_id in missing and store.reschedule_if_orphaned(job_id, delivered_at=sent_at) == "rescheduled":
                 rescheduled.append(job_id)
     for job_id in rescheduled:
         log.warning("job lost its message with a worker; rescheduled", extra={"job_id": job_id})
     return rescheduled
+
+
+def _without_messages(broker: redis.Redis, job_ids: set[str]) -> set[str]:
+    """Those of ``job_ids`` that have no message in any backend queue nor held by any worker.
+
+    The jobs looked at are those sent longest ago and still unclaimed, so a message of theirs that still
+    waits is among the next to be taken: the oldest end of each queue (twice as many messages as jobs) is read
+    first, and the whole queues only when some job's message is not there, so a long queue costs this look no
+    more than a short one unless a message is really missing."""
+    near = [jobs_with_messages_near(broker, queue, oldest=2 * len(job_ids)) for queue in BACKEND_QUEUES]
+    missing = job_ids.difference(*(found.ids for found in near))
+    if missing and not all(found.whole for found in near):
+        missing = job_ids.difference(*(jobs_with_messages(broker, queue) for queue in BACKEND_QUEUES))
+    return missing
 
 
 def clean_spool(spool: Spool, store: JobStore) -> list[str]:

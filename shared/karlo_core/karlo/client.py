@@ -47,6 +47,8 @@ class KarloClient:
         self._http = http
         self._base_url = base_url.rstrip("/")
         self._api_key = api_key
+        #: Each endpoint's URL, parsed once (httpx takes a parsed URL as it is; a string it parses per call).
+        self._urls: dict[str, httpx.URL] = {}
 
     def infer(self, path: str, body: dict[str, Any]) -> KarloResult:
         """POST one inference request (t2i, variations or inpainting) and return its images."""
@@ -63,7 +65,7 @@ class KarloClient:
     def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         headers = {"Authorization": f"KakaoAK {self._api_key.get_secret_value()}"}
         try:
-            response = self._http.post(self._base_url + path, json=body, headers=headers)
+            response = self._http.post(self._url(path), json=body, headers=headers)
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             raise UpstreamUnavailable(f"cannot connect to Karlo: {type(exc).__name__}", sent=False) from exc
         except httpx.TimeoutException as exc:
@@ -83,6 +85,12 @@ class KarloClient:
         if not isinstance(payload, dict):
             raise UpstreamUnavailable("Karlo answered 200 with a body that is not JSON", http_status=200)
         return payload
+
+    def _url(self, path: str) -> httpx.URL:
+        url = self._urls.get(path)
+        if url is None:
+            url = self._urls[path] = httpx.URL(self._base_url + path)
+        return url
 
     def _image(self, item: Any) -> KarloImage:
         if not isinstance(item, dict) or not isinstance(item.get("image"), str):
