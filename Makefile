@@ -7,6 +7,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
+# Test processes side by side (pytest-xdist): most tests wait on processes, windows and latencies, not the CPU,
+# so two halve the suite's time on two cores. TEST_WORKERS=0 runs it in this process alone.
+TEST_WORKERS ?= 2
 # torch for the `model` extra: without a GPU, pin the release whose CPU build is at hand, so pip does not pick a
 # newer multi-GB CUDA build. On a machine with nvidia-smi the extra's own range applies.
 TORCH_CPU ?= torch==2.13.0
@@ -44,7 +47,7 @@ admin: install
 	@$(BIN)/python -m karlo_api.admin --env-file $(STACK_ENV) $(ARGS)
 
 test: install
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .
