@@ -120,7 +120,7 @@ def _view(state: ApiState, job: Job, *, place: bool = True) -> JobView:
 #: An Idempotency-Key's rules: printable ASCII without spaces, at most this long.
 IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]+$"
 IDEMPOTENCY_KEY_MAX = 255
-_IDEMPOTENCY_KEY = re.compile(rf"[\x21-\x7e]{{1,{IDEMPOTENCY_KEY_MAX}}}")
+_IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
 
 IdempotencyKey = Annotated[
     str | None,
@@ -153,7 +153,9 @@ async def create_job_lean(request: Request) -> Response | None:
     if not secret or scheme.lower() != "bearer":
         return None
     idempotency_key = headers.get("idempotency-key")
-    if idempotency_key is not None and _IDEMPOTENCY_KEY.fullmatch(idempotency_key) is None:
+    if idempotency_key is not None and (
+        len(idempotency_key) > IDEMPOTENCY_KEY_MAX or _IDEMPOTENCY_KEY.fullmatch(idempotency_key) is None
+    ):
         return None
     state: ApiState = request.app.state.karloq
     tenant = await state.tenant_cache.tenant(secret)
