@@ -127,11 +127,11 @@ def test_slow_image_servers_do_not_stall_the_api(api: AppStack) -> None:
         f"{statistics.median(latencies) * 1000:.1f} ms, worst {max(latencies) * 1000:.1f} ms; "
         f"all 422 after {seconds:.1f} s"
     )
-    assert len(latencies) >= 5
-    # Unguarded, the flood held /healthz for ~24 s. Bounds far below that, but with room for a loaded machine:
-    # the typical answer is tens of ms, and a single one under a second or two as the 45 requests arrive.
-    assert statistics.median(latencies) < 0.25
-    assert max(latencies) < 2.0
+    # Unguarded, the flood held /healthz until the fetches ended (~24 s): one or two answers in all. Guarded,
+    # /healthz keeps answering while all 45 fetches wait on their servers: several answers, every one before
+    # any fetch could give up (the fetch deadline), whatever the machine's load makes of the milliseconds.
+    assert len(latencies) >= 10
+    assert max(latencies) < FETCH_DEADLINE
     with api.redis() as client:
         assert job_state_keys(client) == []
 
