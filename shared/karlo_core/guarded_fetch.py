@@ -6,10 +6,9 @@ the connection goes to a checked address with the Host header and TLS SNI keepin
 never followed (httpcore has none to follow). Connections are pooled and kept alive across fetches, so one
 fetcher serves all the threads of a process.
 
-It skips what an ``httpx.Client`` does for every request and a link fetch has no use for: merging a base URL,
-default headers and a cookie jar, auth and redirect handling, and parsing the URL again after pinning it.
-Those were most of the CPU of a fetch from a local Karlo. httpcore's failures are raised as httpx's errors of
-the same name, so callers handle one kind.
+It skips what an ``httpx.Client`` does for every request and a link fetch has no use for (see
+:mod:`karlo_core.pooled_http`, whose pool and error mapping it uses): those were most of the CPU of a fetch from a
+local Karlo. httpcore's failures are raised as httpx's errors of the same name, so callers handle one kind.
 """
 
 from __future__ import annotations
@@ -21,24 +20,7 @@ import httpcore
 import httpx
 
 from karlo_core.netguard import NetGuard
-
-#: httpcore's failures and the httpx errors they are raised as (the most specific first).
-_ERRORS: tuple[tuple[type[Exception], type[httpx.TransportError]], ...] = (
-    (httpcore.ConnectTimeout, httpx.ConnectTimeout),
-    (httpcore.ReadTimeout, httpx.ReadTimeout),
-    (httpcore.WriteTimeout, httpx.WriteTimeout),
-    (httpcore.PoolTimeout, httpx.PoolTimeout),
-    (httpcore.ConnectError, httpx.ConnectError),
-    (httpcore.ReadError, httpx.ReadError),
-    (httpcore.WriteError, httpx.WriteError),
-    (httpcore.RemoteProtocolError, httpx.RemoteProtocolError),
-    (httpcore.LocalProtocolError, httpx.LocalProtocolError),
-    (httpcore.UnsupportedProtocol, httpx.UnsupportedProtocol),
-    (httpcore.TimeoutException, httpx.TimeoutException),
-    (httpcore.NetworkError, httpx.NetworkError),
-    (httpcore.ProtocolError, httpx.ProtocolError),
-)
-_HTTPCORE_ERRORS = tuple(error for error, _ in _ERRORS)
+from karlo_core.pooled_http import HTTPCORE_ERRORS, httpx_error, make_pool, timeouts
 
 
 class Fetched:
@@ -68,18 +50,8 @@ class GuardedFetcher:
 
     def __init__(self, guard: NetGuard, *, timeout: httpx.Timeout, max_connections: int = 100) -> None:
         self._guard = guard
-        self._timeouts = {
-            "connect": timeout.connect,
-            "read": timeout.read,
-            "write": timeout.write,
-            "pool": timeout.pool,
-        }
-        self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(),
-            max_connections=max_connections,
-            max_keepalive_connections=20,
-            keepalive_expiry=5.0,
-        )
+        self._timeouts = timeouts(timeout)
+        self._pool = make_pool(max_connections=max_connections)
 
     @contextmanager
     def stream(self, url: str) -> Iterator[Fetched]:
@@ -98,8 +70,8 @@ class GuardedFetcher:
                 b"GET", pinned, headers=[(b"Host", parts.netloc)], extensions=extensions
             ) as response:
                 yield Fetched(response)
-        except _HTTPCORE_ERRORS as exc:
-            raise next(ours for theirs, ours in _ERRORS if isinstance(exc, theirs))(str(exc)) from exc
+        except HTTPCORE_ERRORS as exc:
+            raise httpx_error(exc) from exc
 
     def close(self) -> None:
         self._pool.close()
