@@ -14,10 +14,10 @@ import logging
 import time
 from functools import partial
 from pathlib import Path
-from typing import BinaryIO
 
 import httpx
 
+from karlo_core.atomic_files import FileSink
 from karlo_core.backends.base import GeneratedImage as BackendImage
 from karlo_core.backends.base import Generation
 from karlo_core.backoff import backoff_seconds
@@ -91,7 +91,7 @@ class _Noted:
         self.size += len(data)
 
 
-def _copy(image: BackendImage, handle: BinaryIO, *, noted: _Noted, rt: WorkerRuntime) -> None:
+def _copy(image: BackendImage, handle: FileSink | io.BytesIO, *, noted: _Noted, rt: WorkerRuntime) -> None:
     if image.url is None:
         handle.write(image.data)
         noted.add(image.data)
