@@ -13,8 +13,10 @@ local Karlo. httpcore's failures are raised as httpx's errors of the same name, 
 
 from __future__ import annotations
 
+import string
 from collections.abc import Iterator
 from contextlib import contextmanager
+from urllib.parse import urlsplit
 
 import httpcore
 import httpx
@@ -58,20 +60,38 @@ class GuardedFetcher:
         """GET ``url``: BlockedDestination when the guard refuses it, an ``httpx.TransportError`` when the
         connection fails; the body is read inside the block."""
         host, port, addresses = self._guard.check_url(url)
-        parts = httpx.URL(url)
-        pinned = httpcore.URL(
-            scheme=parts.raw_scheme, host=str(addresses[0]).encode(), port=port, target=parts.raw_path
-        )
+        scheme, netloc, target = _request_parts(url)
+        pinned = httpcore.URL(scheme=scheme, host=str(addresses[0]).encode(), port=port, target=target)
         extensions: dict[str, object] = {"timeout": self._timeouts}
-        if parts.scheme == "https":
+        if scheme == b"https":
             extensions["sni_hostname"] = host
         try:
-            with self._pool.stream(
-                b"GET", pinned, headers=[(b"Host", parts.netloc)], extensions=extensions
-            ) as response:
+            with self._pool.stream(b"GET", pinned, headers=[(b"Host", netloc)], extensions=extensions) as response:
                 yield Fetched(response)
         except HTTPCORE_ERRORS as exc:
             raise httpx_error(exc) from exc
 
     def close(self) -> None:
         self._pool.close()
+
+
+#: The characters a URL may carry as they are (RFC 3986's unreserved and reserved ones, and ``%``).
+_PLAIN = frozenset(string.ascii_letters + string.digits + "-._~:/?#[]@!$&'()*+,;=%")
+
+_DEFAULT_PORTS = {"http": ":80", "https": ":443"}
+
+
+def _request_parts(url: str) -> tuple[bytes, bytes, bytes]:
+    """Scheme, Host header and request target of a checked ``url``. A plain link (the kind Karlo gives) is
+    taken from the split the guard made (``urlsplit`` remembers it); anything else is parsed by httpx, which
+    percent-encodes what needs it and encodes an international name."""
+    if _PLAIN.issuperset(url):
+        parts = urlsplit(url)
+        target = parts.path or "/"
+        if parts.query:
+            target = f"{target}?{parts.query}"
+        scheme, netloc = parts.scheme.lower(), parts.netloc.lower()
+        netloc = netloc.removesuffix(_DEFAULT_PORTS.get(scheme, ""))
+        return scheme.encode(), netloc.encode(), target.encode()
+    parsed = httpx.URL(url)
+    return parsed.raw_scheme, parsed.netloc, parsed.raw_path
