@@ -53,6 +53,7 @@ from karlo_core import keys, tenants
 from karlo_core.job_inputs import GenerateParams
 from karlo_core.karlo.client import KarloClient
 from karlo_core.karlo.wire import T2I_PATH, t2i_body
+from karlo_core.pooled_http import make_pool
 from karlo_core.queue import make_celery
 from karlo_core.settings import Settings
 from karlo_core.storage import image_key
@@ -86,8 +87,11 @@ def _floor(settings: Settings, jobs: int, concurrency: int) -> Drain:
     """The simulator calls and storage writes of ``jobs`` jobs from ``concurrency`` threads, no queue."""
     storage = make_storage(settings)
     assert settings.kakao_rest_api_key is not None
-    with httpx.Client(timeout=30, limits=httpx.Limits(max_connections=concurrency * 2)) as http:
-        karlo = KarloClient(http, base_url=settings.karlo_base_url, api_key=settings.kakao_rest_api_key)
+    karlo_pool = make_pool(max_connections=concurrency * 2)
+    with karlo_pool, httpx.Client(timeout=30, limits=httpx.Limits(max_connections=concurrency * 2)) as http:
+        karlo = KarloClient(
+            karlo_pool, base_url=settings.karlo_base_url, api_key=settings.kakao_rest_api_key, timeout=httpx.Timeout(30)
+        )
 
         def one(index: int) -> None:
             result = karlo.infer(T2I_PATH, t2i_body(PARAMS))

@@ -31,7 +31,7 @@ from karlo_devstack.services import start_worker
 #: The parts of the path, each by a pattern its frames match; a sample goes to the first that matches.
 PARTS = (
     ("claim (with the reservation's restamp)", r"JobStore\.claim "),
-    ("Karlo t2i call (httpx)", r"KarloClient\.infer"),
+    ("Karlo t2i call (httpcore)", r"KarloClient\.infer"),
     ("image fetched into the spool (httpcore, net guard, file)", r"_copy \(karlo_worker/storing"),
     ("spool: part files, header, manifest, room", r"Spool\.|_described|take_generation"),
     ("image store put", r"store_generated"),

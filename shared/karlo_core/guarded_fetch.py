@@ -6,39 +6,23 @@ the connection goes to a checked address with the Host header and TLS SNI keepin
 never followed (httpcore has none to follow). Connections are pooled and kept alive across fetches, so one
 fetcher serves all the threads of a process.
 
-It skips what an ``httpx.Client`` does for every request and a link fetch has no use for: merging a base URL,
-default headers and a cookie jar, auth and redirect handling, and parsing the URL again after pinning it.
-Those were most of the CPU of a fetch from a local Karlo. httpcore's failures are raised as httpx's errors of
-the same name, so callers handle one kind.
+It skips what an ``httpx.Client`` does for every request and a link fetch has no use for (see
+:mod:`karlo_core.pooled_http`, whose pool and error mapping it uses): those were most of the CPU of a fetch from a
+local Karlo. httpcore's failures are raised as httpx's errors of the same name, so callers handle one kind.
 """
 
 from __future__ import annotations
 
+import string
 from collections.abc import Iterator
 from contextlib import contextmanager
+from urllib.parse import urlsplit
 
 import httpcore
 import httpx
 
 from karlo_core.netguard import NetGuard
-
-#: httpcore's failures and the httpx errors they are raised as (the most specific first).
-_ERRORS: tuple[tuple[type[Exception], type[httpx.TransportError]], ...] = (
-    (httpcore.ConnectTimeout, httpx.ConnectTimeout),
-    (httpcore.ReadTimeout, httpx.ReadTimeout),
-    (httpcore.WriteTimeout, httpx.WriteTimeout),
-    (httpcore.PoolTimeout, httpx.PoolTimeout),
-    (httpcore.ConnectError, httpx.ConnectError),
-    (httpcore.ReadError, httpx.ReadError),
-    (httpcore.WriteError, httpx.WriteError),
-    (httpcore.RemoteProtocolError, httpx.RemoteProtocolError),
-    (httpcore.LocalProtocolError, httpx.LocalProtocolError),
-    (httpcore.UnsupportedProtocol, httpx.UnsupportedProtocol),
-    (httpcore.TimeoutException, httpx.TimeoutException),
-    (httpcore.NetworkError, httpx.NetworkError),
-    (httpcore.ProtocolError, httpx.ProtocolError),
-)
-_HTTPCORE_ERRORS = tuple(error for error, _ in _ERRORS)
+from karlo_core.pooled_http import HTTPCORE_ERRORS, httpx_error, make_pool, timeouts
 
 
 class Fetched:
@@ -68,38 +52,46 @@ class GuardedFetcher:
 
     def __init__(self, guard: NetGuard, *, timeout: httpx.Timeout, max_connections: int = 100) -> None:
         self._guard = guard
-        self._timeouts = {
-            "connect": timeout.connect,
-            "read": timeout.read,
-            "write": timeout.write,
-            "pool": timeout.pool,
-        }
-        self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(),
-            max_connections=max_connections,
-            max_keepalive_connections=20,
-            keepalive_expiry=5.0,
-        )
+        self._timeouts = timeouts(timeout)
+        self._pool = make_pool(max_connections=max_connections)
 
     @contextmanager
     def stream(self, url: str) -> Iterator[Fetched]:
         """GET ``url``: BlockedDestination when the guard refuses it, an ``httpx.TransportError`` when the
         connection fails; the body is read inside the block."""
         host, port, addresses = self._guard.check_url(url)
-        parts = httpx.URL(url)
-        pinned = httpcore.URL(
-            scheme=parts.raw_scheme, host=str(addresses[0]).encode(), port=port, target=parts.raw_path
-        )
+        scheme, netloc, target = _request_parts(url)
+        pinned = httpcore.URL(scheme=scheme, host=str(addresses[0]).encode(), port=port, target=target)
         extensions: dict[str, object] = {"timeout": self._timeouts}
-        if parts.scheme == "https":
+        if scheme == b"https":
             extensions["sni_hostname"] = host
         try:
-            with self._pool.stream(
-                b"GET", pinned, headers=[(b"Host", parts.netloc)], extensions=extensions
-            ) as response:
+            with self._pool.stream(b"GET", pinned, headers=[(b"Host", netloc)], extensions=extensions) as response:
                 yield Fetched(response)
-        except _HTTPCORE_ERRORS as exc:
-            raise next(ours for theirs, ours in _ERRORS if isinstance(exc, theirs))(str(exc)) from exc
+        except HTTPCORE_ERRORS as exc:
+            raise httpx_error(exc) from exc
 
     def close(self) -> None:
         self._pool.close()
+
+
+#: The characters a URL may carry as they are (RFC 3986's unreserved and reserved ones, and ``%``).
+_PLAIN = frozenset(string.ascii_letters + string.digits + "-._~:/?#[]@!$&'()*+,;=%")
+
+_DEFAULT_PORTS = {"http": ":80", "https": ":443"}
+
+
+def _request_parts(url: str) -> tuple[bytes, bytes, bytes]:
+    """Scheme, Host header and request target of a checked ``url``. A plain link (the kind Karlo gives) is
+    taken from the split the guard made (``urlsplit`` remembers it); anything else is parsed by httpx, which
+    percent-encodes what needs it and encodes an international name."""
+    if _PLAIN.issuperset(url):
+        parts = urlsplit(url)
+        target = parts.path or "/"
+        if parts.query:
+            target = f"{target}?{parts.query}"
+        scheme, netloc = parts.scheme.lower(), parts.netloc.lower()
+        netloc = netloc.removesuffix(_DEFAULT_PORTS.get(scheme, ""))
+        return scheme.encode(), netloc.encode(), target.encode()
+    parsed = httpx.URL(url)
+    return parsed.raw_scheme, parsed.netloc, parsed.raw_path

@@ -71,6 +71,22 @@ def test_a_link_is_fetched_from_the_checked_address_with_its_name_as_host(server
     fetcher.close()
 
 
+@pytest.mark.parametrize(
+    ("link", "path"),
+    [
+        ("/a.png?sig=a%2Fb#part", "/a.png?sig=a%2Fb"),
+        ("", "/"),
+        ("/an image/ü.png?q=ä b", "/an%20image/%C3%BC.png?q=%C3%A4%20b"),
+    ],
+)
+def test_the_request_target_is_the_links_path_and_query_encoded(server: int, link: str, path: str) -> None:
+    fetcher = GuardedFetcher(_local({"images.example": ["127.0.0.1"]}), timeout=TIMEOUT)
+    assert _read(fetcher, f"http://Images.Example:{server}{link}")[0] == 200
+    assert _Handler.seen[0][:2] == (path, f"images.example:{server}")
+    assert path == httpx.URL(f"http://images.example{link}").raw_path.decode()  # as httpx would send it
+    fetcher.close()
+
+
 def test_the_body_comes_in_pieces_of_the_asked_size(server: int) -> None:
     fetcher = GuardedFetcher(_local(), timeout=TIMEOUT)
     with fetcher.stream(f"http://127.0.0.1:{server}/a.png") as response:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import errno
-import os
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from karlo_core.atomic_files import write_atomically
+from karlo_core.atomic_files import FileSink, write_atomically
 from karlo_core.errors import StorageError
 from karlo_core.ids import new_job_id
 from karlo_core.storage.links import LinkSigner
@@ -37,6 +36,18 @@ def test_a_sealed_set_loads_back_whole_and_goes_when_discarded(tmp_path: Path) -
     assert spool.job_ids() == [job_id] and spool.used_bytes() > 30
     spool.discard(job_id)
     assert spool.load(job_id) is None and spool.job_ids() == []
+
+
+def test_discarding_by_what_was_spooled_removes_the_directory_whatever_else_is_there(tmp_path: Path) -> None:
+    spool = Spool(tmp_path, max_bytes=1000)
+    plain, cluttered = new_job_id(), new_job_id()
+    for job_id in (plain, cluttered):
+        spool.seal(job_id, generated(spool, job_id, 10, 20))
+    (tmp_path / cluttered / ".part-left-by-another-attempt").write_bytes(b"x")
+    spool.discard(plain, spool.load(plain))
+    spool.discard(cluttered, spool.load(cluttered))
+    spool.discard(new_job_id(), generated(spool, new_job_id()))  # nothing spooled: nothing to remove
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_the_spool_has_no_room_past_its_bound(tmp_path: Path) -> None:
@@ -75,22 +86,12 @@ def test_a_failed_write_leaves_no_file(tmp_path: Path) -> None:
 
 
 def _disk_full(monkeypatch: pytest.MonkeyPatch) -> None:
-    real_fdopen = os.fdopen
+    """Every write to a part file fails as on a full disk."""
 
-    class FullDisk:
-        def __init__(self, fd: int) -> None:
-            self._handle = real_fdopen(fd, "wb")
+    def full(self: FileSink, data: bytes, /) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
 
-        def __enter__(self) -> FullDisk:
-            return self
-
-        def __exit__(self, *_: Any) -> None:
-            self._handle.close()
-
-        def write(self, _: bytes) -> int:
-            raise OSError(errno.ENOSPC, "No space left on device")
-
-    monkeypatch.setattr(os, "fdopen", lambda fd, *_: FullDisk(fd))
+    monkeypatch.setattr(FileSink, "write", full)
 
 
 def test_a_full_disk_leaves_no_part_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -220,7 +220,7 @@ def _store_and_settle(job: Job, token: str, generated: Generated, rt: WorkerRunt
                 drop_stored(images, rt)
             succeeded = outcome is SettleOutcome.SETTLED
     if outcome is SettleOutcome.SETTLED:  # a lost lease means another worker holds the job, and may be reading
-        rt.spool.discard(job.id)  # the spool
+        rt.spool.discard(job.id, generated)  # the spool
     return succeeded
 
 

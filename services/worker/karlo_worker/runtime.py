@@ -20,6 +20,7 @@ from karlo_core.guarded_fetch import GuardedFetcher
 from karlo_core.jobstore import JobStore
 from karlo_core.karlo.client import KarloClient
 from karlo_core.netguard import CachingResolver, NetGuard, system_resolver
+from karlo_core.pooled_http import make_pool
 from karlo_core.queue import Queue
 from karlo_core.quota.buckets import QuotaBuckets
 from karlo_core.quota.policy import make_buckets
@@ -71,12 +72,9 @@ def _karlo_backend(settings: Settings) -> KarloBackend:
         write=30.0,
         pool=10.0,
     )
-    http = httpx.Client(
-        timeout=timeout,
-        limits=httpx.Limits(max_connections=settings.worker_concurrency * 2),
-        follow_redirects=False,
-    )
-    return KarloBackend(KarloClient(http, base_url=settings.karlo_base_url, api_key=settings.kakao_rest_api_key))
+    pool = make_pool(max_connections=settings.worker_concurrency * 2)
+    client = KarloClient(pool, base_url=settings.karlo_base_url, api_key=settings.kakao_rest_api_key, timeout=timeout)
+    return KarloBackend(client)
 
 
 def _open_karlo_backend(settings: Settings) -> Backend:

@@ -14,10 +14,10 @@ import logging
 import time
 from functools import partial
 from pathlib import Path
-from typing import BinaryIO
 
 import httpx
 
+from karlo_core.atomic_files import FileSink
 from karlo_core.backends.base import GeneratedImage as BackendImage
 from karlo_core.backends.base import Generation
 from karlo_core.backoff import backoff_seconds
@@ -55,15 +55,17 @@ def take_generation(job_id: str, result: Generation, rt: WorkerRuntime) -> Gener
             taken = None
             if spooling:
                 try:
-                    path = rt.spool.write(job_id, index, partial(_copy, image, rt=rt))
-                    taken = _described(index, image, path=path)
+                    noted = _Noted()
+                    path = rt.spool.write(job_id, index, partial(_copy, image, noted=noted, rt=rt))
+                    taken = _described(index, image, noted.head, noted.size, path=path)
                 except OSError as exc:
                     log.warning("images not spooled", extra={"job_id": job_id, "error": exc.strerror})
                     spooling = False
             if taken is None:
                 buffer = io.BytesIO()
-                _copy(image, buffer, rt=rt)
-                taken = _described(index, image, data=buffer.getvalue())
+                _copy(image, buffer, noted=_Noted(), rt=rt)
+                data = buffer.getvalue()
+                taken = _described(index, image, data[:HEADER_BYTES], len(data), data=data)
             images.append(taken)
     except BaseException:
         rt.spool.discard(job_id)
@@ -75,18 +77,32 @@ def take_generation(job_id: str, result: Generation, rt: WorkerRuntime) -> Gener
     return generated
 
 
-def _copy(image: BackendImage, handle: BinaryIO, *, rt: WorkerRuntime) -> None:
+class _Noted:
+    """What passed into an image's file: its first :data:`~karlo_core.images.HEADER_BYTES` and its size, so
+    its header is read without opening the file again."""
+
+    def __init__(self) -> None:
+        self.head = b""
+        self.size = 0
+
+    def add(self, data: bytes) -> None:
+        if len(self.head) < HEADER_BYTES:
+            self.head += data[: HEADER_BYTES - len(self.head)]
+        self.size += len(data)
+
+
+def _copy(image: BackendImage, handle: FileSink | io.BytesIO, *, noted: _Noted, rt: WorkerRuntime) -> None:
     if image.url is None:
         handle.write(image.data)
+        noted.add(image.data)
         return
     try:
         with rt.image_fetcher.stream(image.url) as response:
             if response.status_code != 200:
                 raise UpstreamUnavailable(f"Karlo's image link answered HTTP {response.status_code}")
-            size = 0
             for chunk in response.iter_bytes(FETCH_CHUNK_BYTES):
-                size += len(chunk)
-                if size > MAX_IMAGE_BYTES:
+                noted.add(chunk)
+                if noted.size > MAX_IMAGE_BYTES:
                     raise UpstreamUnavailable(f"Karlo's image is over {MAX_IMAGE_BYTES} bytes")
                 handle.write(chunk)
     except BlockedDestination as exc:
@@ -96,15 +112,8 @@ def _copy(image: BackendImage, handle: BinaryIO, *, rt: WorkerRuntime) -> None:
 
 
 def _described(
-    index: int, image: BackendImage, *, path: Path | None = None, data: bytes | None = None
+    index: int, image: BackendImage, head: bytes, size: int, *, path: Path | None = None, data: bytes | None = None
 ) -> GeneratedImage:
-    if path is not None:
-        with path.open("rb") as handle:
-            head = handle.read(HEADER_BYTES)
-        size = path.stat().st_size
-    else:
-        assert data is not None
-        head, size = data[:HEADER_BYTES], len(data)
     try:
         info = image_header(head)
     except NotAnImage as exc:

@@ -1,12 +1,21 @@
-"""An httpx client for Karlo that turns every upstream outcome into a result or one of our errors."""
+"""A client for Karlo that turns every upstream outcome into a result or one of our errors.
+
+It posts straight over a pool of httpcore connections (:mod:`karlo_core.pooled_http`), shared by a process's
+threads: each endpoint's URL and the request's fixed headers are built once, so a call costs the JSON of its body
+and answer and httpcore's own work. What it sends is what an ``httpx.Client`` sent (the same headers but httpx's
+User-Agent, the body as httpx encodes JSON); redirects are not followed; a gzip or deflate answer is decoded.
+httpcore's failures are mapped as httpx's errors of the same name were."""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import json
 import logging
+import zlib
 from typing import Any
 
+import httpcore
 import httpx
 from pydantic import SecretStr
 
@@ -18,6 +27,7 @@ from karlo_core.errors import (
     UpstreamUnavailable,
 )
 from karlo_core.karlo.wire import KarloImage, KarloResult, error_of
+from karlo_core.pooled_http import HTTPCORE_ERRORS, httpx_error, timeouts
 
 log = logging.getLogger(__name__)
 
@@ -40,15 +50,30 @@ def classify(http_status: int, code: int | None, message: str) -> UpstreamError:
     return UpstreamRejected(text, code=code, http_status=http_status)
 
 
-class KarloClient:
-    """Calls Karlo's REST API. The httpx client is injected so timeouts and transports are the caller's."""
+#: What every call says besides its body's length (and the key, added per client).
+_HEADERS = (
+    (b"Accept", b"*/*"),
+    (b"Accept-Encoding", b"gzip, deflate"),
+    (b"Connection", b"keep-alive"),
+    (b"User-Agent", b"karlo-queue"),
+    (b"Content-Type", b"application/json"),
+)
 
-    def __init__(self, http: httpx.Client, *, base_url: str, api_key: SecretStr) -> None:
-        self._http = http
-        self._base_url = base_url.rstrip("/")
-        self._api_key = api_key
-        #: Each endpoint's URL, parsed once (httpx takes a parsed URL as it is; a string it parses per call).
-        self._urls: dict[str, httpx.URL] = {}
+
+class KarloClient:
+    """Calls Karlo's REST API over ``pool`` (the caller's, with its TLS context and connection limits), each call
+    under ``timeout``."""
+
+    def __init__(
+        self, pool: httpcore.ConnectionPool, *, base_url: str, api_key: SecretStr, timeout: httpx.Timeout
+    ) -> None:
+        self._pool = pool
+        self._base = httpx.URL(base_url.rstrip("/"))
+        self._extensions = {"timeout": timeouts(timeout)}
+        authorization = f"KakaoAK {api_key.get_secret_value()}".encode()
+        self._headers = [(b"Host", self._base.netloc), *_HEADERS, (b"Authorization", authorization)]
+        #: Each endpoint's URL, built once.
+        self._urls: dict[str, httpcore.URL] = {}
 
     def infer(self, path: str, body: dict[str, Any]) -> KarloResult:
         """POST one inference request (t2i, variations or inpainting) and return its images."""
@@ -63,22 +88,25 @@ class KarloClient:
         )
 
     def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        headers = {"Authorization": f"KakaoAK {self._api_key.get_secret_value()}"}
+        content = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+        headers = [*self._headers, (b"Content-Length", str(len(content)).encode())]
         try:
-            response = self._http.post(self._url(path), json=body, headers=headers)
+            try:
+                response = self._pool.request(
+                    b"POST", self._url(path), headers=headers, content=content, extensions=self._extensions
+                )
+            except HTTPCORE_ERRORS as exc:
+                raise httpx_error(exc) from exc
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             raise UpstreamUnavailable(f"cannot connect to Karlo: {type(exc).__name__}", sent=False) from exc
         except httpx.TimeoutException as exc:
             raise UpstreamUnavailable(f"Karlo timed out: {type(exc).__name__}") from exc
         except httpx.TransportError as exc:
             raise UpstreamUnavailable(f"transport error talking to Karlo: {type(exc).__name__}") from exc
-        try:
-            payload = response.json()
-        except ValueError:
-            payload = None
-        if response.status_code != 200:
+        payload = _json_or_none(response)
+        if response.status != 200:
             code, message = error_of(payload)
-            error = classify(response.status_code, code, message)
+            error = classify(response.status, code, message)
             if isinstance(error, UpstreamAuthError):
                 log.error("Karlo refused our credentials or permissions", extra={"upstream_code": code})
             raise error
@@ -86,10 +114,14 @@ class KarloClient:
             raise UpstreamUnavailable("Karlo answered 200 with a body that is not JSON", http_status=200)
         return payload
 
-    def _url(self, path: str) -> httpx.URL:
+    def _url(self, path: str) -> httpcore.URL:
         url = self._urls.get(path)
         if url is None:
-            url = self._urls[path] = httpx.URL(self._base_url + path)
+            base = self._base
+            target = base.raw_path.rstrip(b"/") + path.encode()
+            url = self._urls[path] = httpcore.URL(
+                scheme=base.raw_scheme, host=base.raw_host, port=base.port, target=target
+            )
         return url
 
     def _image(self, item: Any) -> KarloImage:
@@ -107,6 +139,34 @@ class KarloClient:
             nsfw_score=float(score) if isinstance(score, int | float) else None,
             url=value if is_url else None,
         )
+
+
+def _json_or_none(response: httpcore.Response) -> Any:
+    """The answer's JSON; None when it is not JSON (or its content coding does not decode)."""
+    content = response.content
+    try:
+        for coding in reversed(_codings(response)):
+            if coding == b"gzip":
+                content = zlib.decompress(content, 16 + zlib.MAX_WBITS)
+            elif coding == b"deflate":
+                try:
+                    content = zlib.decompress(content)
+                except zlib.error:  # raw deflate, without zlib's header
+                    content = zlib.decompress(content, -zlib.MAX_WBITS)
+        return json.loads(content)
+    except (ValueError, zlib.error):
+        return None
+
+
+def _codings(response: httpcore.Response) -> list[bytes]:
+    """The answer's content codings, in the order they were applied (identity left out)."""
+    return [
+        coding.strip().lower()
+        for name, value in response.headers
+        if name.lower() == b"content-encoding"
+        for coding in value.split(b",")
+        if coding.strip().lower() not in (b"", b"identity")
+    ]
 
 
 def _base64_bytes(value: str) -> bytes:
