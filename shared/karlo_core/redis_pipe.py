@@ -14,7 +14,8 @@ What it keeps of redis-py's client (``karlo_core.redis_client``): the same URL (
 ``redis.exceptions.ConnectionError`` when the connection cannot be made or is lost (every call in flight on it
 fails; the next call connects afresh), ``redis.exceptions.TimeoutError`` when a reply is overdue (the connection
 is then closed, as its later replies could no longer be matched, and every call in flight on it fails), and
-``ResponseError`` (``NoScriptError`` for an unknown script) for an error reply, which fails only its own call.
+redis-py's exception for an error reply (``NoScriptError`` for an unknown script, ``BusyLoadingError`` while Redis
+loads its data, ``ResponseError`` for a script's own error), which fails only its own call.
 """
 
 from __future__ import annotations
@@ -25,9 +26,9 @@ import ssl
 from typing import Any, cast
 
 import hiredis
+from redis._parsers.base import BaseParser
 from redis.connection import parse_url
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 #: Seconds to make a connection (redis-py's ``socket_connect_timeout`` in ``karlo_core.redis_client``).
@@ -40,11 +41,12 @@ TICK = 0.5
 Arg = str | bytes | int | float
 
 
-def _error(message: str) -> ResponseError:
-    """An error reply as the exception redis-py would raise for it."""
-    if message.startswith("NOSCRIPT"):
-        return NoScriptError(message)
-    return ResponseError(message)
+def _error(message: str) -> Exception:
+    """An error reply as the exception redis-py raises for it: ``NoScriptError`` for ``NOSCRIPT``,
+    ``BusyLoadingError`` (a ``ConnectionError``) for a Redis still loading its data, ``ResponseError`` for a
+    script's own error, and so on (redis-py's own table)."""
+    error: Exception = BaseParser.parse_error(message)  # type: ignore[no-untyped-call]
+    return error
 
 
 class _Link(asyncio.Protocol):
@@ -99,7 +101,7 @@ class _Link(asyncio.Protocol):
                 return
             future, _ = waiting.popleft()
             if not future.done():
-                if isinstance(reply, ResponseError):
+                if isinstance(reply, Exception):
                     future.set_exception(reply)
                 else:
                     future.set_result(reply)

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import redis
 import uvloop
+from redis.exceptions import BusyLoadingError, NoScriptError, ResponseError
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from karlo_core import redis_pipe
@@ -104,6 +104,16 @@ def test_an_error_reply_fails_only_its_own_call(url: str) -> None:
         assert isinstance(outcomes[1], ResponseError)
         assert isinstance(outcomes[2], NoScriptError)
         assert outcomes[3] == "1"
+
+    _run(url, check)
+
+
+def test_a_redis_still_loading_its_data_is_a_connection_error_as_redis_py_gives_it(url: str) -> None:
+    async def check(client: PipelinedRedis) -> None:
+        with pytest.raises(BusyLoadingError):  # what the API answers with a 503, as for a lost connection
+            await client.execute("EVAL", "return redis.error_reply('LOADING Redis is loading the dataset')", 0)
+        assert issubclass(BusyLoadingError, RedisConnectionError)
+        assert await client.execute("PING") == "PONG"  # the connection is kept
 
     _run(url, check)
 
