@@ -133,7 +133,7 @@ class _Link(asyncio.Protocol):
         while self._waiting:
             future, _ = self._waiting.popleft()
             if not future.done():
-                future.set_exception(error)
+                future.set_exception(type(error)(*error.args))  # one each: a raised exception keeps its traceback
                 future.exception()  # a caller already gone (cancelled) must not log it as never retrieved
 
 
