@@ -54,7 +54,7 @@ class _Link(asyncio.Protocol):
     waiting call."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, on_closed: Any) -> None:
-        self._loop = loop
+        self.loop = loop
         self._on_closed = on_closed
         self._reader = hiredis.Reader(encoding="utf-8", replyError=_error)
         self._transport: asyncio.Transport | None = None
@@ -70,13 +70,13 @@ class _Link(asyncio.Protocol):
         """Queue one packed command; its reply (or error) resolves the returned future."""
         if self.closed:
             raise RedisConnectionError("Connection to Redis closed")
-        future: asyncio.Future[Any] = self._loop.create_future()
+        future: asyncio.Future[Any] = self.loop.create_future()
         if not self._out:
-            self._loop.call_soon(self._flush)
+            self.loop.call_soon(self._flush)
         self._out.append(packed)
-        self._waiting.append((future, self._loop.time()))
+        self._waiting.append((future, self.loop.time()))
         if self._timer is None:
-            self._timer = self._loop.call_later(TICK, self._check)
+            self._timer = self.loop.call_later(TICK, self._check)
         return future
 
     def _flush(self) -> None:
@@ -113,10 +113,10 @@ class _Link(asyncio.Protocol):
         self._timer = None
         if self.closed or not self._waiting:
             return
-        if self._loop.time() - self._waiting[0][1] > REPLY_TIMEOUT:
+        if self.loop.time() - self._waiting[0][1] > REPLY_TIMEOUT:
             self.close(RedisTimeoutError("Timeout reading from Redis"))
             return
-        self._timer = self._loop.call_later(TICK, self._check)
+        self._timer = self.loop.call_later(TICK, self._check)
 
     def close(self, error: Exception) -> None:
         """Close the connection, failing every call in flight on it with ``error``."""
@@ -163,7 +163,9 @@ class PipelinedRedis:
         """Send one command; its reply, or the exceptions in this module's docstring."""
         packed = _pack(args)
         link = self._link
-        if link is None:
+        if link is None or link.loop is not asyncio.get_running_loop():
+            # none yet, or one made on another event loop (a connection serves the loop it was made on)
+            self._link = None
             link = await self._connect()
         return await link.send(packed)
 

@@ -80,6 +80,22 @@ class _Counted:
         self._transport.close()
 
 
+def test_a_client_used_from_another_event_loop_connects_again_on_that_loop(url: str) -> None:
+    client = PipelinedRedis(url)
+    first, second = asyncio.new_event_loop(), asyncio.new_event_loop()
+    try:
+        assert first.run_until_complete(client.execute("PING")) == "PONG"
+        made_on_first: Any = client._link
+        assert second.run_until_complete(client.execute("PING")) == "PONG"
+        assert client._link is not made_on_first
+        second.run_until_complete(client.aclose())
+        made_on_first.close(RedisConnectionError("done"))
+        first.run_until_complete(asyncio.sleep(0))  # the first loop closes its connection
+    finally:
+        first.close()
+        second.close()
+
+
 def test_replies_keep_their_types(url: str) -> None:
     async def check(client: PipelinedRedis) -> None:
         assert await client.execute("SET", "k", "välue") == "OK"
