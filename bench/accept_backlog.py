@@ -91,8 +91,8 @@ async def _ladder(
     buckets = QuotaBuckets(sync, tz=ZoneInfo(settings.quota_timezone), minute_seconds=60)
     events = EventRetention(settings.event_stream_max_events, settings.event_stream_max_age_seconds)
     acceptor = JobAcceptor(client, buckets, Scheduler(sync, settings, buckets), settings, events=events)
-    acceptor._script.script = script
-    acceptor._script.sha = sync.script_load(script)
+    acceptor._script = script
+    acceptor._sha = sync.script_load(script)
     tenant = tenants.create_tenant(sync, "bench")
     message = "x" * 1300  # about a Celery message's size
     accepted = 0

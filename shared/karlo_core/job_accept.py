@@ -15,13 +15,13 @@ worker in that one round trip. With another broker (``KARLOQ_BROKER_URL``) the c
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
 from redis.exceptions import NoScriptError
-from redis.typing import EncodableT
 
 from karlo_core import keys, lua
 from karlo_core.errors import TooManyActiveJobs
@@ -32,6 +32,7 @@ from karlo_core.plans import PRIORITIES, default_plan
 from karlo_core.quota.buckets import QuotaBuckets, QuotaLimits, Scope, WindowUsage
 from karlo_core.quota.policy import UNLIMITED, share_name, share_scope, upstream_scope
 from karlo_core.quota.windows import CalendarWindow
+from karlo_core.redis_pipe import PipelinedRedis
 from karlo_core.scheduler import DispatchStep, Scheduler, step_from_reply
 from karlo_core.settings import Settings
 from karlo_core.tenant_jobs import RECORDING_GRACE_SECONDS
@@ -79,9 +80,12 @@ class AbovePlanPriority:
 
 
 class JobAcceptor:
+    """Accepts jobs with the accept script, on ``client``: the API's auto-pipelined connection
+    (``karlo_core.redis_pipe``) or any redis-py asyncio client."""
+
     def __init__(
         self,
-        client: aioredis.Redis,
+        client: aioredis.Redis | PipelinedRedis,
         quota: QuotaBuckets,
         scheduler: Scheduler,
         settings: Settings,
@@ -89,7 +93,8 @@ class JobAcceptor:
         events: EventRetention | None,
     ) -> None:
         self._redis = client
-        self._script = client.register_script(lua.load("job_accept"))
+        self._script = lua.load("job_accept")
+        self._sha = hashlib.sha1(self._script.encode()).hexdigest()  # noqa: S324 (Redis names scripts by SHA-1)
         self._scheduler = scheduler
         self._steps_made: dict[tuple[str, CalendarWindow, CalendarWindow], tuple[list[str], str]] = {}
         self._quota = quota
@@ -158,16 +163,15 @@ class JobAcceptor:
             return Accepted(usages, step_from_reply(job.backend, flat[usage_end:]))
         raise RuntimeError("quota windows kept moving while accepting a job")
 
-    async def _call(self, script_keys: list[str], args: list[EncodableT]) -> Any:
+    async def _call(self, script_keys: list[str], args: list[str | int]) -> Any:
         """The accept script's reply: ``EVALSHA`` called directly (redis-py's script object first checks whether
         its client is a pipeline, an ``isinstance`` against a protocol class that cost more than the call's own
         packing), loading the script when the server does not know it (after a restart or a flush)."""
-        script = self._script
         try:
-            return await self._redis.evalsha(script.sha, len(script_keys), *script_keys, *args)
+            return await self._redis.evalsha(self._sha, len(script_keys), *script_keys, *args)
         except NoScriptError:
-            script.sha = await self._redis.script_load(script.script)
-            return await self._redis.evalsha(script.sha, len(script_keys), *script_keys, *args)
+            self._sha = await self._redis.script_load(self._script)
+            return await self._redis.evalsha(self._sha, len(script_keys), *script_keys, *args)
 
     def _step(self, backend: str, day: CalendarWindow, month: CalendarWindow) -> tuple[list[str], str]:
         """The dispatch step's keys and its arguments as one space-separated string (built once per backend

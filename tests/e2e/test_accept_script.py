@@ -19,7 +19,6 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 import redis
-import redis.asyncio as aioredis
 
 from karlo_core import keys
 from karlo_core.broker import jobs_with_messages
@@ -29,6 +28,7 @@ from karlo_core.jobs import Job
 from karlo_core.queue import RUN_JOB_TASK, enqueue_job, make_celery
 from karlo_core.quota.buckets import QuotaBuckets
 from karlo_core.quota.policy import UNLIMITED
+from karlo_core.redis_pipe import PipelinedRedis
 from karlo_core.scheduler import Scheduler
 from karlo_core.settings import Settings
 from karlo_devstack.processes import ManagedProcess, wait_until
@@ -54,18 +54,21 @@ def _job(tenant: str = "t_test") -> Job:
 Outcome = Accepted | QuotaSpent | AbovePlanPriority | Exception
 
 
-def _accept(url: str, calls: list[AcceptCall]) -> list[Outcome]:
-    """Run the accept script for each call, in order, on a fresh asyncio client."""
+def _accept(url: str, calls: list[AcceptCall], *, flush_scripts_at: int | None = None) -> list[Outcome]:
+    """Run the accept script for each call, in order, on a fresh pipelined connection as the API does
+    (``karlo_core.redis_pipe``); with ``flush_scripts_at``, Redis forgets its scripts before that call."""
 
     async def main() -> list[Outcome]:
-        client = aioredis.Redis.from_url(url, decode_responses=True)
+        client = PipelinedRedis(url)
         sync = redis.Redis.from_url(url, decode_responses=True)
         buckets = QuotaBuckets(sync, tz=ZoneInfo("Asia/Seoul"), minute_seconds=61)
         settings = Settings(redis_url=url, _env_file=None)  # type: ignore[call-arg]
         acceptor = JobAcceptor(client, buckets, Scheduler(sync, settings, buckets), settings, events=None)
         outcomes: list[Outcome] = []
         try:
-            for call in calls:
+            for i, call in enumerate(calls):
+                if i == flush_scripts_at:
+                    sync.script_flush()
                 try:
                     outcomes.append(await acceptor.accept(call))
                 except Exception as exc:
@@ -115,6 +118,18 @@ def test_the_scripts_message_is_the_one_celery_sends(private_redis: str) -> None
     }
     assert made["properties"]["delivery_info"] == {"exchange": "", "routing_key": "jobs"}
     assert made["properties"]["delivery_tag"] != sent["properties"]["delivery_tag"]
+    client.close()
+
+
+def test_a_script_forgotten_by_redis_is_loaded_again_and_the_accept_goes_through(private_redis: str) -> None:
+    """After a restart or a flush Redis no longer knows the script: the accept loads it and runs it once."""
+    client = redis.Redis.from_url(private_redis, decode_responses=True)
+    first, second = _job(), _job()
+    outcomes = _accept(private_redis, [_call(first), _call(second)], flush_scripts_at=1)
+    assert [type(o) for o in outcomes] == [Accepted, Accepted]
+    assert jobs_with_messages(client, "jobs") == {first.id, second.id}
+    # each refused once (by a Redis that never saw the script, then by one that forgot it), then run
+    assert client.info("commandstats")["cmdstat_evalsha"]["calls"] == 4
     client.close()
 
 

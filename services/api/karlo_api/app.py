@@ -31,6 +31,7 @@ from karlo_core.plans import Plans
 from karlo_core.queue import make_celery
 from karlo_core.quota.policy import make_buckets
 from karlo_core.redis_client import make_async_redis, make_redis
+from karlo_core.redis_pipe import PipelinedRedis
 from karlo_core.scheduler import Scheduler
 from karlo_core.settings import Settings
 from karlo_core.storage.factory import link_signer, make_storage
@@ -73,6 +74,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     store = JobStore(client)
     aclient = make_async_redis(settings)
+    scripts = PipelinedRedis(settings.redis_url)  # the accept script's calls, auto-pipelined on one connection
     quota_buckets = make_buckets(settings, client)
     event_retention = EventRetention(settings.event_stream_max_events, settings.event_stream_max_age_seconds)
     scheduler = Scheduler(client, settings, quota_buckets)
@@ -108,12 +110,13 @@ def create_app(settings: Settings) -> FastAPI:
         plans=Plans(client, settings),
         scheduler=scheduler,
         aredis=aclient,
-        acceptor=JobAcceptor(aclient, quota_buckets, scheduler, settings, events=event_retention),
+        acceptor=JobAcceptor(scripts, quota_buckets, scheduler, settings, events=event_retention),
         tenant_cache=TenantCache(aclient, ttl=settings.auth_cache_seconds),
     )
     hub.render = event_renderer(app.state.karloq)
     app.router.on_shutdown.append(hub.stop)
     app.router.on_shutdown.append(aclient.aclose)
+    app.router.on_shutdown.append(scripts.aclose)
     app.state.metrics_registry = make_registry(settings, client)
     install_problem_handlers(app)
     app.add_middleware(
