@@ -64,6 +64,14 @@ FILL_LAG = 0.3
 #: earlier of one in-order and one filled replay.
 DISPATCH_LAGS = (0.02, 0.2)
 FILL_LAGS = (0.05, 0.3, 0.8)
+#: A job that fits may pass waiting jobs ahead of it only when taking it now moves none of their fit times later
+#: by more than this share of the minute window (``lua/sched_step.lua``'s fill tolerance): a delay within the
+#: burst of releases they wait for, not a window.
+FILL_TOLERANCE_SHARE = 0.25
+#: ... and only when no image frees up within the tolerance, at most this many seconds (the fill gate): the
+#: releases of one burst come a few ms to a few tenths of a second apart, whatever the window (3.25 s windows:
+#: 0.81 s); a longer gate would leave freed images idle longer.
+FILL_GATE_MAX_SECONDS = 1.0
 #: Steps the replay takes at most (each is one dispatch at a moment the minute log frees images).
 REPLAY_STEPS = 5000
 
@@ -227,29 +235,115 @@ class _Head:
     since: float | None
 
 
+def fit_times(
+    held: Sequence[tuple[float, float]], limit: float, t: float, hold: float, passed: Sequence[int], extra: float
+) -> list[float]:
+    """When each of the waiting jobs ``passed`` (their images, in queue order) is expected to fit, replayed in
+    order on the minute log's releases ``held`` ((release time, images), those after ``t`` counting) with
+    ``extra`` images taken at ``t``: each at the first moment the images still held leave room for it, then held
+    ``hold`` seconds from that moment; ``math.inf`` for one that never fits. As ``lua/sched_step.lua``'s
+    ``sched_fit_times``."""
+    releases = sorted(h for h in held if h[0] > t)
+    count = sum(images for _, images in releases) + extra
+    added: list[tuple[float, float]] = [(t + hold, extra)] if extra > 0 else []
+    out: list[float] = []
+    i = j = 0
+    at = t
+    for images in passed:
+        while count + images > limit + 1e-9 and at != math.inf:
+            if i < len(releases) and (j >= len(added) or releases[i][0] <= added[j][0]):
+                release = releases[i]
+                i += 1
+            elif j < len(added):
+                release = added[j]
+                j += 1
+            else:
+                at = math.inf
+                break
+            count -= release[1]
+            at = max(at, release[0])
+        out.append(at)
+        count += images
+        added.append((at + hold, float(images)))
+    return out
+
+
+def _on_time(
+    held: Sequence[tuple[float, float]],
+    limit: float,
+    t: float,
+    hold: float,
+    passed: Sequence[int],
+    images: int,
+    limits: tuple[float, float],
+) -> bool:
+    """Whether a job of ``images`` that fits at ``t`` may pass the waiting jobs ``passed``: no image frees up
+    within the gate (fillers wait for a burst of releases to end) and taking it keeps every passed job's fit
+    time within the tolerance of what it is now (``limits``: the tolerance and the gate, seconds)."""
+    if not passed:
+        return True
+    tol, gate = limits
+    if any(t < release <= t + gate for release, _ in held):
+        return False
+    before = fit_times(held, limit, t, hold, passed, 0)
+    after = fit_times(held, limit, t, hold, passed, images)
+    return all(a <= b + tol for a, b in zip(after, before, strict=True))
+
+
 def _pick(
-    queue: Sequence[_Queued], free: float, t: float, head: _Head, *, limit: int, span: float, fill: bool
+    queue: Sequence[_Queued],
+    free: float,
+    t: float,
+    head: _Head,
+    *,
+    limit: int,
+    span: float,
+    fill: bool,
+    held: Sequence[tuple[float, float]] = (),
+    hold: float = 0.0,
+    limits: tuple[float, float] = (math.inf, 0.0),
 ) -> int | None:
     """The index of the job ``lua/sched_dispatch.lua`` hands out next at ``t`` with ``free`` images, or None:
     the first that fits among the first ``SCAN_JOBS``; past a head that does not, later ones fill what is left
-    (with ``fill``) until the head has been blocked ``span``. Updates the head's record as the step does."""
+    (with ``fill``) until the head has been blocked ``span``, each only when no image frees up within the
+    gate and taking it moves no waiting job it passes later by more than the tolerance (``limits``:
+    tolerance, gate; ``fit_times`` on the releases ``held``, taken images held ``hold``); one that would
+    waits after them. Updates the head's record as the step does."""
     blocked = False
+    passed: list[int] = []
+    held_back = math.inf  # the fewest images of a job that fits held back (more would delay as much)
     for i, job in enumerate(queue[:SCAN_JOBS]):
         if job.run_after > t:
             continue
-        if job.images > limit or job.images <= free + 1e-9:
+        goes = job.images > limit or (  # too large: handed out to be refused
+            job.images <= free + 1e-9
+            and job.images < held_back
+            and _on_time(held, limit, t, hold, passed, job.images, limits)
+        )
+        if goes:
             if not blocked:
                 head.job_id = None
             return i
+        if job.images <= free + 1e-9:  # it fits, but would delay a job it passes: it waits after them
+            passed.append(job.images)
+            held_back = min(held_back, job.images)
+            continue
+        passed.append(job.images)
         if not blocked:
             blocked = True
-            if head.job_id != job.job_id:
-                head.job_id, head.since = job.job_id, t
-            if t - (head.since if head.since is not None else t) >= span:
+            if _held_past_bound(head, job.job_id, t, span):
                 return None
         if free < 1 or not fill:
             return None
     return None
+
+
+def _held_past_bound(head: _Head, job_id: str, t: float, span: float) -> bool:
+    """Records ``job_id`` as the blocked head (since ``t`` when it is new there); whether it has been blocked
+    ``span`` or longer, so that nothing passes it."""
+    if head.job_id != job_id:
+        head.job_id, head.since = job_id, t
+    return t - (head.since if head.since is not None else t) >= span
 
 
 def _next_step(
@@ -288,6 +382,7 @@ def replay_start(
     others: float,
     fill_lag: float | None = FILL_LAG,
     lag: float = DISPATCH_LAG,
+    tolerance: float | None = None,
 ) -> float:
     """When the tenant's ``rank``-th queued job (0 = next) is expected to be handed out, by replaying
     ``lua/sched_dispatch.lua``'s rule (``_pick``) over its queue with the jobs' real images: a dispatch at now,
@@ -298,7 +393,11 @@ def replay_start(
     of the job; the tenant's part that its next job does not fit yet stays its own for the next dispatch (as
     the virtual tags keep its turn), and while others have work, a step comes promptly after every release
     (some tenant's job fits). Beyond the jobs read, full windows at the tenant's share for the average size of
-    the rest."""
+    the rest. A filler passes waiting jobs only once no image frees up within the fill gate and within
+    ``tolerance`` of their fit times (by default the dispatcher's: ``FILL_TOLERANCE_SHARE`` of ``span``; the
+    gate is as long, at most ``FILL_GATE_MAX_SECONDS``)."""
+    tol = span * FILL_TOLERANCE_SHARE if tolerance is None else tolerance
+    limits = (tol, min(tol, FILL_GATE_MAX_SECONDS))
     delay = call_delay(view.log)
     t = max(view.now, view.blocked)
     held = [((e.at if e.at - e.sent > 1e-4 else e.sent + delay) + span, float(e.images)) for e in view.log]
@@ -320,7 +419,15 @@ def replay_start(
             saved = min(saved + fresh - take, free - take)
             free = saved
         fill = fill_lag is not None
-        while queue and (pick := _pick(queue, free, t, head, limit=limit, span=span, fill=fill)) is not None:
+        while (
+            queue
+            and (
+                pick := _pick(
+                    queue, free, t, head, limit=limit, span=span, fill=fill, held=held, hold=span + delay, limits=limits
+                )
+            )
+            is not None
+        ):
             job = queue.pop(pick)
             if job.images <= limit:
                 held.append((t + delay + span, float(job.images)))
@@ -418,6 +525,8 @@ class Scheduler:
             RUN_JOB_TASK,
             self._origin,
             s.dispatch_grace_seconds,
+            self._window * FILL_TOLERANCE_SHARE,
+            min(self._window * FILL_TOLERANCE_SHARE, FILL_GATE_MAX_SECONDS),
         ]
         return step_keys, args
 

@@ -1,6 +1,7 @@
 """The estimated start's replay of the dispatcher (``karlo_core.scheduler.replay_start``) on queue views built
-by hand: when a step that only lets a smaller job fill a remainder is expected, and a tenant's part of the
-freed images among other tenants' work."""
+by hand: when a step that only lets a smaller job fill a remainder is expected, that a smaller job fills only
+once no image frees up within the fill gate, with what the waiting jobs it passes cannot use by then, and a
+tenant's part of the freed images among other tenants' work."""
 
 from __future__ import annotations
 
@@ -15,17 +16,32 @@ def _view(now: float, jobs: list[_Queued], log: list[_Entry]) -> _QueueView:
 
 
 def test_a_step_that_only_lets_a_smaller_job_fill_comes_the_fill_lag_after_the_release() -> None:
-    # 4 images a 4 s window, all held: 1 image frees at 4 s, 3 more at 5 s; the head needs 4
-    view = _view(1.5, [_Queued("big", 4, 0.0), _Queued("small", 1, 0.0)], [_Entry(1, 0.0, 0.0), _Entry(3, 1.0, 1.0)])
+    # 6 images a 4 s window, all held: 1 image frees at 4 s, 5 more at 6 s; the head needs 4
+    view = _view(2.5, [_Queued("big", 4, 0.0), _Queued("small", 1, 0.0)], [_Entry(1, 0.0, 0.0), _Entry(5, 2.0, 2.0)])
     for lag in (0.2, 0.8):
-        small = replay_start(view, 1, limit=4, span=4.0, others=0, fill_lag=lag)
-        big = replay_start(view, 0, limit=4, span=4.0, others=0, fill_lag=lag)
-        # the small job fills the freed image; the head then waits for that image too
+        small = replay_start(view, 1, limit=6, span=4.0, others=0, fill_lag=lag)
+        big = replay_start(view, 0, limit=6, span=4.0, others=0, fill_lag=lag)
+        # the small job fills the freed image: the 5 freed at 6 s still hold the head, which goes then
         assert small == pytest.approx(4.0 + lag)
-        assert big == pytest.approx(4.0 + lag + 4.0 + DISPATCH_LAG)
-    # in order: the head goes once its 4 images are free (a tick wakes for that moment), the small one after it
-    assert replay_start(view, 0, limit=4, span=4.0, others=0, fill_lag=None) == pytest.approx(5.0 + DISPATCH_LAG)
-    assert replay_start(view, 1, limit=4, span=4.0, others=0, fill_lag=None) == pytest.approx(9.0 + 2 * DISPATCH_LAG)
+        assert big == pytest.approx(6.0 + DISPATCH_LAG)
+    # in order: the head goes once its 4 images are free (a tick wakes for that moment), the small one with it
+    assert replay_start(view, 0, limit=6, span=4.0, others=0, fill_lag=None) == pytest.approx(6.0 + DISPATCH_LAG)
+    assert replay_start(view, 1, limit=6, span=4.0, others=0, fill_lag=None) == pytest.approx(6.0 + DISPATCH_LAG)
+
+
+def test_a_smaller_job_waits_its_turn_while_images_free_up_soon_or_when_it_would_push_the_head_a_window() -> None:
+    jobs = [_Queued("big", 4, 0.0), _Queued("small", 1, 0.0)]
+    # 4 images a 4 s window, all held: 1 image frees at 4 s, 3 more at 6 s; the head needs all 4: filling the
+    # image freed at 4 s would hold the head until that image frees again, a window later
+    view = _view(2.5, jobs, [_Entry(1, 0.0, 0.0), _Entry(3, 2.0, 2.0)])
+    for lag in (0.2, 0.8):
+        assert replay_start(view, 0, limit=4, span=4.0, others=0, fill_lag=lag) == pytest.approx(6.0 + DISPATCH_LAG)
+        assert replay_start(view, 1, limit=4, span=4.0, others=0, fill_lag=lag) > 10.0
+    # 6 images, 1 freed at 4 s and 5 at 4.5 s: within the fill gate (a quarter window, at most 1 s) of the step
+    # at 4.2 s, so the small one waits for them and goes after the head, though it would not have delayed it
+    view = _view(1.0, jobs, [_Entry(1, 0.0, 0.0), _Entry(5, 0.5, 0.5)])
+    assert replay_start(view, 1, limit=6, span=4.0, others=0, fill_lag=0.2, lag=0.2) == pytest.approx(4.7)
+    assert replay_start(view, 0, limit=6, span=4.0, others=0, fill_lag=0.2, lag=0.2) == pytest.approx(4.7)
 
 
 def test_a_tenants_part_of_freed_images_it_cannot_use_yet_stays_its_own() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -17,8 +18,16 @@ from karlo_core.job_inputs import GenerateParams
 from karlo_core.jobs import Job, JobKind, JobStatus
 from karlo_core.jobstore import JobStore
 from karlo_core.plans import Plans, priority_offset
-from karlo_core.quota.policy import make_buckets
-from karlo_core.scheduler import Scheduler, replay_start
+from karlo_core.quota.policy import make_buckets, upstream_scope
+from karlo_core.scheduler import (
+    FILL_GATE_MAX_SECONDS,
+    FILL_TOLERANCE_SHARE,
+    Scheduler,
+    _Head,
+    _pick,
+    _Queued,
+    replay_start,
+)
 from karlo_core.settings import Settings
 from support.stacks import Services
 
@@ -370,3 +379,120 @@ def test_a_job_its_plans_day_cannot_hold_is_estimated_at_the_days_end_and_others
     place = tight.scheduler.place(tight.store.get(over))  # type: ignore[arg-type]
     assert place is not None and place.tenant == 1 and place.overall > 1
     assert others and place.estimated_start_at is not None and place.estimated_start_at < day_end
+
+
+def _staggered_hand_out_times(rig: Rig, jobs: list[str], *, late: float, until: float) -> dict[str, float]:
+    """As ``_hand_out_times``, with each step ``late`` seconds after the moment named and each job's call (which
+    moves its minute-log entry) 10 ms after the one before it, as workers claim the jobs of one step in turn:
+    the images of a window then free one call at a time."""
+    moment, handed = START, dict[str, float]()
+    while moment <= until and len(handed) < len(jobs):
+        rig.at(moment)
+        step = rig.scheduler.dispatch("karlo")
+        for k, h in enumerate(step.handed):
+            handed[h.job_id] = moment
+            rig.at(moment + 0.01 * (k + 1))
+            assert rig.quota.restamp(f"{h.job_id}:d1")
+        wake = step.wake_at
+        moment = wake + late if wake is not None and wake + late > moment else moment + WINDOW
+    return handed
+
+
+def test_the_window_a_job_goes_in_turns_on_the_minute_log_not_on_when_steps_come(prompt: Rig) -> None:
+    # a step between two calls' releases sees only part of a window's images free: a smaller job may take them
+    # only when that delays no job it passes by more than the fill tolerance, so steps a few ms or a few tenths
+    # of a second after the releases hand out the same jobs in each window, and the replay agrees
+    sizes = [1 + (i * 7 + i // 4) % 4 for i in range(24)]
+    windows: list[list[int]] = []
+    for late in (0.0, 0.005, 0.015, 0.3):
+        prompt.client.flushdb()
+        prompt.at(START)
+        jobs = [prompt.submit("a", images=n) for n in sizes]
+        handed = _staggered_hand_out_times(prompt, jobs, late=late, until=START + 20 * WINDOW)
+        assert len(handed) == len(jobs)
+        windows.append([int((handed[j] - START) / WINDOW) for j in jobs])
+        if late == 0.0:
+            prompt.client.flushdb()
+            prompt.at(START)
+            jobs = [prompt.submit("a", images=n) for n in sizes]
+            view = prompt.scheduler._read("karlo", "a", None)
+            replayed = [replay_start(view, r, limit=10, span=WINDOW, others=0, fill_lag=0, lag=0) for r in range(24)]
+            assert [int((t - START) / WINDOW) for t in replayed] == windows[0]
+    assert all(w == windows[0] for w in windows), windows
+    per_window = Counter(w for w, n in zip(windows[0], sizes, strict=True) for _ in range(n))
+    assert min(per_window[k] for k in range(max(windows[0]))) >= 9  # every window but the last filled
+
+
+def test_a_step_between_two_calls_releases_lets_no_filler_pass_until_they_are_over(prompt: Rig) -> None:
+    # three jobs called 10 ms apart hold the whole window; steps come between their releases
+    first = [prompt.submit("a", images=n) for n in (4, 3, 3)]
+    assert prompt.dispatch() == first
+    for k, job_id in enumerate(first):
+        prompt.at(START + 0.01 * k)
+        assert prompt.quota.restamp(f"{job_id}:d1")
+    j1, head, pair, _one = (prompt.submit("a", images=n) for n in (4, 4, 2, 1))
+    view = prompt.scheduler._read("karlo", "a", None)
+    replayed = [replay_start(view, r, limit=10, span=WINDOW, others=0, fill_lag=0, lag=0) for r in range(4)]
+    assert prompt.dispatch() == []
+    prompt.at(START + WINDOW + 0.005)  # the 4 called first are free
+    assert prompt.dispatch() == [j1]
+    prompt.at(START + WINDOW + 0.015)  # 3 free, the head needs 4: the 2 and the 1 fit, but 3 more free at 0.02
+    step = prompt.scheduler.dispatch("karlo")
+    assert step.handed == [] and step.wake_at == pytest.approx(START + WINDOW + 0.02)
+    prompt.at(START + WINDOW + 0.02)
+    assert prompt.dispatch() == [head, pair]  # in order, as a step after all three releases hands them out
+    assert prompt.dispatch() == []  # the 1 waits for the next window
+    # the replay has the same jobs in each window (it steps at the releases themselves)
+    assert replayed[:3] == pytest.approx([START + WINDOW, START + WINDOW + 0.02, START + WINDOW + 0.02])
+    assert replayed[3] > START + 2 * WINDOW
+
+
+def test_the_replay_picks_what_the_dispatch_step_hands_out_on_random_logs_and_queues(services: Services) -> None:
+    # the filler rule (gate, fit times on the log's releases, read in pages) in Lua and in the replay's _pick:
+    # on 300 random minute logs (up to 40 entries) and queues of 1-8 image jobs, the same next job, or none
+    rig = next(make_rig(services, quota_per_minute=24))
+    scope = upstream_scope(rig.settings).name
+    tolerance = WINDOW * FILL_TOLERANCE_SHARE
+    limits = (tolerance, min(tolerance, FILL_GATE_MAX_SECONDS))
+    chance = random.Random(13)
+    moment = START + 3600
+    agreed = Counter[str]()
+    for _ in range(300):
+        rig.client.flushdb()
+        rig.at(moment)
+        # spread over the window, or in a few bursts (calls a few ms to a second apart)
+        bursts = [moment - chance.uniform(0.0, WINDOW - 1) for _ in range(chance.randint(1, 3))]
+        entries = [
+            (chance.randint(1, 3), moment - chance.uniform(0.0, WINDOW))
+            if len(bursts) == 1
+            else (chance.randint(1, 6), chance.choice(bursts) + chance.uniform(0.0, 1.0))
+            for _ in range(chance.randint(1, 40))
+        ]
+        held, used = [], 0
+        for k, (images, at) in enumerate(entries):
+            if used + images > 24:
+                break
+            used += images
+            held.append((at + WINDOW, float(images)))
+            rig.client.zadd(keys.quota_minute(scope), {f"r{k}:{images}": at})
+        rig.client.set(keys.quota_minute_total(scope), used)
+        sizes = [chance.randint(1, 8) for _ in range(chance.randint(1, 12))]
+        jobs = [rig.submit("a", images=n) for n in sizes]
+        queue = [_Queued(job_id, n, 0.0) for job_id, n in zip(jobs, sizes, strict=True)]
+        index = _pick(
+            queue,
+            24 - used,
+            moment,
+            _Head(None, None),
+            limit=24,
+            span=WINDOW,
+            fill=True,
+            held=held,
+            hold=WINDOW,
+            limits=limits,
+        )
+        handed = rig.dispatch(limit=1)
+        assert handed == ([] if index is None else [jobs[index]]), (entries, sizes)
+        agreed["none" if index is None else "first" if index == 0 else "passed"] += 1
+    assert agreed["passed"] >= 10 and agreed["none"] >= 10, agreed  # both outcomes of the filler rule seen
+    rig.client.close()

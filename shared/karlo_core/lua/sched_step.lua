@@ -8,7 +8,13 @@
 -- that will claim it. For a local backend ('slots'), jobs handed out and not finished stay under the slots
 -- (the setting, or the ready workers of that backend by their heartbeats).
 -- When the head job does not fit the upstream quota, later jobs that fit may fill what is left of the window,
--- but only while the head has been blocked less than the bound; after that nothing passes it. A tenant held
+-- but only while the head has been blocked less than the bound; after that nothing passes it. A job that fits
+-- passes the waiting jobs ahead of it only when no image of the minute log frees up within the fill gate
+-- (A[31] seconds; the step wakes for that release), and taking it now moves none of their fit times (replayed
+-- in order on the log's releases, sched_fit_times) later by more than the fill tolerance (A[30] seconds):
+-- fillers choose from the whole remainder once a burst of releases is over, and take only what the jobs they
+-- pass cannot use by then, so which jobs go in a window turns on the log, not on the moment a step comes (the
+-- estimate replays the same rule: karlo_core.scheduler._pick). A tenant held
 -- by its own plan's limit is passed over (that limit is its own, not the others'). A job that waits is shown
 -- as waiting_for_quota with its quota_eta. A retry waiting out its backoff ('run_after') is passed over until
 -- then. A job handed out leaves its queue in the same step: it is always in exactly one place.
@@ -26,7 +32,8 @@
 -- A[17..19] default tenant minute/day/month limits (0: none), A[20] seconds until the dispatch deadline,
 -- A[21] head-of-line bound seconds, A[22] slots (0: ready workers), A[23] heartbeat max age,
 -- A[24] tenants scanned per decision, A[25] jobs scanned per tenant, A[26] '1': push the messages here,
--- A[27] the run-job task's name, A[28] the messages' origin, A[29] seconds until the last-resort deadline
+-- A[27] the run-job task's name, A[28] the messages' origin, A[29] seconds until the last-resort deadline,
+-- A[30] the fill tolerance seconds, A[31] the fill gate seconds
 -- Returns {outcome ('ok', 'stale', 'blocked'), now or blocked-until, wake_at ('' if none), '1' when the
 -- messages were pushed here ('0': the caller sends them), then per job handed out: id, priority, seconds it
 -- waited}
@@ -35,6 +42,38 @@
 --!include sched_lib
 --!include plan_lib
 --!include celery_message
+
+-- When each of the waiting jobs ``passed`` (their images, in queue order) is expected to fit, replayed in order
+-- on the minute log's releases (``release(i)``: the i-th {time, images}, oldest first, or nil past the last;
+-- ``used`` images held now), with
+-- ``extra`` more images taken now: each at the first moment the images still held leave room for it, then held
+-- a window from that moment. math.huge for one that never fits.
+local function sched_fit_times(release, used, limit, window, now, passed, extra)
+  local out, held, i, j, at = {}, used + extra, 1, 1, now
+  local added = {}  -- entries taken after the log's, in release order: the extra, then each passed job's
+  if extra > 0 then added[1] = {now + window, extra} end
+  for k, images in ipairs(passed) do
+    while held + images > limit and at ~= math.huge do
+      local r
+      local logged = release(i)
+      if logged and (not added[j] or logged[1] <= added[j][1]) then
+        r = logged; i = i + 1
+      else
+        r = added[j]; j = j + 1
+      end
+      if r then
+        held = held - r[2]
+        if r[1] > at then at = r[1] end
+      else
+        at = math.huge
+      end
+    end
+    out[k] = at
+    held = held + images
+    added[#added + 1] = {at + window, images}
+  end
+  return out
+end
 
 local function sched_dispatch_step(K, A)
   local backend, limit, mode = A[1], tonumber(A[2]), A[3]
@@ -53,6 +92,7 @@ local function sched_dispatch_step(K, A)
   local tenants_key, head_key = sched_key(backend, 'tenants'), sched_key(backend, 'head')
   local inflight_key = sched_key(backend, 'inflight')
   local bound, scan_tenants, scan_jobs = tonumber(A[21]), tonumber(A[24]), tonumber(A[25])
+  local tolerance, gate = tonumber(A[30] or '0'), tonumber(A[31] or '0')
   local upstream = {minute = K[5], total = K[6], day = K[7], month = K[8],
     minute_limit = tonumber(A[13]), day_limit = tonumber(A[14]), month_limit = tonumber(A[15])}
   local free = 0
@@ -172,6 +212,45 @@ local function sched_dispatch_step(K, A)
     local tenants = redis.call('ZRANGE', tenants_key, 0, scan_tenants - 1, 'WITHSCORES')
     if #tenants == 0 then break end
     local pick, head_blocked, no_filler = nil, false, false
+    local passed = {}  -- images of the waiting jobs passed in this decision, in order (upstream minute only)
+    -- the upstream minute log's releases, read oldest first in doubling pages as far as a replay needs them
+    local releases, read_all = {}, false
+    local function release(e)
+      local page = math.max(#releases, 8)
+      while e > #releases and not read_all do
+        local log = redis.call('ZRANGE', upstream.minute, #releases, #releases + page - 1, 'WITHSCORES')
+        for x = 1, #log, 2 do releases[#releases + 1] = {tonumber(log[x + 1]) + window, quota_images_of(log[x])} end
+        read_all = #log < 2 * page
+        page = page * 2
+      end
+      return releases[e]
+    end
+    local held_back = math.huge  -- the fewest images of a job that fits held back (more would delay as much)
+    -- Whether a job of n images that fits now may pass the waiting jobs passed so far: no image frees up within
+    -- the gate, and taking it keeps every passed job's fit time within the tolerance of what it is now.
+    local function leaves_passed_on_time(n)
+      if #passed == 0 then return true end
+      if n >= held_back then return false end
+      local first = release(1)
+      if first and first[1] <= now + gate then
+        -- images still free up within the gate (the calls of one step release a few ms apart): nothing
+        -- passes until they have, so fillers choose from the whole remainder, whenever a step comes
+        wake = math.min(wake, first[1])
+        held_back = 0
+        return false
+      end
+      local used = tonumber(redis.call('GET', upstream.total) or '0')
+      local lim = upstream.minute_limit
+      local before = sched_fit_times(release, used, lim, window, now, passed, 0)
+      local after = sched_fit_times(release, used, lim, window, now, passed, n)
+      for k = 1, #passed do
+        if after[k] > before[k] + tolerance then
+          held_back = n
+          return false
+        end
+      end
+      return true
+    end
     for i = 1, #tenants, 2 do
       local tenant, tag = tenants[i], tonumber(tenants[i + 1])
       local jobs = redis.call('ZRANGE', sched_queue_key(backend, tenant), 0, scan_jobs - 1)
@@ -191,8 +270,11 @@ local function sched_dispatch_step(K, A)
         else
           local denied = quota_check(plan.scopes, images, now, window, day_end, month_end)
           if not denied then
-            pick = {tenant = tenant, tag = tag, job = job_id, images = images, plan = plan}
-            break
+            if leaves_passed_on_time(images) then
+              pick = {tenant = tenant, tag = tag, job = job_id, images = images, plan = plan}
+              break
+            end
+            passed[#passed + 1] = images  -- held back for the jobs it passed: it waits its turn after them
           elseif denied[3] == math.huge then
             pick = {tenant = tenant, tag = tag, job = job_id, images = images, plan = plan, too_large = denied[2]}
             break
@@ -202,6 +284,7 @@ local function sched_dispatch_step(K, A)
             break
           else
             wake = math.min(wake, denied[3])
+            if denied[1] == 0 and denied[2] == 'minute' then passed[#passed + 1] = images end
             if not head_blocked then
               head_blocked = true
               mark_waiting(job_id, denied[3])
