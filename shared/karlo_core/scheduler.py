@@ -72,6 +72,8 @@ FILL_TOLERANCE_SHARE = 0.25
 #: releases of one burst come a few ms to a few tenths of a second apart, whatever the window (3.25 s windows:
 #: 0.81 s); a longer gate would leave freed images idle longer.
 FILL_GATE_MAX_SECONDS = 1.0
+#: Virtual tags closer than this are equal (the step writes them with six decimals).
+TAG_EPSILON = 1e-6
 #: Steps the replay takes at most (each is one dispatch at a moment the minute log frees images).
 REPLAY_STEPS = 5000
 
@@ -385,17 +387,17 @@ def replay_start(
     tolerance: float | None = None,
 ) -> float:
     """When the tenant's ``rank``-th queued job (0 = next) is expected to be handed out, by replaying
-    ``lua/sched_dispatch.lua``'s rule (``_pick``) over its queue with the jobs' real images: a dispatch at now,
-    then at the moments ``_next_step`` names for ``lag`` and ``fill_lag`` as the minute log frees images (an
-    entry leaves ``span`` after its call; one not called yet is expected the measured call delay after its
-    hand-out). Without ``fill_lag`` (None), strictly in order. Other tenants take their part of the images
-    freed at each dispatch in proportion to the ``others`` images ``Scheduler._ahead_elsewhere`` expects ahead
-    of the job; the tenant's part that its next job does not fit yet stays its own for the next dispatch (as
-    the virtual tags keep its turn), and while others have work, a step comes promptly after every release
-    (some tenant's job fits). Beyond the jobs read, full windows at the tenant's share for the average size of
-    the rest. A filler passes waiting jobs only once no image frees up within the fill gate and within
-    ``tolerance`` of their fit times (by default the dispatcher's: ``FILL_TOLERANCE_SHARE`` of ``span``; the
-    gate is as long, at most ``FILL_GATE_MAX_SECONDS``)."""
+    ``lua/sched_dispatch.lua``'s rule (``_pick``) over its queue with the jobs' real images: a dispatch at now, then at
+    the moments ``_next_step`` names for ``lag`` and ``fill_lag`` as the minute log frees images (an entry leaves
+    ``span`` after its call; one not called yet is expected the measured call delay after its hand-out). Without
+    ``fill_lag`` (None), strictly in order. The tenant's part of the images freed at each dispatch is in proportion to
+    its images against the ``others`` images ``Scheduler._ahead_elsewhere`` expects ahead of the job, and other tenants
+    take the rest: a part its next job does not fit yet stays its own (as the virtual tags keep its turn), held free for
+    that job once it is a whole image or more, while a fraction of an image goes to the others' whole images now
+    (leaving none idle), and while others have work, a step comes promptly after every release (some tenant's job fits).
+    Beyond the jobs read, full windows at the tenant's share for the average size of the rest. A filler passes waiting
+    jobs only once no image frees up within the fill gate and within ``tolerance`` of their fit times (by default the
+    dispatcher's: ``FILL_TOLERANCE_SHARE`` of ``span``; the gate is as long, at most ``FILL_GATE_MAX_SECONDS``)."""
     tol = span * FILL_TOLERANCE_SHARE if tolerance is None else tolerance
     limits = (tol, min(tol, FILL_GATE_MAX_SECONDS))
     delay = call_delay(view.log)
@@ -406,18 +408,16 @@ def replay_start(
     mine = view.images_ahead(rank + 1)
     share_others = others / (others + mine) if others > 0 and mine > 0 else 0.0
     others_left = others
-    saved = 0.0  # freed images that are the tenant's part but that its next job did not fit yet
+    credit = 0.0  # the tenant's part of the images freed so far that its jobs have not taken
+    unclaimed = 0.0  # images left free after the last step (not freed since)
     head = _Head(view.head, view.head_since)
     for _ in range(REPLAY_STEPS):
         held = [h for h in held if h[0] > t]
-        free = limit - sum(images for _, images in held)
-        if others_left > 0:
-            fresh = max(free - saved, 0.0)
-            take = min(others_left, fresh * share_others)
-            others_left -= take
-            held.append((t + delay + span, take))
-            saved = min(saved + fresh - take, free - take)
-            free = saved
+        total_free = limit - sum(images for _, images in held)
+        sharing = others_left > 0
+        if sharing:
+            credit += max(total_free - unclaimed, 0.0) * (1 - share_others)
+        free = min(credit, total_free) if sharing else total_free
         fill = fill_lag is not None
         while (
             queue
@@ -432,11 +432,22 @@ def replay_start(
             if job.images <= limit:
                 held.append((t + delay + span, float(job.images)))
                 free -= job.images
-                saved = max(saved - job.images, 0.0)
+                total_free -= job.images
+                credit = max(credit - job.images, 0.0)
             if job.job_id == target:
                 return t
         if not queue:
             break
+        if sharing:
+            # the others take the rest: a fraction of an image of the tenant's part goes to their whole images
+            # now (its credit, as its virtual tag, gives it back at a later release); a whole image or more
+            # waits for its next job, which needs more (the fill rule keeps images for a blocked head)
+            keep = min(credit, total_free) if credit >= 1 else 0.0
+            take = min(others_left, max(total_free - keep, 0.0))
+            others_left -= take
+            held.append((t + delay + span, take))
+            total_free -= take
+        unclaimed = total_free
         step = _next_step(held, queue, free, t, lag=lag, fill_lag=lag if others_left > 0 else fill_lag)
         t = step if step is not None else t + span
     beyond = view.images_ahead(rank + 1) - sum(job.images for job in view.jobs)
@@ -537,7 +548,7 @@ class Scheduler:
             return None
         rank = view.rank
         mine = view.images_ahead(rank + 1)
-        others, others_images = self._ahead_elsewhere(view, mine)
+        others, others_images = self._ahead_elsewhere(view, job.tenant, mine)
         eta = self._eta(view, job.tenant, rank, mine, others_images)
         return QueuePlace(tenant=rank + 1, overall=rank + 1 + others, estimated_start_at=eta)
 
@@ -545,7 +556,7 @@ class Scheduler:
         view = self._read(backend, tenant, None)
         if view.total_jobs == 0:
             return TenantBacklog(0, 0, None)
-        _, others_images = self._ahead_elsewhere(view, view.total_images)
+        _, others_images = self._ahead_elsewhere(view, tenant, view.total_images)
         eta = self._eta(view, tenant, view.total_jobs - 1, view.total_images, others_images)
         return TenantBacklog(view.total_images, view.total_jobs, eta)
 
@@ -583,20 +594,25 @@ class Scheduler:
                 return _view_from_reply(backend, [str(v) for v in reply], self._plans, (day.end, month.end))
         raise RuntimeError("quota windows kept moving while reading a queue place")
 
-    def _ahead_elsewhere(self, view: _QueueView, images: int) -> tuple[int, float]:
+    def _ahead_elsewhere(self, view: _QueueView, tenant: str, images: int) -> tuple[int, float]:
         """Jobs and images of other tenants expected to be handed out before a tenant's next ``images`` images
-        are, by their virtual tags: each gets (virtual time until then) x (its weight) images, at most what it
-        has."""
+        are, by their virtual tags: the dispatcher hands out the tenant with the smallest tag (equal tags by
+        name, as the active set orders them) and moves its tag on by the images over its weight, so another
+        tenant gets an image for each 1 / weight of virtual time before the last of them starts (the one at
+        that very tag too when its name comes first), at most what it has."""
         if view.tag is None or view.plan is None:
             return 0, 0.0
         target = view.tag + max(images - 1, 0) / view.plan.weight
         ahead_jobs, ahead_images = 0, 0.0
         for other in view.others:
-            if other.tag >= target:
+            first = other.tenant < tenant
+            gap = (target - other.tag) * other.weight
+            if gap < -TAG_EPSILON or (gap <= TAG_EPSILON and not first):
                 break
             if not other.jobs or not other.images:
                 continue
-            share = min(float(other.images), (target - other.tag) * other.weight)
+            turns = math.floor(gap + TAG_EPSILON) + 1 if first else math.ceil(gap - TAG_EPSILON)
+            share = float(min(other.images, turns))
             ahead_images += share
             ahead_jobs += math.ceil(share * other.jobs / other.images)
         return ahead_jobs, ahead_images

@@ -496,3 +496,30 @@ def test_the_replay_picks_what_the_dispatch_step_hands_out_on_random_logs_and_qu
         agreed["none" if index is None else "first" if index == 0 else "passed"] += 1
     assert agreed["passed"] >= 10 and agreed["none"] >= 10, agreed  # both outcomes of the filler rule seen
     rig.client.close()
+
+
+@pytest.mark.parametrize(("b_count", "c_count"), [(13, 10), (11, 11), (15, 11), (9, 14), (7, 2)])
+def test_the_estimate_behind_two_other_tenants_is_the_window_their_virtual_tags_give(
+    prompt: Rig, b_count: int, c_count: int
+) -> None:
+    # A's backlog holds the window when B (weight 1) and C (weight 2) queue one-image jobs side by side; C's run
+    # out first, then A and B share. Each of B's jobs goes once every image ahead of it by the virtual tags
+    # (equal tags by name) has been handed out: no part of a window is left idle for a fraction of an image of
+    # B's part (its tag gives it back at a later release), and the estimate shows that very window
+    prompt.plans.set("c", {"weight": "2"})
+    a_jobs = [prompt.submit("a") for _ in range(60)]
+    assert len(prompt.dispatch()) == 10
+    b_jobs, c_jobs = [], []
+    for i in range(max(b_count, c_count)):
+        if i < b_count:
+            b_jobs.append(prompt.submit("b"))
+        if i < c_count:
+            c_jobs.append(prompt.submit("c"))
+    shown = {}
+    for job_id in b_jobs:
+        place = prompt.scheduler.place(prompt.store.get(job_id))  # type: ignore[arg-type]
+        assert place is not None and place.estimated_start_at is not None
+        shown[job_id] = place.estimated_start_at
+    handed = _hand_out_times(prompt, [*a_jobs, *b_jobs, *c_jobs], START + 20 * WINDOW)
+    assert handed[b_jobs[-1]] >= START + 2 * WINDOW
+    assert shown == {job_id: handed[job_id] for job_id in b_jobs}
