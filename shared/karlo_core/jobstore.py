@@ -120,6 +120,11 @@ class LeaseState(StrEnum):
 _LEASE_REPLIES = {0: LeaseState.LOST, 1: LeaseState.HELD, 2: LeaseState.CANCEL_REQUESTED}
 
 
+#: ``json.dumps(value, separators=(",", ":"))`` made once (``dumps`` with any argument builds a new encoder per
+#: call; a job's record is written on every accept).
+_COMPACT = json.JSONEncoder(separators=(",", ":")).encode
+
+
 def job_record(job: Job, events: EventRetention | None) -> tuple[str, list[Any]]:
     """A new job's ``spec`` JSON and its other hash fields (a flat field/value list), as the creating scripts
     (``lua/job_record.lua``) write them. With ``events``, the job's events also go to its tenant's stream."""
@@ -145,7 +150,7 @@ def job_record(job: Job, events: EventRetention | None) -> tuple[str, list[Any]]
         fields += ["batch_key", keys.batch(job.batch_id)]
     if job.priority != "normal":
         fields += ["priority", job.priority]
-    return json.dumps(spec, separators=(",", ":")), fields
+    return _COMPACT(spec), fields
 
 
 class JobStore:

@@ -19,6 +19,9 @@ from typing import Any
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
 
+#: ``json.dumps(entry, default=str)`` made once: ``dumps`` with any argument builds a new encoder for every line.
+_ENCODE = json.JSONEncoder(default=str).encode
+
 #: Libraries that log every request with its full URL (query signatures included) at INFO or DEBUG.
 NOISY_LOGGERS = ("httpx", "httpcore", "botocore", "boto3", "urllib3", "s3transfer")
 
@@ -94,10 +97,12 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
-        entry.update({k: v for k, v in record.__dict__.items() if k not in _STANDARD})
+        for name, value in record.__dict__.items():
+            if name not in _STANDARD:
+                entry[name] = value
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
-        return scrub(json.dumps(entry, default=str))
+        return scrub(_ENCODE(entry))
 
 
 def configure_logging(level: str) -> None:

@@ -17,6 +17,7 @@ import logging
 import time
 from dataclasses import dataclass
 
+from prometheus_client import Counter
 from starlette.concurrency import run_in_threadpool
 
 from karlo_api.deps import ApiState
@@ -40,6 +41,10 @@ from karlo_core.storage import input_key, job_prefix
 from karlo_core.webhooks.events import WebhookOption, events_field
 
 log = logging.getLogger(__name__)
+
+#: The accepted-jobs counter's child of each kind met so far: ``labels`` takes a lock and builds its key on
+#: every call. Made on first use, as ``labels`` makes it, so a kind never accepted is still not exposed.
+_ACCEPTED_BY_KIND: dict[str, Counter] = {}
 
 
 @dataclass(frozen=True)
@@ -85,7 +90,7 @@ async def accept_job(state: ApiState, tenant: str, parsed: ParsedJob, claimed: C
         raise
     if state.durability.mode != "memory":
         await run_in_threadpool(state.durability.wait)  # KARLOQ_ACCEPT_DURABILITY: what the 202 promises
-    JOBS_ACCEPTED.labels(job.kind.value).inc()
+    _accepted_counter(job.kind.value).inc()
     log.info("job accepted", extra={"job_id": job.id, "kind": job.kind.value, "tenant": tenant})
     step = outcome.step
     if step.handed and not step.pushed:  # another broker: the messages go from here (or from the sweeper)
@@ -93,6 +98,13 @@ async def accept_job(state: ApiState, tenant: str, parsed: ParsedJob, claimed: C
     else:
         _send_handed(state, step)  # nothing to send: counts the jobs' time to start
     return AcceptedJob(job, outcome.usages, any(h.job_id == job.id for h in step.handed))
+
+
+def _accepted_counter(kind: str) -> Counter:
+    counter = _ACCEPTED_BY_KIND.get(kind)
+    if counter is None:
+        counter = _ACCEPTED_BY_KIND[kind] = JOBS_ACCEPTED.labels(kind)
+    return counter
 
 
 def accept_batch(
