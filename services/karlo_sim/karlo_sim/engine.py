@@ -90,11 +90,12 @@ class Simulator:
             raise KarloApiError(-10, "API limit has been exceeded.", 400)
 
     def generate(self, params: dict[str, Any], renderer: Renderer, *, base_url: str, endpoint: str) -> dict[str, Any]:
-        self.quota.charge(int(params["samples"]))
+        counted = time.time()
+        self.quota.charge(int(params["samples"]), counted)
         self.last_inputs[endpoint] = describe_inputs(params)
         images = [self._image_entry(params, index, renderer, base_url) for index in range(params["samples"])]
         self.images_generated += len(images)
-        self.log.append({"endpoint": endpoint, "at": time.time(), "images": len(images)})
+        self.log.append({"endpoint": endpoint, "at": time.time(), "counted": counted, "images": len(images)})
         return {"id": secrets.token_hex(8), "model_version": MODEL_VERSIONS[params["version"]], "images": images}
 
     def _image_entry(self, params: dict[str, Any], index: int, renderer: Renderer, base_url: str) -> dict[str, Any]:
