@@ -77,7 +77,7 @@ def test_tenants_get_their_weighted_shares_and_a_newcomer_starts_within_a_window
     assert 7 <= b_meanwhile <= 13, b_meanwhile  # B:C about 1:2 while both had work (C's 20 : B's ~10)
     estimate = datetime.fromisoformat(last_b["estimated_start_at"]).timestamp()
     assert abs(estimate - _started(b_jobs[-1])) <= WINDOW
-    calls = [(entry["at"], entry["images"]) for entry in sim_stats(stack.env["KARLOQ_KARLO_BASE_URL"])["log"]]  # type: ignore[index]
+    calls = [(entry["counted"], entry["images"]) for entry in sim_stats(stack.env["KARLOQ_KARLO_BASE_URL"])["log"]]  # type: ignore[index]
     for start, _ in calls:
         assert sum(n for t, n in calls if start <= t < start + WINDOW) <= LIMIT
 

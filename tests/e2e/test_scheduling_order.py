@@ -52,7 +52,7 @@ def _run_twice(stack: AppStack, ids: list[str], done: list[dict[str, Any]]) -> s
         return ""
     stats = sim_stats(stack.env["KARLOQ_KARLO_BASE_URL"])
     log: list[dict[str, Any]] = stats["log"]  # type: ignore[assignment]
-    calls = [(round(entry.get("counted", 0.0), 3), round(entry["at"], 3), entry["images"]) for entry in log]
+    calls = [(round(entry["counted"], 3), round(entry["at"], 3), entry["images"]) for entry in log]
     lines = [f"refused by the simulator: {stats['quota']['refused']}"]  # type: ignore[index]
     lines.append(f"calls (counted, answered, images): {calls}")
     with stack.redis() as client:
@@ -111,7 +111,7 @@ def test_a_backlog_starts_in_order_fills_every_window_and_its_estimates_hold(sta
     # call, so calls come in bursts, one a window; each burst but the last holds at least LIMIT - 1 images.
     stats = sim_stats(stack.env["KARLOQ_KARLO_BASE_URL"])
     assert stats["quota"]["refused"] == 0  # type: ignore[index]
-    calls = sorted((entry["at"], entry["images"]) for entry in stats["log"])  # type: ignore[index]
+    calls = sorted((entry["counted"], entry["images"]) for entry in stats["log"])  # type: ignore[index]
     assert sum(n for _, n in calls) == sum(SIZES)
     bursts: list[int] = []
     opened = -WINDOW - 1.0
