@@ -348,7 +348,7 @@ def _objects(fire: Fire, job_id: str) -> int:
 
 
 def _check_quota_windows(stats: dict[str, Any]) -> None:
-    calls = [(entry["at"], entry["images"]) for entry in stats["log"]]
+    calls = [(entry["counted"], entry["images"]) for entry in stats["log"]]
     for start, _ in calls:
         assert sum(n for t, n in calls if start <= t < start + QUOTA_WINDOW) <= QUOTA_IMAGES
 

@@ -17,7 +17,7 @@ BODY = {"input": {"prompt": "a quota test", "width": 384, "height": 384, "sample
 
 
 def calls_of(stats: dict[str, Any]) -> list[tuple[float, int]]:
-    return [(entry["at"], entry["images"]) for entry in stats["log"]]  # type: ignore[index]
+    return [(entry["counted"], entry["images"]) for entry in stats["log"]]  # type: ignore[index]
 
 
 def test_many_workers_never_exceed_the_window_and_use_almost_all_of_it(services: Services) -> None:

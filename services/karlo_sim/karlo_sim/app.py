@@ -78,13 +78,13 @@ def _inference_handler(
             if fault is not None:
                 return await sim.answer_fault(fault)
             params = validate(await _json_body(request))
-            sim.check_quota(params)
+            counted = sim.admit(params)
         except KarloApiError as exc:
             return _karlo_error(exc)
         if sim.latency_ms:
             await asyncio.sleep(sim.latency_ms / 1000)
         base_url = sim.settings.public_base_url or str(request.base_url).rstrip("/")
-        return JSONResponse(sim.generate(params, renderer, base_url=base_url, endpoint=name))
+        return JSONResponse(await sim.generate(params, renderer, base_url=base_url, endpoint=name, counted=counted))
 
     return handle
 

@@ -84,23 +84,30 @@ class Simulator:
             return JSONResponse({"code": fault.code, "msg": fault.msg}, status_code=fault.http_status)
         return PlainTextResponse("upstream failure", status_code=fault.http_status)
 
-    def check_quota(self, params: dict[str, Any]) -> None:
-        """Quota is counted in images: a request for 8 samples needs room for 8."""
-        if not self.quota.allows(int(params["samples"])):
+    def admit(self, params: dict[str, Any]) -> float:
+        """Count the call against the quota on its arrival, as Karlo does: checked and charged in one step (so
+        calls answered concurrently are never admitted on the same room). Quota is counted in images: a request
+        for 8 samples needs room for 8. Returns when it was counted."""
+        counted = time.time()
+        if not self.quota.allows(int(params["samples"]), counted):
             raise KarloApiError(-10, "API limit has been exceeded.", 400)
+        self.quota.charge(int(params["samples"]), counted)
+        return counted
 
-    def generate(self, params: dict[str, Any], renderer: Renderer, *, base_url: str, endpoint: str) -> dict[str, Any]:
-        self.quota.charge(int(params["samples"]))
+    async def generate(
+        self, params: dict[str, Any], renderer: Renderer, *, base_url: str, endpoint: str, counted: float
+    ) -> dict[str, Any]:
+        """Draw the admitted call's pictures in a thread, so calls arriving meanwhile are counted on arrival
+        rather than after the pictures of those ahead of them."""
         self.last_inputs[endpoint] = describe_inputs(params)
-        images = [self._image_entry(params, index, renderer, base_url) for index in range(params["samples"])]
+        seeds = params.get("seed") or [secrets.randbelow(limits.SEED_MAX + 1) for _ in range(params["samples"])]
+        pictures = await asyncio.to_thread(lambda: [renderer(params, seed) for seed in seeds])
+        images = [self._image_entry(params, seed, data, base_url) for seed, data in zip(seeds, pictures, strict=True)]
         self.images_generated += len(images)
-        self.log.append({"endpoint": endpoint, "at": time.time(), "images": len(images)})
+        self.log.append({"endpoint": endpoint, "at": time.time(), "counted": counted, "images": len(images)})
         return {"id": secrets.token_hex(8), "model_version": MODEL_VERSIONS[params["version"]], "images": images}
 
-    def _image_entry(self, params: dict[str, Any], index: int, renderer: Renderer, base_url: str) -> dict[str, Any]:
-        seeds = params.get("seed")
-        seed = seeds[index] if seeds else secrets.randbelow(limits.SEED_MAX + 1)
-        data = renderer(params, seed)
+    def _image_entry(self, params: dict[str, Any], seed: int, data: bytes, base_url: str) -> dict[str, Any]:
         detected, score = _nsfw(params, seed)
         image_id = secrets.token_hex(8)
         if params["return_type"] == "base64_string":
