@@ -1,10 +1,11 @@
 """One tenant's backlog over the real wire, the quota the bottleneck (a short test window): jobs of 1-4 images
 start in the order they were submitted, except small ones filling what a blocked head job leaves of a window;
 no job waits much past its in-order start; every window is filled while there is a backlog; and the estimate
-a waiting job shows is within one window of when it starts."""
+a waiting job shows is within one window of when it starts, while its place in the queue falls."""
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -79,6 +80,7 @@ def test_a_backlog_starts_in_order_fills_every_window_and_its_estimates_hold(sta
         assert response.status_code == 202, response.text
         ids.append(response.json()["id"])
     estimates: dict[str, list[float]] = {job_id: [] for job_id in ids}
+    positions: dict[str, list[int]] = {job_id: [] for job_id in ids}
     jobs: dict[str, dict[str, Any]] = {}
     deadline = time.monotonic() + 180
     while len(jobs) < len(ids):  # read every waiting job's estimate over and over while it waits
@@ -89,12 +91,22 @@ def test_a_backlog_starts_in_order_fills_every_window_and_its_estimates_hold(sta
             job = get_job(stack, job_id)
             if job["status"] in WAITING and job["estimated_start_at"] is not None:
                 estimates[job_id].append(_at(job["estimated_start_at"]))
+            if job["status"] in WAITING and job["queue_position"] is not None:
+                positions[job_id].append(job["queue_position"]["tenant"])
             if job["status"] in TERMINAL:
                 jobs[job_id] = job
     done = [jobs[job_id] for job_id in ids]
     assert {job["status"] for job in done} == {"succeeded"}
     assert {job["attempts"] for job in done} == {1}, _run_twice(stack, ids, done)
     starts = [_at(job["started_at"]) for job in done]
+
+    # A waiting job's place falls as the jobs ahead of it go, and never rises (none is put back ahead of it);
+    # the last job, read while dozens were ahead of it, was seen with a quarter of them or more gone before it went.
+    for i, job_id in enumerate(ids):
+        seen = positions[job_id]
+        assert all(later <= earlier for earlier, later in itertools.pairwise(seen)), f"job {i}'s place rose: {seen}"
+    last = positions[ids[-1]]
+    assert last and last[0] >= len(ids) // 2 and last[-1] <= last[0] - len(ids) // 4, last
 
     # In order: a job passed by a later one needed more images than that one, which filled the remainder.
     # Jobs handed out in one step reach the workers' threads in either order: those start within moments.
