@@ -16,10 +16,28 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import TypeVar
 
 from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client.metrics import MetricWrapperBase
 
 PREFIX = "karlo_queue"
+
+_Metric = TypeVar("_Metric", bound=MetricWrapperBase)
+#: Each (metric, label values)'s series, as ``labels`` made it.
+_SERIES: dict[tuple[MetricWrapperBase, tuple[str, ...]], MetricWrapperBase] = {}
+
+
+def series(metric: _Metric, *values: str) -> _Metric:
+    """``metric.labels(*values)``, kept once made: ``labels`` takes a lock and builds its key on every call, which
+    a per-request count pays for. The same series ``labels`` keeps, made on first use as it makes them, so a
+    label value never met is still not exposed."""
+    key = (metric, values)
+    found = _SERIES.get(key)
+    if found is None:
+        found = _SERIES[key] = metric.labels(*values)
+    return found  # type: ignore[return-value]
+
 
 #: Seconds, from a fast API answer to a Karlo call that takes minutes.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)

@@ -17,7 +17,6 @@ import logging
 import time
 from dataclasses import dataclass
 
-from prometheus_client import Counter
 from starlette.concurrency import run_in_threadpool
 
 from karlo_api.deps import ApiState
@@ -33,7 +32,7 @@ from karlo_core.ids import new_job_id
 from karlo_core.job_accept import AbovePlanPriority, AcceptCall, QuotaSpent
 from karlo_core.jobs import Job, JobStatus, StoredInput
 from karlo_core.karlo import rules
-from karlo_core.metrics import JOBS_ACCEPTED
+from karlo_core.metrics import JOBS_ACCEPTED, series
 from karlo_core.plans import Plan, priority_offset
 from karlo_core.quota.buckets import WindowUsage
 from karlo_core.scheduler import DispatchStep, dispatch_and_send, send_handed
@@ -41,10 +40,6 @@ from karlo_core.storage import input_key, job_prefix
 from karlo_core.webhooks.events import WebhookOption, events_field
 
 log = logging.getLogger(__name__)
-
-#: The accepted-jobs counter's child of each kind met so far: ``labels`` takes a lock and builds its key on
-#: every call. Made on first use, as ``labels`` makes it, so a kind never accepted is still not exposed.
-_ACCEPTED_BY_KIND: dict[str, Counter] = {}
 
 
 @dataclass(frozen=True)
@@ -90,7 +85,7 @@ async def accept_job(state: ApiState, tenant: str, parsed: ParsedJob, claimed: C
         raise
     if state.durability.mode != "memory":
         await run_in_threadpool(state.durability.wait)  # KARLOQ_ACCEPT_DURABILITY: what the 202 promises
-    _accepted_counter(job.kind.value).inc()
+    series(JOBS_ACCEPTED, job.kind.value).inc()
     log.info("job accepted", extra={"job_id": job.id, "kind": job.kind.value, "tenant": tenant})
     step = outcome.step
     if step.handed and not step.pushed:  # another broker: the messages go from here (or from the sweeper)
@@ -98,13 +93,6 @@ async def accept_job(state: ApiState, tenant: str, parsed: ParsedJob, claimed: C
     else:
         _send_handed(state, step)  # nothing to send: counts the jobs' time to start
     return AcceptedJob(job, outcome.usages, any(h.job_id == job.id for h in step.handed))
-
-
-def _accepted_counter(kind: str) -> Counter:
-    counter = _ACCEPTED_BY_KIND.get(kind)
-    if counter is None:
-        counter = _ACCEPTED_BY_KIND[kind] = JOBS_ACCEPTED.labels(kind)
-    return counter
 
 
 def accept_batch(
@@ -147,7 +135,7 @@ def accept_batch(
         raise
     state.durability.wait()  # KARLOQ_ACCEPT_DURABILITY: what the 202 promises, for the whole batch at once
     for job in jobs:
-        JOBS_ACCEPTED.labels(job.kind.value).inc()
+        series(JOBS_ACCEPTED, job.kind.value).inc()
     log.info("batch accepted", extra={"batch_id": batch.id, "jobs": batch.total, "tenant": tenant})
     dispatch_now(state, {p.backend for p in items})
     return batch

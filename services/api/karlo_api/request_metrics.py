@@ -2,33 +2,20 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Scope
 
-from karlo_core.metrics import API_REQUEST_SECONDS, API_REQUESTS
+from karlo_core.metrics import API_REQUEST_SECONDS, API_REQUESTS, series
 
 #: The route label of requests no route matched (404s, probes for random paths): one series, not one per path.
 UNMATCHED = "<unmatched>"
 
-#: Each (route, method, status)'s request counter and timer, as ``labels`` made them on first use (it takes a
-#: lock and builds its key on every call); the same series ``labels`` keeps, so no more of them.
-_series: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
-
 
 def record_request(scope: Scope, status: int, seconds: float) -> None:
     """Count and time one answered request (:mod:`karlo_api.request_guard` calls this for every request)."""
-    key = (route_template(scope), str(scope["method"]), status)
-    series = _series.get(key)
-    if series is None:
-        route, method, _ = key
-        series = _series[key] = (
-            API_REQUESTS.labels(route, method, str(status)),
-            API_REQUEST_SECONDS.labels(route, method),
-        )
-    count, timing = series
-    count.inc()
-    timing.observe(seconds)
+    route, method = route_template(scope), str(scope["method"])
+    series(API_REQUESTS, route, method, str(status)).inc()
+    series(API_REQUEST_SECONDS, route, method).observe(seconds)
 
 
 def route_template(scope: Scope) -> str:
