@@ -121,7 +121,7 @@ _LEASE_REPLIES = {0: LeaseState.LOST, 1: LeaseState.HELD, 2: LeaseState.CANCEL_R
 
 
 #: ``json.dumps(value, separators=(",", ":"))`` made once (``dumps`` with any argument builds a new encoder per
-#: call; a job's record is written on every accept).
+#: call; a job's record is written on every accept, its outcome on every settle).
 _COMPACT = json.JSONEncoder(separators=(",", ":")).encode
 
 
@@ -266,7 +266,7 @@ class JobStore:
         """Note a running job's progress (only its lease holder can) and show it on the event stream as
         ``job.progress`` (at most once per step change and per :data:`PROGRESS_EVENT_SECONDS`, but always the
         last step); True when a cancel has been requested."""
-        value = json.dumps(progress.to_dict(), separators=(",", ":"))
+        value = _COMPACT(progress.to_dict())
         args: list[str | float] = [token, value, PROGRESS_EVENT_SECONDS, job_id]
         return bool(self._progress(keys=[keys.job(job_id)], args=args))
 
@@ -418,7 +418,7 @@ class JobStore:
     ) -> SettleOutcome:
         pairs: list[str] = []
         for name, value in fields.items():
-            pairs += [name, json.dumps(value, separators=(",", ":"))]
+            pairs += [name, _COMPACT(value)]
         deadline = (
             "" if next_deadline is None else next_deadline if isinstance(next_deadline, str) else repr(next_deadline)
         )

@@ -59,6 +59,10 @@ _HEADERS = (
     (b"Content-Type", b"application/json"),
 )
 
+#: A request body's JSON as httpx encodes it (compact, UTF-8 as it is, no NaN), the encoder made once: ``dumps``
+#: with any argument builds a new one per call.
+_BODY_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+
 
 class KarloClient:
     """Calls Karlo's REST API over ``pool`` (the caller's, with its TLS context and connection limits), each call
@@ -88,7 +92,7 @@ class KarloClient:
         )
 
     def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        content = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+        content = _BODY_JSON(body).encode()
         headers = [*self._headers, (b"Content-Length", str(len(content)).encode())]
         try:
             try:
