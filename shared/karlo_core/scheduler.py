@@ -326,11 +326,10 @@ def _pick(
             if not blocked:
                 head.job_id = None
             return i
+        passed.append(job.images)
         if job.images <= free + 1e-9:  # it fits, but would delay a job it passes: it waits after them
-            passed.append(job.images)
             held_back = min(held_back, job.images)
             continue
-        passed.append(job.images)
         if not blocked:
             blocked = True
             if _held_past_bound(head, job.job_id, t, span):

@@ -226,6 +226,7 @@ local function sched_dispatch_step(K, A)
       return releases[e]
     end
     local held_back = math.huge  -- the fewest images of a job that fits held back (more would delay as much)
+    local used, before  -- read or replayed once per decision: nothing is taken until the decision is made
     -- Whether a job of n images that fits now may pass the waiting jobs passed so far: no image frees up within
     -- the gate, and taking it keeps every passed job's fit time within the tolerance of what it is now.
     local function leaves_passed_on_time(n)
@@ -239,9 +240,11 @@ local function sched_dispatch_step(K, A)
         held_back = 0
         return false
       end
-      local used = tonumber(redis.call('GET', upstream.total) or '0')
+      used = used or tonumber(redis.call('GET', upstream.total) or '0')
       local lim = upstream.minute_limit
-      local before = sched_fit_times(release, used, lim, window, now, passed, 0)
+      if not before or #before ~= #passed then  -- the passed jobs' fit times as they are: one replay per list
+        before = sched_fit_times(release, used, lim, window, now, passed, 0)
+      end
       local after = sched_fit_times(release, used, lim, window, now, passed, n)
       for k = 1, #passed do
         if after[k] > before[k] + tolerance then
