@@ -41,11 +41,14 @@ def _free_database() -> int:
 BUCKET = "karloq-test"
 #: Tenants and API keys, issued when a stack starts; the state tests reset is everything else of ours.
 IDENTITY_KEYS = (keys.tenants(), keys.tenant(""), keys.api_key(""))
+#: Workers' presence (heartbeats, loaded backends), written on the workers' own schedule, never by a request.
+WORKER_PRESENCE_KEYS = (keys.worker_heartbeats(), keys.backend_workers(""))
 
 
 def job_state_keys(client: redis.Redis) -> list[str]:
-    """Our keys other than tenants and API keys: what a refused request must not have written."""
-    return [str(k) for k in client.scan_iter("karloq:*") if not str(k).startswith(IDENTITY_KEYS)]
+    """Our keys other than tenants, API keys and workers' presence: what a refused request must not have written."""
+    skipped = IDENTITY_KEYS + WORKER_PRESENCE_KEYS
+    return [str(k) for k in client.scan_iter("karloq:*") if not str(k).startswith(skipped)]
 
 
 @dataclass
