@@ -2,8 +2,9 @@
 
 What exists once the application is built (modules, the app, its routes and models: some 115,000 objects) is
 moved out of the garbage collector's reach (``gc.freeze``) before serving: it lives as long as the process, and
-every full collection under load traversed all of it again (about 60-70 ms each on the benchmark machine, some
-25 us of CPU per accepted job, and a stall for every request in flight; docs/benchmarks.md, "Accepting a job").
+every full collection under load traversed all of it again (about 70 ms of CPU each on the benchmark machine,
+some 25 us of CPU per accepted job, and a stall for every request in flight; docs/benchmarks.md, "Accepting a
+job").
 Objects made afterwards are collected as before.
 """
 
