@@ -18,6 +18,7 @@ from pathlib import Path
 
 import redis
 
+from bench import filesystem
 from bench.queued_jobs import Held, JobQueuer
 from bench.worker_drain import Drain, _floor, _queue_round, drain_env
 from karlo_devstack.processes import ManagedProcess
@@ -56,7 +57,7 @@ def compare(workdir: Path, other: Path, *, jobs: int, rounds: int, concurrency: 
                 client, queuer, worker, _ = sides[name]
                 with Held((other_worker if name == "this" else this_worker).pid):
                     found[name].append(_queue_round(client, queuer, worker, jobs))
-        return _table(jobs, concurrency, floor, found["this"], found["other"])
+        return _table(jobs, concurrency, floor, found["this"], found["other"], filesystem.describe(workdir))
     finally:
         for proc in reversed(processes):
             proc.stop()
@@ -66,7 +67,7 @@ def _spread(values: list[float]) -> str:
     return f"{statistics.median(values):.2f} ({min(values):.2f}-{max(values):.2f})"
 
 
-def _table(jobs: int, concurrency: int, floor: list[Drain], this: list[Drain], other: list[Drain]) -> str:
+def _table(jobs: int, concurrency: int, floor: list[Drain], this: list[Drain], other: list[Drain], fs: str) -> str:
     def ms(drains: list[Drain]) -> float:
         return statistics.median(d.cpu_seconds * 1000 / jobs for d in drains)
 
@@ -79,7 +80,8 @@ def _table(jobs: int, concurrency: int, floor: list[Drain], this: list[Drain], o
     this_rate, other_rate = [f.seconds / t.seconds for t, _, f in pairs], [f.seconds / o.seconds for _, o, f in pairs]
     rate_ratio = [o.seconds / t.seconds for t, o, _ in pairs]
     rows = [
-        f"{jobs} jobs per round, {concurrency} threads; median of {len(this)} rounds (lowest-highest).",
+        f"{jobs} jobs per round, {concurrency} threads; median of {len(this)} rounds (lowest-highest). Working "
+        f"directory (spools, stores) on {fs}: set TMPDIR to move it.",
         "",
         "| figure | this | other | this / other |",
         "|---|---:|---:|---:|",

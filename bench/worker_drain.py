@@ -37,6 +37,7 @@ import httpx
 import redis
 from pydantic import SecretStr
 
+from bench import filesystem
 from bench.celery_noop import NOOP_QUEUE, NOOP_TASK
 from bench.queued_jobs import (
     Held,
@@ -294,7 +295,7 @@ def run(workdir: Path, *, jobs: int, rounds: int, concurrency: int = 8) -> str:
             trips = _queue_round_trips(client, settings, queuer, worker, jobs)
         with Held(worker.pid):
             bare_trips = _noop_round_trips(client, settings, noop, jobs)
-        table = _table(jobs, concurrency, floor, queued, bare, submitted)
+        table = _table(jobs, concurrency, floor, queued, bare, submitted, filesystem.describe(workdir))
         return table + "\n\n" + _trips_table(jobs, trips, bare_trips)
     finally:
         for proc in reversed(processes):
@@ -306,7 +307,13 @@ def _spread(values: list[float]) -> str:
 
 
 def _table(
-    jobs: int, concurrency: int, floor: list[Drain], queued: list[Drain], bare: list[Drain], submitted: list[Drain]
+    jobs: int,
+    concurrency: int,
+    floor: list[Drain],
+    queued: list[Drain],
+    bare: list[Drain],
+    submitted: list[Drain],
+    fs: str,
 ) -> str:
     rate = [f.seconds / q.seconds for f, q in zip(floor, queued, strict=True)]
     submit_rate = [f.seconds / s.seconds for f, s in zip(floor, submitted, strict=True)]
@@ -314,7 +321,8 @@ def _table(
     calls = [q.calls / jobs for q in queued]
     bare_calls = [b.calls / jobs for b in bare]
     lines = [
-        f"{jobs} jobs per round, {concurrency} threads; median of {len(queued)} rounds (lowest-highest).",
+        f"{jobs} jobs per round, {concurrency} threads; median of {len(queued)} rounds (lowest-highest). Working "
+        f"directory (spool, stores) on {fs}: set TMPDIR to move it.",
         "",
         "| figure | queue | baseline | ratio |",
         "|---|---:|---:|---:|",
