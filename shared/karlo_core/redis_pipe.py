@@ -27,7 +27,7 @@ from typing import Any, cast
 
 import hiredis
 from redis._parsers.base import BaseParser
-from redis.connection import parse_url
+from redis.connection import SSLConnection, parse_url
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -147,9 +147,10 @@ class PipelinedRedis:
         self._host: str = options.get("host", "localhost")
         self._port: int = int(options.get("port", 6379))
         self._path: str | None = options.get("path")
-        self._tls: ssl.SSLContext | None = (
-            _tls_context(options) if "ssl" in str(options.get("connection_class")) else None
+        tls = isinstance(connection_class := options.get("connection_class"), type) and issubclass(
+            connection_class, SSLConnection
         )
+        self._tls: ssl.SSLContext | None = _tls_context(options) if tls else None
         self._hello: list[bytes] = []
         password, username = options.get("password"), options.get("username")
         if password:
