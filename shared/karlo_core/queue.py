@@ -5,6 +5,7 @@ Messages carry only a job id; the job store, not Celery's result backend, is the
 
 from __future__ import annotations
 
+import ssl
 from enum import StrEnum
 
 from celery import Celery
@@ -29,9 +30,14 @@ def make_celery(settings: Settings, name: str) -> Celery:
     """A Celery app configured for at-least-once delivery of idempotent tasks over Redis."""
     app = Celery(name, broker=settings.celery_broker_url, set_as_current=False)
     transport = {"visibility_timeout": settings.visibility_timeout_seconds}
-    if settings.celery_broker_url.startswith("redis://"):
+    if settings.celery_broker_url.startswith(("redis://", "rediss://")):
         # kombu's Redis transport, whose closed channels fail as connection errors (see karlo_core.broker).
         app.conf.broker_transport = TRANSPORT
+    if settings.celery_broker_url.startswith("rediss://"):
+        # TLS with the server's certificate verified, as the other Redis clients do (against the system's CAs or
+        # SSL_CERT_FILE, or the URL's ``ssl_ca_certs``); kombu alone would skip the check when the URL names no
+        # ``ssl_*`` option. The URL's ``ssl_*`` options, when it has any, replace these.
+        app.conf.broker_use_ssl = {"ssl_cert_reqs": ssl.CERT_REQUIRED}
     app.conf.update(
         task_serializer="json",
         accept_content=["json"],
