@@ -19,8 +19,8 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from karlo_core import redis_pipe
 from karlo_core.redis_pipe import PipelinedRedis
-from karlo_devstack.processes import free_port
-from karlo_devstack.services import start_redis
+from karlo_devstack.processes import ManagedProcess, free_port
+from karlo_devstack.services import redis_server_binary, start_redis
 
 
 @pytest.fixture
@@ -213,3 +213,42 @@ def test_the_urls_password_and_database_are_used(url: str) -> None:
         _run(url.replace("redis://", "redis://:wrong@"), refused)
     finally:
         admin.close()
+
+
+def test_an_acl_users_name_and_password_are_used(url: str) -> None:
+    admin = redis.Redis.from_url(url, decode_responses=True)
+    admin.acl_setuser("karloq", enabled=True, passwords=["+pa55"], keys=["*"], commands=["+@all"])
+    try:
+
+        async def check(client: PipelinedRedis) -> None:
+            assert await client.execute("ACL", "WHOAMI") == "karloq"
+
+        _run(url.replace("redis://", "redis://karloq:pa55@"), check)
+
+        async def refused(client: PipelinedRedis) -> None:
+            with pytest.raises(RedisConnectionError):
+                await client.execute("PING")
+
+        _run(url.replace("redis://", "redis://karloq:wrong@"), refused)
+    finally:
+        admin.close()
+
+
+def test_a_unix_socket_url_and_its_database_are_used(tmp_path: Path) -> None:
+    socket_path = tmp_path / "redis.sock"
+    argv = [redis_server_binary(), "--port", "0", "--unixsocket", str(socket_path), "--unixsocketperm", "700"]
+    argv += ["--dir", str(tmp_path), "--save", "", "--appendonly", "no"]
+    proc = ManagedProcess("redis-unix", argv, log_path=tmp_path / "redis-unix.log").start()
+    try:
+        proc.wait_ready(socket_path.exists, timeout=15)
+        url = f"unix://{socket_path}?db=2"
+
+        async def check(client: PipelinedRedis) -> None:
+            assert await client.execute("SET", "where", "db 2 over a socket") == "OK"
+
+        _run(url, check)
+        reader = redis.Redis.from_url(url, decode_responses=True)
+        assert reader.get("where") == "db 2 over a socket"
+        reader.close()
+    finally:
+        proc.stop()
