@@ -78,6 +78,12 @@ TAG_EPSILON = 1e-6
 REPLAY_STEPS = 5000
 
 
+def fill_limits(tolerance: float) -> tuple[float, float]:
+    """The fill tolerance and the fill gate for a tolerance of ``tolerance`` seconds (by default
+    ``FILL_TOLERANCE_SHARE`` of the minute window): the gate is as long, at most ``FILL_GATE_MAX_SECONDS``."""
+    return tolerance, min(tolerance, FILL_GATE_MAX_SECONDS)
+
+
 @dataclass(frozen=True)
 class Handed:
     """A job the scheduler handed out: its id, priority, and seconds it waited in its tenant queue."""
@@ -397,8 +403,7 @@ def replay_start(
     Beyond the jobs read, full windows at the tenant's share for the average size of the rest. A filler passes waiting
     jobs only once no image frees up within the fill gate and within ``tolerance`` of their fit times (by default the
     dispatcher's: ``FILL_TOLERANCE_SHARE`` of ``span``; the gate is as long, at most ``FILL_GATE_MAX_SECONDS``)."""
-    tol = span * FILL_TOLERANCE_SHARE if tolerance is None else tolerance
-    limits = (tol, min(tol, FILL_GATE_MAX_SECONDS))
+    limits = fill_limits(span * FILL_TOLERANCE_SHARE if tolerance is None else tolerance)
     delay = call_delay(view.log)
     t = max(view.now, view.blocked)
     held = [((e.at if e.at - e.sent > 1e-4 else e.sent + delay) + span, float(e.images)) for e in view.log]
@@ -535,8 +540,7 @@ class Scheduler:
             RUN_JOB_TASK,
             self._origin,
             s.dispatch_grace_seconds,
-            self._window * FILL_TOLERANCE_SHARE,
-            min(self._window * FILL_TOLERANCE_SHARE, FILL_GATE_MAX_SECONDS),
+            *fill_limits(self._window * FILL_TOLERANCE_SHARE),
         ]
         return step_keys, args
 

@@ -20,12 +20,12 @@ from karlo_core.jobstore import JobStore
 from karlo_core.plans import Plans, priority_offset
 from karlo_core.quota.policy import make_buckets, upstream_scope
 from karlo_core.scheduler import (
-    FILL_GATE_MAX_SECONDS,
     FILL_TOLERANCE_SHARE,
     Scheduler,
     _Head,
     _pick,
     _Queued,
+    fill_limits,
     replay_start,
 )
 from karlo_core.settings import Settings
@@ -452,8 +452,7 @@ def test_the_replay_picks_what_the_dispatch_step_hands_out_on_random_logs_and_qu
     # on 300 random minute logs (up to 40 entries) and queues of 1-8 image jobs, the same next job, or none
     rig = next(make_rig(services, quota_per_minute=24))
     scope = upstream_scope(rig.settings).name
-    tolerance = WINDOW * FILL_TOLERANCE_SHARE
-    limits = (tolerance, min(tolerance, FILL_GATE_MAX_SECONDS))
+    limits = fill_limits(WINDOW * FILL_TOLERANCE_SHARE)
     chance = random.Random(13)
     moment = START + 3600
     agreed = Counter[str]()
