@@ -121,8 +121,9 @@ _LEASE_REPLIES = {0: LeaseState.LOST, 1: LeaseState.HELD, 2: LeaseState.CANCEL_R
 
 
 #: ``json.dumps(value, separators=(",", ":"))`` made once (``dumps`` with any argument builds a new encoder per
-#: call; a job's record is written on every accept, its outcome on every settle).
-_COMPACT = json.JSONEncoder(separators=(",", ":")).encode
+#: call; a job's record is written on every accept, its outcome on every settle, a webhook attempt's record on
+#: every delivery).
+compact_json = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def job_record(job: Job, events: EventRetention | None) -> tuple[str, list[Any]]:
@@ -150,7 +151,7 @@ def job_record(job: Job, events: EventRetention | None) -> tuple[str, list[Any]]
         fields += ["batch_key", keys.batch(job.batch_id)]
     if job.priority != "normal":
         fields += ["priority", job.priority]
-    return _COMPACT(spec), fields
+    return compact_json(spec), fields
 
 
 class JobStore:
@@ -266,7 +267,7 @@ class JobStore:
         """Note a running job's progress (only its lease holder can) and show it on the event stream as
         ``job.progress`` (at most once per step change and per :data:`PROGRESS_EVENT_SECONDS`, but always the
         last step); True when a cancel has been requested."""
-        value = _COMPACT(progress.to_dict())
+        value = compact_json(progress.to_dict())
         args: list[str | float] = [token, value, PROGRESS_EVENT_SECONDS, job_id]
         return bool(self._progress(keys=[keys.job(job_id)], args=args))
 
@@ -418,7 +419,7 @@ class JobStore:
     ) -> SettleOutcome:
         pairs: list[str] = []
         for name, value in fields.items():
-            pairs += [name, _COMPACT(value)]
+            pairs += [name, compact_json(value)]
         deadline = (
             "" if next_deadline is None else next_deadline if isinstance(next_deadline, str) else repr(next_deadline)
         )

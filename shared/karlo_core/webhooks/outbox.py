@@ -17,7 +17,7 @@ import redis
 from karlo_core import keys, lua
 from karlo_core.ids import is_job_id
 from karlo_core.jobs import DEFAULT_TENANT, Job
-from karlo_core.jobstore import job_from_hash
+from karlo_core.jobstore import compact_json, job_from_hash
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ class Attempt:
     error: str | None = None
 
     def to_json(self) -> str:
-        return json.dumps(self.__dict__, separators=(",", ":"))
+        return compact_json(self.__dict__)
 
 
 def schedule_member(job_id: str, seq: int) -> str:
