@@ -184,12 +184,14 @@ def test_an_overdue_reply_fails_the_calls_in_flight_with_a_timeout(url: str, mon
     _run(url, check)
 
 
-def test_an_unreachable_server_is_a_connection_error() -> None:
-    async def check(client: PipelinedRedis) -> None:
-        with pytest.raises(RedisConnectionError):
-            await client.execute("PING")
+async def _refused(client: PipelinedRedis) -> None:
+    """The call fails as redis-py fails one it cannot connect for (or is refused the login of)."""
+    with pytest.raises(RedisConnectionError):
+        await client.execute("PING")
 
-    _run(f"redis://127.0.0.1:{free_port()}/0", check)
+
+def test_an_unreachable_server_is_a_connection_error() -> None:
+    _run(f"redis://127.0.0.1:{free_port()}/0", _refused)
 
 
 def test_the_urls_password_and_database_are_used(url: str) -> None:
@@ -206,11 +208,7 @@ def test_the_urls_password_and_database_are_used(url: str) -> None:
         assert db3.get("where") == "db 3"
         db3.close()
 
-        async def refused(client: PipelinedRedis) -> None:
-            with pytest.raises(RedisConnectionError):
-                await client.execute("PING")
-
-        _run(url.replace("redis://", "redis://:wrong@"), refused)
+        _run(url.replace("redis://", "redis://:wrong@"), _refused)
     finally:
         admin.close()
 
@@ -225,11 +223,7 @@ def test_an_acl_users_name_and_password_are_used(url: str) -> None:
 
         _run(url.replace("redis://", "redis://karloq:pa55@"), check)
 
-        async def refused(client: PipelinedRedis) -> None:
-            with pytest.raises(RedisConnectionError):
-                await client.execute("PING")
-
-        _run(url.replace("redis://", "redis://karloq:wrong@"), refused)
+        _run(url.replace("redis://", "redis://karloq:wrong@"), _refused)
     finally:
         admin.close()
 
