@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from karlo_core.atomic_files import write_atomically
+from karlo_core.errors import StorageError
 from karlo_core.storage import Storage
 from karlo_core.storage.links import LinkSigner
 from karlo_core.storage.local import LocalStorage
@@ -61,3 +62,30 @@ def test_a_local_store_copies_where_it_cannot_link(tmp_path: Path, monkeypatch: 
     storage.put_file("jobs/j/0.png", source, "image/png")
     assert storage.get("jobs/j/0.png") == b"bytes"
     assert storage.path_of("jobs/j/0.png").stat().st_ino != source.stat().st_ino
+
+
+@pytest.mark.parametrize("key", ["../out.png", "jobs/../../out.png", "/etc/out.png", "jobs//0.png", "jobs/./0.png", ""])
+def test_a_local_store_refuses_keys_that_are_not_plain_relative_paths(tmp_path: Path, key: str) -> None:
+    storage = LocalStorage(tmp_path / "store", public_base_url="http://x", signer=LinkSigner(b"k"))
+    source = tmp_path / "image"
+    source.write_bytes(b"x")
+    for call in (
+        lambda: storage.put(key, b"x", "image/png"),
+        lambda: storage.put_file(key, source, "image/png"),
+        lambda: storage.get(key),
+        lambda: storage.delete(key),
+    ):
+        with pytest.raises(StorageError, match="invalid key"):
+            call()
+    assert storage.existing_file(key) is None
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["image"]  # nothing written anywhere
+
+
+def test_a_local_store_serves_no_file_through_a_link_that_leaves_it(tmp_path: Path) -> None:
+    storage = LocalStorage(tmp_path / "store", public_base_url="http://x", signer=LinkSigner(b"k"))
+    storage.put("jobs/j/0.png", b"inside", "image/png")
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside" / "0.png").write_bytes(b"outside")
+    (tmp_path / "store" / "jobs" / "k").symlink_to(tmp_path / "outside")
+    assert storage.existing_file("jobs/j/0.png") == tmp_path / "store" / "jobs" / "j" / "0.png"
+    assert storage.existing_file("jobs/k/0.png") is None

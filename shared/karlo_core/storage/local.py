@@ -13,6 +13,8 @@ from karlo_core.errors import StorageError
 from karlo_core.storage.links import LinkSigner
 
 FILES_ROUTE = "/v1/files"
+#: Names a key's parts may not be: an empty one (a leading, trailing or doubled '/'), and the two that move.
+_NOT_PLAIN = frozenset({"", ".", ".."})
 
 
 class LocalStorage:
@@ -22,17 +24,23 @@ class LocalStorage:
         self._signer = signer
 
     def path_of(self, key: str) -> Path:
-        """The file behind ``key``; refuses keys that would leave the root."""
-        path = (self.root / key).resolve()
-        if not path.is_relative_to(self.root) or path == self.root:
+        """The file behind ``key``, a relative path of plain names ('/'-separated, none empty, ``.`` or ``..``, no
+        NUL), so it names neither the root nor anything outside it. Checked by its text, with no system call (a
+        worker puts every image through here): the directories below the root are made by this class alone, as
+        directories, never as links. A file served to a client is checked on disk too (:meth:`existing_file`)."""
+        names = key.split("/")
+        if "\0" in key or any(name in _NOT_PLAIN for name in names):
             raise StorageError(f"invalid key {key!r}")
-        return path
+        return self.root.joinpath(*names)
 
     def existing_file(self, key: str) -> Path | None:
-        """The file behind ``key`` when there is one; None for a missing file or a key that would leave the root."""
+        """The file behind ``key`` when there is one; None for a missing file or a key that would leave the root,
+        by its text or through a link on disk."""
         try:
             path = self.path_of(key)
         except StorageError:
+            return None
+        if not path.resolve().is_relative_to(self.root):
             return None
         return path if path.is_file() else None
 
