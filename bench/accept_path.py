@@ -19,7 +19,6 @@ Figures, each the median over rounds with the spread of the rounds:
 
 from __future__ import annotations
 
-import os
 import statistics
 import sys
 import time
@@ -31,6 +30,7 @@ import httpx
 import redis
 
 from bench import loadgen
+from bench.cpu_shares import cpu_seconds
 from bench.redis_counts import commands_and_scripts
 from bench.stack_env import local_stack_env
 from karlo_core import keys, tenants
@@ -39,7 +39,6 @@ from karlo_devstack.services import start_api, start_redis, start_simulator, sta
 from karlo_sim.config import DEFAULT_SIM_KEY
 
 BODY = {"input": {"prompt": "a benchmark"}}
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass(frozen=True)
@@ -52,15 +51,10 @@ class Round:
     redis_cpu_per_request: float
 
 
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime
-
-
 def _round(url: str, request: bytes, pid: int, redis_pid: int, *, connections: int, seconds: float) -> Round:
-    cpu, redis_cpu = _cpu_seconds(pid), _cpu_seconds(redis_pid)
+    cpu, redis_cpu = cpu_seconds(pid), cpu_seconds(redis_pid)
     load = loadgen.run(url, request, connections=connections, seconds=seconds)
-    used, redis_used = _cpu_seconds(pid) - cpu, _cpu_seconds(redis_pid) - redis_cpu
+    used, redis_used = cpu_seconds(pid) - cpu, cpu_seconds(redis_pid) - redis_cpu
     if set(load.statuses) != {202}:
         raise RuntimeError(f"not every request was accepted: {dict(load.statuses)}")
     requests = len(load.latencies)

@@ -90,12 +90,6 @@ class Held:
         os.kill(self.pid, signal.SIGCONT)
 
 
-def cpu_seconds(pid: int) -> float:
-    """The process's CPU time so far, user and system (``/proc/PID/stat``)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def memory_bytes(pid: int, field: str = "VmRSS") -> int:
     """A memory figure of ``/proc/PID/status``: resident now (``VmRSS``) or at its peak (``VmHWM``)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():

@@ -27,7 +27,7 @@ import statistics
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -39,12 +39,12 @@ from pydantic import SecretStr
 
 from bench import filesystem
 from bench.celery_noop import NOOP_QUEUE, NOOP_TASK
+from bench.cpu_shares import THIS_PROCESS, CpuShares, watching
 from bench.queued_jobs import (
     Held,
     JobQueuer,
     calls_between,
     command_calls,
-    cpu_seconds,
     failed_jobs,
     round_trips,
     wait_drained,
@@ -66,26 +66,32 @@ from karlo_sim.config import DEFAULT_SIM_KEY
 PARAMS = GenerateParams(prompt="a benchmark", width=384, height=384)
 #: Every quota limit of the run: high enough that no job waits for quota.
 QUOTA = 100_000_000
+#: The names each process's CPU is reported under (:mod:`bench.cpu_shares`): the measured worker, the
+#: simulator and redis-server.
+MEASURED, SIMULATOR, REDIS = "worker", "simulator", "redis-server"
 
 
 @dataclass(frozen=True)
 class Drain:
-    """One drain: its time, and (for a worker) the worker's CPU time and Redis's calls meanwhile."""
+    """One drain: its time, and (for a worker) the worker's CPU time and Redis's calls meanwhile; with the CPU
+    of every process watched, where it was measured."""
 
     seconds: float
     cpu_seconds: float = 0.0
     calls: int = 0
     by_command: dict[str, int] = field(default_factory=dict)
+    shares: CpuShares | None = None
 
     def less(self, command: str, count: int) -> Drain:
         """Without ``count`` calls of ``command`` (this benchmark's own polls)."""
         by_command = {**self.by_command, command: self.by_command.get(command, 0) - count}
         by_command = {name: calls for name, calls in by_command.items() if calls > 0}
-        return Drain(self.seconds, self.cpu_seconds, sum(by_command.values()), by_command)
+        return Drain(self.seconds, self.cpu_seconds, sum(by_command.values()), by_command, self.shares)
 
 
-def _floor(settings: Settings, jobs: int, concurrency: int) -> Drain:
-    """The simulator calls and storage writes of ``jobs`` jobs from ``concurrency`` threads, no queue."""
+def _floor(settings: Settings, jobs: int, concurrency: int, watched: Mapping[str, int] | None = None) -> Drain:
+    """The simulator calls and storage writes of ``jobs`` jobs from ``concurrency`` threads, no queue; with the
+    CPU of the ``watched`` processes (the simulator's, say) too."""
     storage = make_storage(settings)
     assert settings.kakao_rest_api_key is not None
     # The Karlo call and the image fetch over one httpcore pool, as the worker makes them (its Karlo client and
@@ -103,30 +109,42 @@ def _floor(settings: Settings, jobs: int, concurrency: int) -> Drain:
                 assert response.status == 200, response.status
                 storage.put(image_key(f"floor{index}", number, "webp"), response.content, "image/webp")
 
-        start, cpu = time.perf_counter(), time.process_time()
-        with ThreadPoolExecutor(concurrency) as pool:
+        found: list[CpuShares] = []
+        start = time.perf_counter()
+        with watching(watched or {}, found), ThreadPoolExecutor(concurrency) as pool:
             list(pool.map(one, range(jobs)))
-        return Drain(time.perf_counter() - start, time.process_time() - cpu)
+        seconds = time.perf_counter() - start
+        return Drain(seconds, found[0].seconds_by_process[THIS_PROCESS], shares=found[0])
 
 
 @contextmanager
-def _reading(client: redis.Redis, pid: int, result: list[Drain]) -> Iterator[None]:
-    """Time, CPU of ``pid`` and Redis calls (less this benchmark's own) over the block, added to ``result``."""
+def _reading(
+    client: redis.Redis, pid: int, result: list[Drain], watched: Mapping[str, int] | None = None
+) -> Iterator[None]:
+    """Time, CPU of ``pid`` (and of the ``watched`` processes) and Redis calls (less this benchmark's own) over
+    the block, added to ``result``."""
     calls = command_calls(client)
-    cpu = cpu_seconds(pid)
+    found: list[CpuShares] = []
     start = time.perf_counter()
-    yield
+    with watching({MEASURED: pid, **(watched or {})}, found):
+        yield
     seconds = time.perf_counter() - start
     spent = calls_between(calls, command_calls(client))
     spent.pop("info", None)  # the reading's own
-    result.append(Drain(seconds, cpu_seconds(pid) - cpu, sum(spent.values()), spent))
+    result.append(Drain(seconds, found[0].seconds_by_process[MEASURED], sum(spent.values()), spent, found[0]))
 
 
-def _queue_round(client: redis.Redis, queuer: JobQueuer, worker: ManagedProcess, jobs: int) -> Drain:
+def _queue_round(
+    client: redis.Redis,
+    queuer: JobQueuer,
+    worker: ManagedProcess,
+    jobs: int,
+    watched: Mapping[str, int] | None = None,
+) -> Drain:
     with Held(worker.pid):
         ids = queuer.queue(PARAMS, jobs)
     found: list[Drain] = []
-    with _reading(client, worker.pid, found):
+    with _reading(client, worker.pid, found, watched):
         polls = wait_drained(client)
     if failed_jobs(queuer.store, ids):
         raise RuntimeError(f"{failed_jobs(queuer.store, ids)} of {jobs} jobs did not succeed; see {worker.log_path}")
@@ -271,6 +289,7 @@ def run(workdir: Path, *, jobs: int, rounds: int, concurrency: int = 8) -> str:
         processes.append(noop)
         client = redis.Redis.from_url(redis_url, decode_responses=True)
         queuer = JobQueuer(settings)
+        watched = _stack_pids(processes)
         key = tenants.issue_key(client, tenants.create_tenant(client, "bench")).secret_key
         limits = httpx.Limits(max_connections=concurrency)
         headers = {"Authorization": f"Bearer {key}"}
@@ -284,9 +303,9 @@ def run(workdir: Path, *, jobs: int, rounds: int, concurrency: int = 8) -> str:
                 _submit_round(api, client, queuer, concurrency, concurrency)
             for _ in range(rounds):
                 with Held(worker.pid), Held(noop.pid):
-                    floor.append(_floor(settings, jobs, concurrency))
+                    floor.append(_floor(settings, jobs, concurrency, watched))
                 with Held(noop.pid):
-                    queued.append(_queue_round(client, queuer, worker, jobs))
+                    queued.append(_queue_round(client, queuer, worker, jobs, watched))
                 with Held(worker.pid):
                     bare.append(_noop_round(client, settings, noop, jobs))
                 with Held(noop.pid):
@@ -296,10 +315,16 @@ def run(workdir: Path, *, jobs: int, rounds: int, concurrency: int = 8) -> str:
         with Held(worker.pid):
             bare_trips = _noop_round_trips(client, settings, noop, jobs)
         table = _table(jobs, concurrency, floor, queued, bare, submitted, filesystem.describe(workdir))
-        return table + "\n\n" + _trips_table(jobs, trips, bare_trips)
+        return "\n\n".join([table, _cpu_table(jobs, floor, queued, bare), _trips_table(jobs, trips, bare_trips)])
     finally:
         for proc in reversed(processes):
             proc.stop()
+
+
+def _stack_pids(processes: list[ManagedProcess]) -> dict[str, int]:
+    """The simulator's and redis-server's process ids, by the names their CPU is reported under."""
+    names = {"karlo-sim": SIMULATOR, "redis": REDIS}
+    return {names[proc.name.split(":")[0]]: proc.pid for proc in processes if proc.name.split(":")[0] in names}
 
 
 def _spread(values: list[float]) -> str:
@@ -342,6 +367,44 @@ def _table(
         f"{statistics.median(calls) / statistics.median(bare_calls):.2f} |",
     ]
     return "\n".join(lines)
+
+
+def _cpu_table(jobs: int, floor: list[Drain], queued: list[Drain], bare: list[Drain]) -> str:
+    """Where the CPU of the floor and of the queue went, per job, with the two figures it explains: the drain
+    rate the CPU allows once every core is busy, and the least CPU a worker making the floor's calls through
+    Celery can spend."""
+    floor_shares = [f.shares for f in floor if f.shares is not None]
+    queue_shares = [q.shares for q in queued if q.shares is not None]
+
+    def ms(shares: list[CpuShares], name: str) -> str:
+        return f"{_median(s.seconds_by_process.get(name, 0.0) * 1000 / jobs for s in shares):.2f}"
+
+    def total(shares: list[CpuShares]) -> str:
+        return f"{_median(s.total() * 1000 / jobs for s in shares):.2f}"
+
+    allowed = [f.total() / q.total() for f, q in zip(floor_shares, queue_shares, strict=True)]
+    least = [(f.cpu_seconds + b.cpu_seconds) / b.cpu_seconds for f, b in zip(floor, bare, strict=True)]
+    return "\n".join(
+        [
+            "CPU ms per job by process, median of the rounds (/proc):",
+            "",
+            "| process | floor | queue |",
+            "|---|---:|---:|",
+            f"| simulator (drawing, HTTP) | {ms(floor_shares, SIMULATOR)} | {ms(queue_shares, SIMULATOR)} |",
+            f"| the calls and writes: the floor's threads (this process), the worker | "
+            f"{ms(floor_shares, THIS_PROCESS)} | {ms(queue_shares, MEASURED)} |",
+            f"| redis-server | {ms(floor_shares, REDIS)} | {ms(queue_shares, REDIS)} |",
+            f"| this benchmark's polls | | {ms(queue_shares, THIS_PROCESS)} |",
+            f"| all | {total(floor_shares)} | {total(queue_shares)} |",
+            f"| machine's cores busy, on average | {_median(s.busy_cores for s in floor_shares):.2f} | "
+            f"{_median(s.busy_cores for s in queue_shares):.2f} |",
+            "",
+            f"With every core busy in both, the drain rate the CPU allows (all of the floor's CPU per job over all of "
+            f"the queue's): {_spread(allowed)}. The least a worker making the floor's calls and writes through "
+            f"Celery spends (the floor's CPU per job plus bare Celery's per no-op task), over the no-op's: "
+            f"{_spread(least)}.",
+        ]
+    )
 
 
 def _trips_table(jobs: int, trips: Counter[str], bare: Counter[str]) -> str:

@@ -23,7 +23,8 @@ from pathlib import Path
 
 import redis
 
-from bench.queued_jobs import Held, JobQueuer, cpu_seconds, wait_drained
+from bench.cpu_shares import cpu_seconds
+from bench.queued_jobs import Held, JobQueuer, wait_drained
 from bench.worker_drain import PARAMS, start_drain_stack
 from karlo_devstack.processes import ManagedProcess
 from karlo_devstack.services import start_worker
@@ -53,6 +54,8 @@ def parts(raw: str) -> tuple[int, Counter[str]]:
     total, found = 0, Counter[str]()
     for line in raw.splitlines():
         stack, _, count = line.rpartition(" ")
+        if not count.isdigit():  # a line py-spy cut short when it was stopped
+            continue
         samples = int(count)
         total += samples
         name = next((name for name, pattern in PARTS if re.search(pattern, stack)), "other")
