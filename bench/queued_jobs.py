@@ -21,7 +21,7 @@ from karlo_core.backends.catalogue import KARLO
 from karlo_core.ids import new_job_id
 from karlo_core.job_inputs import GenerateParams
 from karlo_core.jobs import Job, JobKind, JobStatus
-from karlo_core.jobstore import JobStore
+from karlo_core.jobstore import EventRetention, JobStore
 from karlo_core.queue import make_celery
 from karlo_core.quota.policy import make_buckets
 from karlo_core.redis_client import make_redis
@@ -31,14 +31,15 @@ from karlo_devstack.processes import wait_until
 
 
 class JobQueuer:
-    """Queues generate jobs the way an accept does: each into its tenant's scheduler queue, then dispatch steps
-    (with the workers' settings, so the same quota limits) hand them out, reserving their quota and pushing
-    their Celery messages."""
+    """Queues generate jobs the way an accept does: each into its tenant's scheduler queue, with its events going
+    to its tenant's event stream (as every accepted job's do), then dispatch steps (with the workers' settings,
+    so the same quota limits) hand them out, reserving their quota and pushing their Celery messages."""
 
     def __init__(self, settings: Settings) -> None:
         client = make_redis(settings)
         self.store = JobStore(client)
         self._settings = settings
+        self._events = EventRetention(settings.event_stream_max_events, settings.event_stream_max_age_seconds)
         self._scheduler = Scheduler(client, settings, make_buckets(settings, client))
         self._celery = make_celery(settings, "bench")
 
@@ -49,7 +50,8 @@ class JobQueuer:
             job = Job(
                 id=new_job_id(), kind=JobKind.GENERATE, status=JobStatus.QUEUED, params=params, created_at=time.time()
             )
-            self.store.create(job, dispatch_grace=self._settings.dispatch_grace_seconds, schedule_offset=0.0)
+            grace = self._settings.dispatch_grace_seconds
+            self.store.create(job, dispatch_grace=grace, events=self._events, schedule_offset=0.0)
             ids.append(job.id)
         grace = self._settings.dispatch_grace_seconds
         while True:  # a step hands out at most KARLOQ_DISPATCH_BATCH jobs

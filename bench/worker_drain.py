@@ -16,9 +16,9 @@ cases in turn, so drift in machine load hits them alike:
 - submit: as many jobs submitted through the API (one ``POST /v1/jobs`` each, from as many threads of this
   process) while the worker runs, timed from the first submission until the last job finished.
 
-Jobs are queued as the API accepts them: into their tenant's scheduler queue, handed out by a dispatch step
-with their quota reservation (:class:`bench.queued_jobs.JobQueuer`). Whichever worker is not being measured is
-held still meanwhile, so its idle chores do not count.
+Jobs are queued as the API accepts them: into their tenant's scheduler queue, their events into their tenant's
+event stream, handed out by a dispatch step with their quota reservation (:class:`bench.queued_jobs.JobQueuer`).
+Whichever worker is not being measured is held still meanwhile, so its idle chores do not count.
 """
 
 from __future__ import annotations
