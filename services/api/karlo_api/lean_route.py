@@ -19,12 +19,13 @@ stack (no dependencies, no uploaded files left open).
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, cast
 
 from fastapi import FastAPI, Request, Response
 from fastapi.routing import APIRoute
+from starlette._exception_handler import _lookup_exception_handler
+from starlette._utils import is_async_callable
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -91,12 +92,10 @@ class LeanFirst(ExceptionMiddleware):
         await self.app(scope, receive, send)
 
     def _handler_of(self, exc: Exception) -> ExceptionHandler | None:
+        """The handler Starlette's exception layer picks: by status for an HTTPException, else by class."""
         if isinstance(exc, HTTPException) and (handler := self._status_handlers.get(exc.status_code)) is not None:
             return handler
-        for cls in type(exc).__mro__:
-            if cls in self._exception_handlers:
-                return self._exception_handlers[cls]
-        return None
+        return _lookup_exception_handler(self._exception_handlers, exc)
 
     async def _answer(self, exc: Exception, scope: Scope, receive: Receive, send: Send) -> None:
         """Answer an exception raised before the response began, as Starlette's exception layer does."""
@@ -105,7 +104,7 @@ class LeanFirst(ExceptionMiddleware):
             raise exc
         request = Request(scope, receive, send)
         answer = cast(Callable[[Request, Exception], Any], handler)  # an HTTP handler: this layer sees no websockets
-        if inspect.iscoroutinefunction(answer):
+        if is_async_callable(answer):
             response = await answer(request, exc)
         else:
             response = await run_in_threadpool(answer, request, exc)
