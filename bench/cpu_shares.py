@@ -49,11 +49,10 @@ def watching(pids: Mapping[str, int], found: list[CpuShares]) -> Iterator[None]:
     """The CPU each named process and this one spent over the block, with the machine's busy cores, added to
     ``found`` when the block ends."""
     before = {name: cpu_seconds(pid) for name, pid in pids.items()}
-    own, machine, started = time.process_time(), _machine_jiffies(), time.perf_counter()
+    own, machine = time.process_time(), _machine_jiffies()
     yield
-    elapsed = time.perf_counter() - started
     spent = {name: cpu_seconds(pid) - before[name] for name, pid in pids.items()}
     spent[THIS_PROCESS] = time.process_time() - own
     total, idle = (now - then for now, then in zip(_machine_jiffies(), machine, strict=True))
     busy_share = 1 - idle / total if total else 0.0
-    found.append(CpuShares(spent, busy_share * (os.cpu_count() or 1) if elapsed > 0 else 0.0))
+    found.append(CpuShares(spent, busy_share * (os.cpu_count() or 1)))

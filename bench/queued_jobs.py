@@ -46,14 +46,13 @@ class JobQueuer:
     def queue(self, params: GenerateParams, count: int) -> list[str]:
         """``count`` generate jobs, queued and all handed out (capacity allowing)."""
         ids = []
+        grace = self._settings.dispatch_grace_seconds
         for _ in range(count):
             job = Job(
                 id=new_job_id(), kind=JobKind.GENERATE, status=JobStatus.QUEUED, params=params, created_at=time.time()
             )
-            grace = self._settings.dispatch_grace_seconds
             self.store.create(job, dispatch_grace=grace, events=self._events, schedule_offset=0.0)
             ids.append(job.id)
-        grace = self._settings.dispatch_grace_seconds
         while True:  # a step hands out at most KARLOQ_DISPATCH_BATCH jobs
             sent = dispatch_and_send(self._scheduler, self.store, self._celery, [KARLO], grace=grace)
             if not any(step.handed for step in sent.steps):

@@ -323,8 +323,13 @@ def run(workdir: Path, *, jobs: int, rounds: int, concurrency: int = 8) -> str:
 
 def _stack_pids(processes: list[ManagedProcess]) -> dict[str, int]:
     """The simulator's and redis-server's process ids, by the names their CPU is reported under."""
-    names = {"karlo-sim": SIMULATOR, "redis": REDIS}
-    return {names[proc.name.split(":")[0]]: proc.pid for proc in processes if proc.name.split(":")[0] in names}
+    names = {"karlo-sim": SIMULATOR, "redis": REDIS}  # a redis-server's process is named "redis:PORT"
+    pids = {}
+    for proc in processes:
+        kind = proc.name.split(":")[0]
+        if kind in names:
+            pids[names[kind]] = proc.pid
+    return pids
 
 
 def _spread(values: list[float]) -> str:
