@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import ssl
 from typing import Any, cast
 
@@ -37,6 +38,9 @@ CONNECT_TIMEOUT = 5.0
 REPLY_TIMEOUT = 10.0
 #: How often the oldest call in flight is checked against :data:`REPLY_TIMEOUT`, in seconds.
 TICK = 0.5
+#: Seconds :meth:`PipelinedRedis.aclose` waits for a closed connection's transport to let go of its socket (a TLS
+#: connection first exchanges its closing messages); past it the transport is aborted.
+CLOSE_TIMEOUT = 2.0
 
 Arg = str | bytes | int | float
 
@@ -62,6 +66,7 @@ class _Link(asyncio.Protocol):
         self._waiting: collections.deque[tuple[asyncio.Future[Any], float]] = collections.deque()
         self._timer: asyncio.TimerHandle | None = None
         self.closed = False
+        self._lost: asyncio.Future[None] = loop.create_future()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.Transport, transport)  # uvloop's transports are not asyncio's classes
@@ -107,6 +112,8 @@ class _Link(asyncio.Protocol):
                     future.set_result(reply)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if not self._lost.done():
+            self._lost.set_result(None)
         self.close(RedisConnectionError(f"Connection to Redis lost: {exc}" if exc else "Connection to Redis lost"))
 
     def _check(self) -> None:
@@ -135,6 +142,19 @@ class _Link(asyncio.Protocol):
             if not future.done():
                 future.set_exception(type(error)(*error.args))  # one each: a raised exception keeps its traceback
                 future.exception()  # a caller already gone (cancelled) must not log it as never retrieved
+
+    async def wait_lost(self, timeout: float) -> None:
+        """Wait until the transport has let go of its socket (after :meth:`close`), aborting it after ``timeout``
+        seconds. A TLS transport's ``close`` only starts its closing exchange; an event loop ended before that
+        finishes would leave the socket open, to be reported unclosed when collected."""
+        if self._transport is None or self._lost.done():
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(self._lost), timeout)
+        except TimeoutError:
+            self._transport.abort()  # the socket is closed on the loop's next turn
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._lost), timeout)
 
 
 class PipelinedRedis:
@@ -178,9 +198,14 @@ class PipelinedRedis:
         return sha
 
     async def aclose(self) -> None:
-        """Close the connection (calls in flight fail); a later call connects afresh."""
-        if self._link is not None:
-            self._link.close(RedisConnectionError("Connection to Redis closed"))
+        """Close the connection (calls in flight fail) and wait until its socket is closed, at most
+        :data:`CLOSE_TIMEOUT` seconds; a later call connects afresh. A connection made on another event loop is
+        closed without waiting (its loop may no longer run)."""
+        link = self._link
+        if link is not None:
+            link.close(RedisConnectionError("Connection to Redis closed"))
+            if link.loop is asyncio.get_running_loop():
+                await link.wait_lost(CLOSE_TIMEOUT)
 
     async def _connect(self) -> _Link:
         """The connection, made once for every caller waiting on it."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -27,6 +28,9 @@ def server(tmp_path: Path) -> Iterator[TlsRedis]:
 
 
 def _pipelined(url: str) -> list[object]:
+    """Four calls on one TLS connection; once ``aclose`` returns, the connection's socket is closed (a TLS close
+    is an exchange with the server, which an event loop ended early would cut short, leaving the socket open)."""
+
     async def main() -> list[object]:
         client = PipelinedRedis(url)
         try:
@@ -34,7 +38,10 @@ def _pipelined(url: str) -> list[object]:
                 await asyncio.gather(client.execute("PING"), *(client.execute("ECHO", f"{i}") for i in range(3)))
             )
         finally:
+            link: Any = client._link
+            sock = link._transport.get_extra_info("socket") if link is not None else None
             await client.aclose()
+            assert sock is None or sock.fileno() == -1
 
     return asyncio.run(main())
 

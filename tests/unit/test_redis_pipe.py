@@ -184,6 +184,44 @@ def test_an_overdue_reply_fails_the_calls_in_flight_with_a_timeout(url: str, mon
     _run(url, check)
 
 
+def test_aclose_returns_once_the_socket_is_closed_and_aborts_a_close_that_hangs(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(redis_pipe, "CLOSE_TIMEOUT", 0.2)
+
+    async def main() -> None:
+        client = PipelinedRedis(url)
+        assert await client.execute("PING") == "PONG"
+        sock = client._link._transport.get_extra_info("socket")  # type: ignore[union-attr]
+        await client.aclose()
+        assert sock.fileno() == -1
+
+        assert await client.execute("PING") == "PONG"  # connects afresh
+        link: Any = client._link
+        sock = link._transport.get_extra_info("socket")
+        link._transport = _HangingClose(link._transport)  # as a TLS peer that never answers the closing exchange
+        await client.aclose()
+        assert link._transport.aborted
+        assert sock.fileno() == -1
+
+    asyncio.run(main())
+
+
+class _HangingClose:
+    """A transport whose ``close`` never finishes; ``abort`` closes it."""
+
+    def __init__(self, transport: Any) -> None:
+        self._transport = transport
+        self.aborted = False
+
+    def close(self) -> None:
+        pass
+
+    def abort(self) -> None:
+        self.aborted = True
+        self._transport.abort()
+
+
 async def _refused(client: PipelinedRedis) -> None:
     """The call fails as redis-py fails one it cannot connect for (or is refused the login of)."""
     with pytest.raises(RedisConnectionError):
